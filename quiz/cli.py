@@ -1,0 +1,295 @@
+"""`quiz …` commands: thin wrappers over the services (a Flask CLI group over create_app)."""
+from __future__ import annotations
+
+import json
+import secrets
+import sys
+from pathlib import Path
+
+import click
+from flask import Flask, current_app
+from flask.cli import FlaskGroup, with_appcontext
+from flask_babel import gettext as _
+
+from quiz.errors import QuizError
+from quiz.extensions import db
+from quiz.models.base import utcnow
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _create_app():
+    from quiz import create_app
+
+    return create_app()
+
+
+@click.group(cls=FlaskGroup, create_app=_create_app, add_version_option=False,
+             help="Contest engine for theory knowledge contests (quiz run, quiz init-db, quiz bank …).")
+def main() -> None:
+    pass
+
+
+def _fail(error: QuizError) -> None:
+    db.session.rollback()
+    click.echo(error.message, err=True)
+    sys.exit(1)
+
+
+def _read(path: str) -> bytes:
+    try:
+        return Path(path).read_bytes()
+    except OSError as exc:
+        raise click.ClickException(f"cannot read {path}: {exc.strerror}")
+
+
+def _print_report(summary: str, report, as_json: bool, extra: dict | None = None) -> None:
+    if as_json:
+        body = report.as_dict()
+        body.update(extra or {})
+        click.echo(json.dumps(body, ensure_ascii=False))
+        return
+    click.echo(summary)
+    for problem in report.rejected:
+        click.echo(f"row {problem.row}: {problem.message}")
+
+
+def upgrade_schema() -> None:
+    """Create or upgrade the schema through the migrations (safe to repeat)."""
+    from flask_migrate import upgrade
+
+    upgrade(directory=str(ROOT / "migrations"))
+
+
+@click.command("init-db", help="Create or upgrade the database schema (safe to run twice).")
+@with_appcontext
+def init_db_command() -> None:
+    upgrade_schema()
+    click.echo(_("Database ready: %(url)s", url=db.engine.url.render_as_string(hide_password=True)))
+
+
+# ---------------------------------------------------------------- units
+unit_cli = click.Group("unit", help="Units (单位): the organisation tree with headcounts.")
+
+
+@unit_cli.command("import", help="Create or update units from a CSV/XLSX with 单位 (path) and 应参人数.")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--dry-run", is_flag=True, help="Report without writing.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@with_appcontext
+def unit_import(file: str, dry_run: bool, as_json: bool) -> None:
+    from quiz.services.units import import_units
+
+    report = import_units(_read(file), file, actor=None, now=utcnow(), dry_run=dry_run)
+    ok = not report.rejected
+    if ok and not dry_run:
+        db.session.commit()
+    else:
+        db.session.rollback()
+    summary = _("Units: %(created)d created, %(updated)d updated, %(unchanged)d unchanged, %(rejected)d rejected rows",
+                created=report.created, updated=report.updated, unchanged=report.unchanged,
+                rejected=len(report.rejected))
+    _print_report(summary + (" (dry run)" if dry_run else ""), report, as_json)
+    sys.exit(0 if ok else 1)
+
+
+@unit_cli.command("list", help="Print the unit tree with headcounts.")
+@with_appcontext
+def unit_list() -> None:
+    from quiz.services.scope import visible_units
+
+    for unit in db.session.execute(visible_units(None)).scalars():
+        click.echo(f"{'  ' * unit.depth}{unit.name}\t{unit.headcount}\t{unit.path}")
+
+
+# ---------------------------------------------------------------- users
+user_cli = click.Group("user", help="Accounts: admin, organiser (scoped to a unit), judge, participant.")
+
+
+@user_cli.command("create", help="Create an account.")
+@click.argument("username")
+@click.option("--role", type=click.Choice(["admin", "organiser", "judge", "participant"]), required=True)
+@click.option("--unit", "unit_path", help="Unit path, e.g. 乔司街道/三角村社区 (required for organisers).")
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
+@click.option("--name", "display_name", default="", help="Display name.")
+@with_appcontext
+def user_create(username: str, role: str, unit_path: str | None, password: str, display_name: str) -> None:
+    from quiz.services.people import create_user
+    from quiz.services.units import get_unit
+
+    try:
+        unit = get_unit(unit_path) if unit_path else None
+        user = create_user(username, role=role, password=password, unit=unit,
+                           display_name=display_name, now=utcnow())
+    except QuizError as exc:
+        _fail(exc)
+    db.session.commit()
+    click.echo(_("Created %(role)s %(name)s", role=user.role, name=user.username)
+               + (f" ({unit.path})" if unit else ""))
+
+
+@user_cli.command("password", help="Set a user's password.")
+@click.argument("username")
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
+@with_appcontext
+def user_password(username: str, password: str) -> None:
+    from quiz.services.people import find_user, set_password
+
+    try:
+        set_password(find_user(username), password)
+    except QuizError as exc:
+        _fail(exc)
+    db.session.commit()
+    click.echo(_("Password changed for %(name)s", name=username))
+
+
+token_cli = click.Group("token", help="API tokens (Authorization: Bearer TOKEN).")
+
+
+@token_cli.command("create", help="Create an API token for a user and print it.")
+@click.argument("username")
+@click.option("--label", default="cli", help="A note on what the token is for.")
+@with_appcontext
+def token_create(username: str, label: str) -> None:
+    from quiz.services.people import create_token, find_user
+
+    try:
+        secret = create_token(find_user(username), label=label, now=utcnow())
+    except QuizError as exc:
+        _fail(exc)
+    db.session.commit()
+    click.echo(secret)
+
+
+# ---------------------------------------------------------------- rosters
+roster_cli = click.Group("roster", help="Rosters (参赛名单): participants with 姓名, 手机号, 单位.")
+
+
+@roster_cli.command("import", help="Create or update participants from a CSV/XLSX (姓名, 手机号, 单位).")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--skip-invalid", is_flag=True, help="Import the good rows and report the bad ones.")
+@click.option("--dry-run", is_flag=True, help="Report without writing.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@with_appcontext
+def roster_import(file: str, skip_invalid: bool, dry_run: bool, as_json: bool) -> None:
+    from quiz.services.people import import_roster
+
+    report = import_roster(_read(file), file, actor=None, now=utcnow(), skip_invalid=skip_invalid,
+                           dry_run=dry_run)
+    ok = not report.rejected or (skip_invalid and not _file_level(report))
+    if report.written:
+        db.session.commit()
+    else:
+        db.session.rollback()
+    summary = _("Roster: %(created)d created, %(updated)d updated, %(unchanged)d unchanged, %(rejected)d rejected rows",
+                created=report.created, updated=report.updated, unchanged=report.unchanged,
+                rejected=len(report.rejected))
+    _print_report(summary + (" (dry run)" if dry_run else ""), report, as_json)
+    sys.exit(0 if ok else 1)
+
+
+def _file_level(report) -> bool:
+    return report.created + report.updated + report.unchanged == 0 and bool(report.rejected)
+
+
+# ---------------------------------------------------------------- banks
+bank_cli = click.Group("bank", help="Question banks (题库): import, export, list.")
+
+
+@bank_cli.command("import", help="Import a CSV/XLSX question file into a bank (created if missing).")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.option("--bank", "bank_name", required=True, help="Bank name.")
+@click.option("--skip-invalid", is_flag=True, help="Import the good rows and report the bad ones.")
+@click.option("--dry-run", is_flag=True, help="Report the same without writing.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.option("--unit", "unit_path", help="Owner unit for a new bank (default: admins only).")
+@click.option("--sheet", help="XLSX sheet name (default: the first sheet).")
+@with_appcontext
+def bank_import(path: str, bank_name: str, skip_invalid: bool, dry_run: bool, as_json: bool,
+                unit_path: str | None, sheet: str | None) -> None:
+    from quiz.services.importer import import_bank_file
+    from quiz.services.units import get_unit
+
+    try:
+        unit = get_unit(unit_path) if unit_path else None
+        report = import_bank_file(bank_name, _read(path), path, actor=None, now=utcnow(),
+                                  skip_invalid=skip_invalid, dry_run=dry_run, unit=unit, sheet=sheet)
+    except QuizError as exc:
+        _fail(exc)
+    if report.written:
+        db.session.commit()
+    else:
+        db.session.rollback()
+    if not report.accepted:
+        summary = _("Rejected: nothing was imported into “%(bank)s” (%(n)d problems).",
+                    bank=report.bank, n=len(report.rejected))
+    else:
+        summary = _("Bank “%(bank)s”: %(created)d created, %(updated)d updated, %(unchanged)d unchanged, "
+                    "%(duplicates)d duplicates merged, %(rejected)d rows rejected",
+                    bank=report.bank, created=report.created, updated=report.updated,
+                    unchanged=report.unchanged, duplicates=report.duplicates,
+                    rejected=len(report.rejected))
+        if dry_run:
+            summary += " " + _("(dry run: nothing written)")
+    _print_report(summary, report, as_json)
+    sys.exit(0 if report.accepted else 1)
+
+
+@bank_cli.command("export", help="Write a bank in the canonical template (CSV with BOM, or XLSX).")
+@click.argument("name")
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="FILE.csv or FILE.xlsx")
+@click.option("--include-retired", is_flag=True, help="Also export retired questions.")
+@with_appcontext
+def bank_export(name: str, output: str, include_retired: bool) -> None:
+    from quiz.services.banks import export_bank, get_bank
+
+    fmt = Path(output).suffix.lower().lstrip(".")
+    if fmt not in ("csv", "xlsx"):
+        raise click.BadParameter(_("the output file must end in .csv or .xlsx"), param_hint="-o")
+    try:
+        data = export_bank(get_bank(name, actor=None), fmt, include_retired=include_retired)
+    except QuizError as exc:
+        _fail(exc)
+    Path(output).write_bytes(data)
+    click.echo(_("Wrote %(path)s", path=output))
+
+
+@bank_cli.command("list", help="List banks with their question counts.")
+@with_appcontext
+def bank_list() -> None:
+    from quiz.services.banks import bank_counts
+    from quiz.services.scope import visible_banks
+
+    for bank in db.session.execute(visible_banks(None)).scalars():
+        counts = bank_counts(bank)
+        click.echo(f"{bank.name}\t{sum(counts.values())}\t"
+                   + " ".join(f"{k}={v}" for k, v in sorted(counts.items())))
+
+
+# ---------------------------------------------------------------- demo
+@click.command("demo", help="Set up a demo on this database (sample units, banks, accounts) and serve it.")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--no-serve", is_flag=True, help="Only set up; do not start the server.")
+@with_appcontext
+def demo_command(host: str, port: int, no_serve: bool) -> None:
+    from quiz.services.demo import load_demo
+
+    upgrade_schema()
+    result = load_demo(ROOT, now=utcnow(), password_factory=lambda: secrets.token_urlsafe(9))
+    db.session.commit()
+    for line in result.lines:
+        click.echo(line)
+    click.echo("")
+    for username, password, role in result.accounts:
+        click.echo(_("Log in as %(user)s / %(password)s (%(role)s)", user=username, password=password, role=role))
+    if no_serve:
+        return
+    click.echo(_("Open http://%(host)s:%(port)d/ in a browser; press Ctrl+C to stop.", host=host, port=port))
+    app: Flask = current_app._get_current_object()
+    app.run(host=host, port=port, debug=False, use_reloader=False)
+
+
+def register_commands(app: Flask) -> None:
+    for command in (init_db_command, unit_cli, user_cli, token_cli, roster_cli, bank_cli, demo_command):
+        app.cli.add_command(command)

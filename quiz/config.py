@@ -1,0 +1,28 @@
+"""Configuration defaults. No secrets here: they come from instance/config.py or the environment."""
+from __future__ import annotations
+
+
+class Config:
+    """Defaults, overridden in order by instance/config.py, the environment and test_config."""
+
+    SECRET_KEY = "dev-only-change-me"
+    SQLALCHEMY_DATABASE_URI: str | None = None  # filled from DATABASE_URL or the instance SQLite file
+    SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
+    SQLALCHEMY_TRACK_MODIFICATIONS = False
+
+    # Uploads: the request body limit; bigger uploads get a 413 with a size message.
+    MAX_CONTENT_LENGTH = 20 * 1024 * 1024
+    # Where uploaded files wait between preview and confirmation.
+    UPLOAD_FOLDER: str | None = None
+
+    BABEL_DEFAULT_LOCALE = "zh_CN"
+    BABEL_DEFAULT_TIMEZONE = "Asia/Shanghai"
+    LANGUAGES = {"zh_CN": "中文", "en": "English"}
+
+    WTF_CSRF_TIME_LIMIT = None
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+
+    ITEMS_PER_PAGE = 50
+    # Longest accepted question stem, in characters.
+    MAX_STEM_LENGTH = 5000

@@ -1,0 +1,99 @@
+"""QuizError hierarchy and the HTML/JSON error handlers (messages in the user's language)."""
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, jsonify, render_template, request
+from flask_babel import gettext as _
+from werkzeug.exceptions import HTTPException
+
+from quiz.extensions import db
+
+log = logging.getLogger(__name__)
+
+
+class QuizError(Exception):
+    """A problem the user can fix; `message` is already translated for them."""
+
+    status_code = 400
+
+    def __init__(self, message: str, *, status_code: int | None = None, payload: dict | None = None):
+        super().__init__(message)
+        self.message = str(message)
+        if status_code is not None:
+            self.status_code = status_code
+        self.payload = payload or {}
+
+
+class NotFound(QuizError):
+    status_code = 404
+
+
+class Forbidden(QuizError):
+    status_code = 403
+
+
+class Invalid(QuizError):
+    status_code = 422
+
+
+class Conflict(QuizError):
+    status_code = 409
+
+
+def wants_json() -> bool:
+    """API paths and clients that prefer JSON get JSON errors."""
+    if request.path.startswith("/api/"):
+        return True
+    best = request.accept_mimetypes.best_match(["application/json", "text/html"])
+    return best == "application/json" and request.accept_mimetypes[best] > request.accept_mimetypes["text/html"]
+
+
+def _messages() -> dict[int, str]:
+    return {
+        400: _("The request could not be understood."),
+        401: _("Please log in first."),
+        403: _("You do not have permission to do this."),
+        404: _("The page or item was not found."),
+        405: _("This method is not allowed here."),
+        409: _("This conflicts with the current state."),
+        413: _("The upload is too large (limit %(mb)d MB).", mb=_limit_mb()),
+        422: _("The data could not be accepted."),
+        429: _("Too many requests; please wait a moment and try again."),
+        500: _("Something went wrong on our side. Nothing you saved was lost; please try again."),
+    }
+
+
+def _limit_mb() -> int:
+    from flask import current_app
+
+    limit = current_app.config.get("MAX_CONTENT_LENGTH") or 0
+    return int(limit // (1024 * 1024))
+
+
+def _respond(status: int, message: str, payload: dict | None = None):
+    if wants_json():
+        body = {"error": message, "status": status}
+        body.update(payload or {})
+        return jsonify(body), status
+    return render_template("errors/error.html", status=status, message=message), status
+
+
+def register_error_handlers(app: Flask) -> None:
+    @app.errorhandler(QuizError)
+    def handle_quiz_error(error: QuizError):
+        return _respond(error.status_code, error.message, error.payload)
+
+    @app.errorhandler(HTTPException)
+    def handle_http(error: HTTPException):
+        status = error.code or 500
+        message = _messages().get(status) or error.description
+        if status == 400 and error.description and "CSRF" in error.description:
+            message = _("The form expired or was sent from elsewhere; reload the page and try again.")
+        return _respond(status, message)
+
+    @app.errorhandler(Exception)
+    def handle_unexpected(error: Exception):
+        db.session.rollback()
+        log.exception("Unhandled error on %s %s", request.method, request.path)
+        return _respond(500, _messages()[500])

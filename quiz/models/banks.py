@@ -1,0 +1,91 @@
+"""Question banks (题库), their questions and the log of imports into them."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import JSON, Boolean, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from quiz.extensions import db
+from quiz.models.base import UTCDateTime, utcnow
+from quiz.models.units import Unit
+
+TAG_SEPARATOR = ";"
+
+
+class Bank(db.Model):
+    """A named question bank owned by a unit (None: only admins manage it)."""
+
+    __tablename__ = "bank"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("unit.id", ondelete="RESTRICT"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    unit: Mapped[Unit | None] = relationship()
+
+    def __repr__(self) -> str:
+        return f"<Bank {self.name}>"
+
+
+class Question(db.Model):
+    """One question. `answer` is canonical (see quiz.questions); `fingerprint` identifies it
+    within its bank (type + normalised stem + options), which makes re-import idempotent."""
+
+    __tablename__ = "question"
+    __table_args__ = (UniqueConstraint("bank_id", "fingerprint"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    bank_id: Mapped[int] = mapped_column(ForeignKey("bank.id", ondelete="CASCADE"), index=True)
+    type: Mapped[str] = mapped_column(String(10), index=True)
+    stem: Mapped[str] = mapped_column(Text)
+    options: Mapped[list] = mapped_column(JSON, default=list)
+    answer: Mapped[str] = mapped_column(Text)
+    explanation: Mapped[str] = mapped_column(Text, default="")
+    points: Mapped[float | None] = mapped_column(Float)
+    difficulty: Mapped[int | None] = mapped_column(Integer)
+    # Stored as ";tag1;tag2;" so that one LIKE finds a whole tag on any database.
+    tags_text: Mapped[str] = mapped_column(String(1000), default="")
+    fingerprint: Mapped[str] = mapped_column(String(40))
+    retired: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
+    source_row: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    bank: Mapped[Bank] = relationship()
+
+    @property
+    def tags(self) -> list[str]:
+        return [t for t in self.tags_text.split(TAG_SEPARATOR) if t]
+
+    @tags.setter
+    def tags(self, values: list[str]) -> None:
+        self.tags_text = encode_tags(values)
+
+
+def encode_tags(values: list[str]) -> str:
+    """';a;b;' form of a tag list (empty string for no tags)."""
+    values = [v for v in values if v]
+    return TAG_SEPARATOR + TAG_SEPARATOR.join(values) + TAG_SEPARATOR if values else ""
+
+
+class ImportLog(db.Model):
+    """Who imported which file into which bank, and what came of it."""
+
+    __tablename__ = "import_log"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    bank_id: Mapped[int] = mapped_column(ForeignKey("bank.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
+    filename: Mapped[str] = mapped_column(String(255), default="")
+    created: Mapped[int] = mapped_column(Integer, default=0)
+    updated: Mapped[int] = mapped_column(Integer, default=0)
+    unchanged: Mapped[int] = mapped_column(Integer, default=0)
+    duplicates: Mapped[int] = mapped_column(Integer, default=0)
+    rejected: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    bank: Mapped[Bank] = relationship()

@@ -1,0 +1,201 @@
+"""Bank browsing, question edits and retirement, and export to the canonical template."""
+from __future__ import annotations
+
+import csv
+import io
+from datetime import datetime
+
+from flask_babel import gettext as _
+from sqlalchemy import func, or_, select
+
+from quiz.errors import Invalid, NotFound
+from quiz.extensions import db
+from quiz.models import Bank, Question, User
+from quiz.models.banks import encode_tags
+from quiz.questions import LETTERS, AnswerError, get_type
+from quiz.services import scope
+from quiz.services.importer import (DIFFICULTY_NAMES, find_bank, fingerprint, parse_difficulty,
+                                    parse_points)
+
+TEMPLATE_HEADER = ["题型", "题干", *[f"选项{c}" for c in LETTERS], "答案", "解析", "分值", "难度", "知识点"]
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def get_bank(name: str, *, actor: User | None) -> Bank:
+    """The bank called `name` within the actor's scope, or NotFound / Forbidden."""
+    bank = find_bank(name)
+    if bank is None:
+        raise NotFound(_("Question bank “%(name)s” does not exist.", name=name))
+    scope.require_bank(actor, bank)
+    return bank
+
+
+def question_filter(bank: Bank, *, q: str = "", qtype: str = "", tag: str = "",
+                    status: str = "active"):
+    """Select of a bank's questions filtered by text (stem/explanation), type, tag and status."""
+    stmt = select(Question).where(Question.bank_id == bank.id)
+    if status == "active":
+        stmt = stmt.where(Question.retired.is_(False))
+    elif status == "retired":
+        stmt = stmt.where(Question.retired.is_(True))
+    if qtype:
+        stmt = stmt.where(Question.type == qtype)
+    if tag:
+        stmt = stmt.where(Question.tags_text.contains(f";{tag.strip()};", autoescape=True))
+    if q:
+        stmt = stmt.where(or_(Question.stem.contains(q.strip(), autoescape=True),
+                              Question.explanation.contains(q.strip(), autoescape=True)))
+    return stmt.order_by(Question.id)
+
+
+def bank_tags(bank: Bank) -> list[str]:
+    """Every tag used in the bank, sorted."""
+    tags: set[str] = set()
+    for text in db.session.execute(select(Question.tags_text).where(Question.bank_id == bank.id).distinct()).scalars():
+        tags.update(t for t in text.split(";") if t)
+    return sorted(tags)
+
+
+def bank_counts(bank: Bank) -> dict[str, int]:
+    """Active questions per type."""
+    rows = db.session.execute(
+        select(Question.type, func.count()).where(Question.bank_id == bank.id, Question.retired.is_(False))
+        .group_by(Question.type)
+    )
+    return {t: n for t, n in rows}
+
+
+def edit_question(question: Question, *, stem: str, options: list[str], answer: str,
+                  explanation: str, points: str, difficulty: str, tags: str, actor: User | None,
+                  now: datetime, max_stem: int = 5000) -> Question:
+    """Change a question; the answer is normalised as on import. Raises Invalid naming the field."""
+    scope.require_bank(actor, question.bank)
+    stem = (stem or "").strip()
+    if not stem:
+        raise Invalid(_("Stem: %(error)s", error=_("the stem is empty")))
+    if len(stem) > max_stem:
+        raise Invalid(_("Stem: %(error)s", error=_("the stem is too long (%(length)d characters, at most %(limit)d)",
+                                                    length=len(stem), limit=max_stem)))
+    kind = get_type(question.type)
+    options = [o.strip() for o in options]
+    while options and not options[-1]:
+        options.pop()
+    if any(not o for o in options):
+        raise Invalid(_("Options: an empty option cannot be followed by a filled one."))
+    options = kind.clean_options(options)
+    try:
+        canonical = kind.parse_answer(answer, options, stem)
+        points_value = parse_points(points)
+        difficulty_value = parse_difficulty(difficulty)
+    except AnswerError as exc:
+        raise Invalid(_("Answer, points or difficulty: %(error)s", error=str(exc)))
+    new_fingerprint = fingerprint(question.type, stem, options)
+    if new_fingerprint != question.fingerprint and db.session.execute(
+        select(Question.id).where(Question.bank_id == question.bank_id,
+                                  Question.fingerprint == new_fingerprint)
+    ).first():
+        raise Invalid(_("Another question in this bank already has this stem and these options."))
+    question.stem, question.options, question.answer = stem, options, canonical
+    question.explanation = (explanation or "").strip()
+    question.points, question.difficulty = points_value, difficulty_value
+    question.tags_text = encode_tags([t.strip() for t in (tags or "").replace("；", ";").split(";") if t.strip()])
+    question.fingerprint = new_fingerprint
+    question.updated_at = now
+    db.session.flush()
+    return question
+
+
+def set_retired(question: Question, retired: bool, *, actor: User | None, now: datetime) -> None:
+    """Retire a question (kept for past papers, never drawn again) or bring it back."""
+    scope.require_bank(actor, question.bank)
+    question.retired = retired
+    question.updated_at = now
+    db.session.flush()
+
+
+def template_rows(questions) -> list[list[str]]:
+    """Questions as rows of the canonical template (header not included)."""
+    rows = []
+    for q in questions:
+        options = list(q.options or []) + [""] * (len(LETTERS) - len(q.options or []))
+        points = "" if q.points is None else (str(int(q.points)) if float(q.points).is_integer() else str(q.points))
+        difficulty = "" if q.difficulty is None else DIFFICULTY_NAMES.get(q.difficulty, str(q.difficulty))
+        rows.append([get_type(q.type).canonical_name, q.stem, *options, q.answer, q.explanation or "",
+                     points, difficulty, ";".join(q.tags)])
+    return rows
+
+
+def escape_cell(value: str) -> str:
+    """Prefix `'` to a cell that a spreadsheet would run as a formula."""
+    return "'" + value if value and value.startswith(FORMULA_START) else value
+
+
+def export_csv(questions) -> bytes:
+    """Canonical template as CSV, UTF-8 with BOM (Excel opens it), formula-looking cells escaped."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(TEMPLATE_HEADER)
+    for row in template_rows(questions):
+        writer.writerow([escape_cell(c) for c in row])
+    return buffer.getvalue().encode("utf-8-sig")
+
+
+def export_xlsx(questions, *, title: str = "题库") -> bytes:
+    """Canonical template as XLSX: header frozen, readable column widths, every cell text."""
+    from openpyxl import Workbook
+    from openpyxl.styles import Alignment, Font, PatternFill
+
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.title = (title or "题库")[:31].translate(str.maketrans({c: "_" for c in "[]:*?/\\"}))
+    sheet.append(TEMPLATE_HEADER)
+    for cell in sheet[1]:
+        cell.font = Font(bold=True)
+        cell.fill = PatternFill("solid", fgColor="DDEBF7")
+    for row in template_rows(questions):
+        sheet.append(row)
+        for cell in sheet[sheet.max_row]:
+            if isinstance(cell.value, str) and cell.value.startswith("="):
+                cell.data_type = "s"  # text, never a formula
+            cell.alignment = Alignment(wrap_text=True, vertical="top")
+    widths = {"A": 8, "B": 60, "K": 10, "L": 40, "M": 8, "N": 8, "O": 20}
+    for i, _letter in enumerate(LETTERS):
+        widths[chr(ord("C") + i)] = 18
+    for column, width in widths.items():
+        sheet.column_dimensions[column].width = width
+    sheet.freeze_panes = "A2"
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
+def export_bank(bank: Bank, fmt: str, *, include_retired: bool = False) -> bytes:
+    """A bank in the canonical template, `fmt` 'csv' or 'xlsx'."""
+    stmt = select(Question).where(Question.bank_id == bank.id).order_by(Question.id)
+    if not include_retired:
+        stmt = stmt.where(Question.retired.is_(False))
+    questions = db.session.execute(stmt).scalars().all()
+    if fmt == "csv":
+        return export_csv(questions)
+    if fmt == "xlsx":
+        return export_xlsx(questions, title=bank.name)
+    raise Invalid(_("Export format must be csv or xlsx."))
+
+
+def blank_template(fmt: str) -> bytes:
+    """The empty template (header and one example row per type)."""
+    examples = [
+        _Example("single", "新时代“枫桥经验”的核心是什么？", ["矛盾不上交", "全部上交", "一律诉讼", "事后处置"], "A",
+                 "小事不出村、大事不出镇、矛盾不上交。", 2, 1, "枫桥经验"),
+        _Example("multi", "“五治融合”包括哪些？", ["政治", "自治", "法治", "德治", "智治"], "ABCDE", "", None, 3,
+                 "五治融合"),
+        _Example("judge", "共建共治共享是社会治理制度的要求。", [], "正确", "", None, None, "共建共治共享"),
+        _Example("blank", "坚持和发展新时代“____经验”。", [], "枫桥", "", None, None, "枫桥经验"),
+    ]
+    return export_csv(examples) if fmt == "csv" else export_xlsx(examples, title="模板")
+
+
+class _Example:
+    def __init__(self, type, stem, options, answer, explanation, points, difficulty, tags):
+        self.type, self.stem, self.options, self.answer = type, stem, options, answer
+        self.explanation, self.points, self.difficulty, self.tags = explanation, points, difficulty, [tags]

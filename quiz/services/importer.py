@@ -1,0 +1,390 @@
+"""Question-bank import: header aliases, answer normalisation, row-numbered problems,
+atomic by default, merging exact repeats, idempotent re-import.
+
+Rules (DOMAIN.md "Question banks"): one bad row rejects the whole file unless
+`skip_invalid`; an exact repeat (same type, stem, options after folding white space and
+full-width forms) is merged; a known question whose answer, explanation, points, difficulty
+or tags changed is updated; everything else is unchanged.
+"""
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from flask import current_app
+from flask_babel import gettext as _
+from sqlalchemy import insert, select, update
+
+from quiz.errors import Forbidden, Invalid
+from quiz.extensions import db
+from quiz.models import Bank, ImportLog, Question, Unit, User
+from quiz.models.banks import encode_tags
+from quiz.questions import LETTERS, AnswerError, fold, get_type, type_from_label
+from quiz.questions.judge import judge_value
+from quiz.services import scope
+from quiz.services.tables import FileRejected, find_header, normalise_header, read_table
+
+MAX_OPTION_LENGTH = 1000
+MAX_EXPLANATION_LENGTH = 10000
+MAX_TAG_LENGTH = 50
+
+# field → accepted header names (compared after normalise_header)
+COLUMN_ALIASES: dict[str, tuple[str, ...]] = {
+    "type": ("题型", "题目类型", "试题类型", "类型", "type", "题目类别", "试题类别"),
+    "stem": ("题干", "题目", "试题内容", "题目内容", "问题", "stem", "试题", "题目名称"),
+    "answer": ("答案", "正确答案", "参考答案", "标准答案", "answer"),
+    "explanation": ("解析", "答案解析", "试题解析", "explanation", "题目解析"),
+    "points": ("分值", "分数", "points", "score"),
+    "difficulty": ("难度", "difficulty", "难易程度", "难度系数"),
+    "tags": ("知识点", "分类", "专题", "标签", "章节", "tags", "tag"),
+}
+for _i, _letter in enumerate(LETTERS):
+    COLUMN_ALIASES[f"option{_i}"] = (f"选项{_letter}", _letter, f"{_letter}选项", f"option{_letter}")
+
+ALIASES: dict[str, str] = {
+    normalise_header(name): fieldname for fieldname, names in COLUMN_ALIASES.items() for name in names
+}
+REQUIRED = ("stem", "answer")
+
+DIFFICULTY_WORDS = {"容易": 1, "简单": 1, "易": 1, "较易": 2, "中等": 3, "一般": 3, "中": 3,
+                    "较难": 4, "困难": 5, "难": 5}
+DIFFICULTY_NAMES = {1: "容易", 3: "中等", 5: "困难"}
+
+_FORMULA_ESCAPE = re.compile(r"^'(?=[=+\-@\t\r])")
+_TAG_SPLIT = re.compile(r"[;；,，、]+")
+
+
+def required_labels() -> dict[str, str]:
+    return {"stem": "题干", "answer": "答案"}
+
+
+@dataclass
+class RowProblem:
+    row: int
+    message: str
+
+    def as_dict(self) -> dict:
+        return {"row": self.row, "message": self.message}
+
+
+@dataclass
+class ParsedQuestion:
+    row: int
+    type: str
+    stem: str
+    options: list[str]
+    answer: str
+    explanation: str
+    points: float | None
+    difficulty: int | None
+    tags: list[str]
+    fingerprint: str
+    status: str = "created"  # created | updated | unchanged | duplicate
+
+    def content(self) -> tuple:
+        return (self.answer, self.explanation, self.points, self.difficulty, encode_tags(self.tags))
+
+
+@dataclass
+class ImportReport:
+    """What an import did (or, for a dry run or a rejected file, would have done)."""
+
+    bank: str
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    duplicates: int = 0
+    rejected: list[RowProblem] = field(default_factory=list)
+    items: list[ParsedQuestion] = field(default_factory=list)
+    file_error: bool = False
+    written: bool = False
+    dry_run: bool = False
+    skip_invalid: bool = False
+
+    @property
+    def accepted(self) -> bool:
+        """True when the file is (or in a dry run, would be) imported."""
+        if self.file_error:
+            return False
+        return self.skip_invalid or not self.rejected
+
+    def as_dict(self) -> dict:
+        return {
+            "bank": self.bank,
+            "created": self.created,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "duplicates": self.duplicates,
+            "rejected": [p.as_dict() for p in self.rejected],
+        }
+
+
+def fingerprint(qtype: str, stem: str, options: list[str]) -> str:
+    """Identity of a question within a bank: type + folded stem + folded options."""
+    text = "\x1f".join([qtype, fold(stem), *[fold(o) for o in options]])
+    return hashlib.sha1(text.encode("utf-8")).hexdigest()
+
+
+def unescape_formula(text: str) -> str:
+    """Undo the `'` our CSV export puts before a cell starting with = + - @ (tab, CR)."""
+    return _FORMULA_ESCAPE.sub("", text)
+
+
+def parse_difficulty(raw: str) -> int | None:
+    text = fold(raw)
+    if not text:
+        return None
+    if text in DIFFICULTY_WORDS:
+        return DIFFICULTY_WORDS[text]
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1
+    if value.is_integer() and 1 <= value <= 5:
+        return int(value)
+    raise AnswerError(_("difficulty “%(value)s” should be 容易/中等/困难 or 1–5", value=text))
+
+
+def parse_points(raw: str) -> float | None:
+    text = fold(raw)
+    if not text:
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        raise AnswerError(_("points “%(value)s” is not a number", value=text))
+    if not (0 < value <= 1000) or value != value:
+        raise AnswerError(_("points “%(value)s” must be between 0 and 1000", value=text))
+    return value
+
+
+def _strip_option_prefix(text: str, letter: str) -> str:
+    """'A、共建' in column 选项A → '共建' (pasted banks often repeat the letter)."""
+    return re.sub(rf"^[{letter}{letter.lower()}{chr(ord(letter) + 0xFEE0)}]\s*[.、．:：)）]\s*", "", text)
+
+
+def infer_type(answer: str, options: list[str]) -> str:
+    """The type of a row whose 题型 cell is empty (or the file has no 题型 column)."""
+    if options:
+        letters = re.sub(r"[\s,;、/]+", "", fold(answer).upper())
+        if len(options) == 2 and judge_value(options[0]) and judge_value(options[1]):
+            return "judge"
+        return "multi" if len(set(letters)) > 1 else "single"
+    if judge_value(answer) is not None:
+        return "judge"
+    return "blank"
+
+
+def parse_row(number: int, cells: list[str], columns: dict[str, int], max_stem: int) -> ParsedQuestion:
+    """One spreadsheet row → ParsedQuestion, or AnswerError with a Chinese reason."""
+
+    def get(name: str) -> str:
+        index = columns.get(name)
+        if index is None or index >= len(cells):
+            return ""
+        return unescape_formula(cells[index] or "")
+
+    stem = get("stem").strip()
+    if not stem:
+        raise AnswerError(_("the stem is empty"))
+    if len(stem) > max_stem:
+        raise AnswerError(_("the stem is too long (%(length)d characters, at most %(limit)d)",
+                            length=len(stem), limit=max_stem))
+    options: list[str] = []
+    gap_at: str | None = None
+    for i, letter in enumerate(LETTERS):
+        text = _strip_option_prefix(get(f"option{i}").strip(), letter)
+        if not text:
+            if gap_at is None:
+                gap_at = letter
+            continue
+        if gap_at is not None:
+            raise AnswerError(_("option %(empty)s is empty but option %(letter)s is filled",
+                                empty=gap_at, letter=letter))
+        if len(text) > MAX_OPTION_LENGTH:
+            raise AnswerError(_("option %(letter)s is too long (at most %(limit)d characters)",
+                                letter=letter, limit=MAX_OPTION_LENGTH))
+        options.append(text)
+    raw_answer = get("answer").strip()
+    type_cell = get("type").strip()
+    if type_cell:
+        qtype = type_from_label(type_cell)
+        if qtype is None:
+            raise AnswerError(_("question type “%(value)s” is not recognised (use 单选, 多选, 判断 or 填空)",
+                                value=type_cell))
+    else:
+        if not raw_answer:
+            raise AnswerError(_("the answer is empty"))
+        qtype = infer_type(raw_answer, options)
+    kind = get_type(qtype)
+    if not raw_answer:
+        raise AnswerError(_("the answer is empty"))
+    answer = kind.parse_answer(raw_answer, options, stem)
+    options = kind.clean_options(options)
+    explanation = get("explanation").strip()
+    if len(explanation) > MAX_EXPLANATION_LENGTH:
+        raise AnswerError(_("the explanation is too long (at most %(limit)d characters)",
+                            limit=MAX_EXPLANATION_LENGTH))
+    tags = []
+    for tag in _TAG_SPLIT.split(fold(get("tags"))):
+        tag = tag.strip()
+        if tag and tag not in tags:
+            if len(tag) > MAX_TAG_LENGTH:
+                raise AnswerError(_("tag “%(tag)s” is too long", tag=tag[:20] + "…"))
+            tags.append(tag)
+    return ParsedQuestion(
+        row=number, type=qtype, stem=stem, options=options, answer=answer,
+        explanation=explanation, points=parse_points(get("points")),
+        difficulty=parse_difficulty(get("difficulty")), tags=tags,
+        fingerprint=fingerprint(qtype, stem, options),
+    )
+
+
+def parse_file(data: bytes, filename: str, *, sheet: str | None = None,
+               max_stem: int | None = None) -> tuple[list[ParsedQuestion], list[RowProblem], int]:
+    """Parse a bank file into questions and row problems, merging exact repeats.
+
+    Returns (questions, problems, duplicates). Raises FileRejected for file-level problems.
+    """
+    if max_stem is None:
+        max_stem = current_app.config.get("MAX_STEM_LENGTH", 5000)
+    table = read_table(data, filename, sheet)
+    header_position, columns = find_header(table, ALIASES, REQUIRED, required_labels())
+    questions: list[ParsedQuestion] = []
+    problems: list[RowProblem] = []
+    seen: dict[str, ParsedQuestion] = {}
+    duplicates = 0
+    for number, cells in table.rows[header_position + 1:]:
+        if not any(c.strip() for c in cells):
+            continue
+        try:
+            parsed = parse_row(number, cells, columns, max_stem)
+        except AnswerError as exc:
+            problems.append(RowProblem(number, str(exc)))
+            continue
+        first = seen.get(parsed.fingerprint)
+        if first is not None:
+            if first.answer != parsed.answer:
+                problems.append(RowProblem(number, _(
+                    "same question as row %(first)d but with a different answer", first=first.row)))
+                continue
+            duplicates += 1
+            continue
+        seen[parsed.fingerprint] = parsed
+        questions.append(parsed)
+    if not questions and not problems:
+        raise FileRejected(_("The file has a header but no questions."))
+    return questions, problems, duplicates
+
+
+def find_bank(name: str) -> Bank | None:
+    return db.session.execute(select(Bank).where(Bank.name == name)).scalar_one_or_none()
+
+
+def get_or_create_bank(name: str, *, actor: User | None, unit: Unit | None, now: datetime) -> Bank:
+    """The bank called `name`, created (owned by `unit`, or the actor's unit) when missing.
+
+    Raises Forbidden when an organiser names a bank outside their subtree.
+    """
+    name = (name or "").strip()
+    if not name:
+        raise Invalid(_("A bank name is required."))
+    if len(name) > 200:
+        raise Invalid(_("The bank name is too long (at most 200 characters)."))
+    bank = find_bank(name)
+    if bank is not None:
+        scope.require_bank(actor, bank)
+        return bank
+    if unit is None and actor is not None and not actor.is_admin:
+        unit = actor.unit
+    if unit is not None:
+        scope.require_unit(actor, unit)
+    elif actor is not None and not actor.is_admin:
+        raise Forbidden(_("You do not have permission to do this."))
+    bank = Bank(name=name, unit=unit, created_at=now, updated_at=now)
+    db.session.add(bank)
+    db.session.flush()
+    return bank
+
+
+def import_bank_file(bank_name: str, data: bytes, filename: str, *, actor: User | None,
+                     now: datetime, skip_invalid: bool = False, dry_run: bool = False,
+                     unit: Unit | None = None, sheet: str | None = None) -> ImportReport:
+    """Import a CSV/XLSX file into the bank called `bank_name` (created if missing).
+
+    Atomic unless `skip_invalid`: any rejected row means nothing is written. A dry run
+    reports the same counts and problems without writing. The caller commits.
+    """
+    report = ImportReport(bank=(bank_name or "").strip(), dry_run=dry_run, skip_invalid=skip_invalid)
+    bank = find_bank(report.bank)
+    if bank is not None:
+        scope.require_bank(actor, bank)
+    elif not report.bank:
+        raise Invalid(_("A bank name is required."))
+    try:
+        questions, problems, duplicates = parse_file(data, filename, sheet=sheet)
+    except FileRejected as exc:
+        report.file_error = True
+        report.rejected = [RowProblem(exc.row, exc.message)]
+        return report
+    report.rejected = problems
+    report.duplicates = duplicates
+    existing: dict[str, tuple] = {}
+    if bank is not None:
+        result = db.session.execute(
+            select(Question.id, Question.fingerprint, Question.answer, Question.explanation,
+                   Question.points, Question.difficulty, Question.tags_text)
+            .where(Question.bank_id == bank.id)
+        )
+        existing = {r.fingerprint: (r.id, (r.answer, r.explanation, r.points, r.difficulty, r.tags_text))
+                    for r in result}
+    to_create, to_update = [], []
+    for q in questions:
+        known = existing.get(q.fingerprint)
+        if known is None:
+            q.status = "created"
+            to_create.append(q)
+        elif known[1] == q.content():
+            q.status = "unchanged"
+        else:
+            q.status = "updated"
+            to_update.append((known[0], q))
+    report.items = questions
+    report.created = len(to_create)
+    report.updated = len(to_update)
+    report.unchanged = len(questions) - len(to_create) - len(to_update)
+    if not report.accepted:
+        report.created = report.updated = report.unchanged = report.duplicates = 0
+        return report
+    if dry_run:
+        return report
+    if bank is None:
+        bank = get_or_create_bank(report.bank, actor=actor, unit=unit, now=now)
+    if to_create:
+        db.session.execute(insert(Question), [
+            {"bank_id": bank.id, "type": q.type, "stem": q.stem, "options": q.options,
+             "answer": q.answer, "explanation": q.explanation, "points": q.points,
+             "difficulty": q.difficulty, "tags_text": encode_tags(q.tags),
+             "fingerprint": q.fingerprint, "retired": False, "source_row": q.row,
+             "created_at": now, "updated_at": now}
+            for q in to_create
+        ])
+    if to_update:
+        db.session.execute(update(Question), [
+            {"id": qid, "answer": q.answer, "explanation": q.explanation, "points": q.points,
+             "difficulty": q.difficulty, "tags_text": encode_tags(q.tags), "source_row": q.row,
+             "updated_at": now}
+            for qid, q in to_update
+        ])
+    bank.updated_at = now
+    db.session.add(ImportLog(
+        bank_id=bank.id, user_id=actor.id if actor else None, filename=(filename or "")[:255],
+        created=report.created, updated=report.updated, unchanged=report.unchanged,
+        duplicates=report.duplicates, rejected=len(report.rejected), created_at=now,
+    ))
+    db.session.flush()
+    report.written = True
+    return report
+

@@ -1,0 +1,221 @@
+"""Accounts, API tokens and rosters (参赛名单): creating people and checking phone numbers."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from flask_babel import gettext as _
+from sqlalchemy import select
+
+from quiz.errors import Conflict, Forbidden, Invalid, NotFound
+from quiz.extensions import db
+from quiz.models import ApiToken, Participant, Unit, User
+from quiz.models.units import PATH_SEPARATOR
+from quiz.models.users import ROLES, hash_token
+from quiz.questions import fold
+from quiz.services import scope
+from quiz.services.importer import RowProblem
+from quiz.services.tables import FileRejected, find_header, normalise_header, read_table
+from quiz.services.units import split_path
+
+_MOBILE = re.compile(r"^1[3-9]\d{9}$")
+USERNAME = re.compile(r"^[A-Za-z0-9_.@\-]{2,64}$")
+MIN_PASSWORD = 8
+
+ROSTER_ALIASES = {normalise_header(n): f for f, names in {
+    "name": ("姓名", "名字", "参赛者", "参赛人", "name"),
+    "phone": ("手机号", "手机号码", "手机", "电话", "联系电话", "联系方式", "phone", "mobile"),
+    "unit": ("单位", "所在单位", "单位名称", "单位路径", "unit"),
+}.items() for n in names}
+
+
+def normalise_phone(raw) -> str:
+    """A mainland mobile number as 11 digits ('+86 138-0013-8000' → '13800138000').
+
+    Raises Invalid when it is not one.
+    """
+    text = fold(raw)
+    if text.endswith(".0"):
+        text = text[:-2]
+    digits = re.sub(r"[\s\-()]", "", text)
+    if digits.startswith("+86"):
+        digits = digits[3:]
+    elif digits.startswith("0086"):
+        digits = digits[4:]
+    elif digits.startswith("86") and len(digits) == 13:
+        digits = digits[2:]
+    if not _MOBILE.match(digits):
+        raise Invalid(_("phone number “%(phone)s” is not a mainland mobile number (11 digits, starting with 1)",
+                        phone=text))
+    return digits
+
+
+def normalise_name(raw) -> str:
+    name = " ".join(str(raw or "").split())
+    if not name:
+        raise Invalid(_("the name is empty"))
+    if len(name) > 100:
+        raise Invalid(_("the name is too long"))
+    return name
+
+
+def create_user(username: str, *, role: str, password: str, unit: Unit | None = None,
+                display_name: str = "", actor: User | None = None, now: datetime) -> User:
+    """Create an account. Organisers need a unit; organisers may only create judges and
+    participants inside their own subtree."""
+    username = (username or "").strip()
+    if not USERNAME.match(username):
+        raise Invalid(_("Username “%(name)s” must be 2–64 letters, digits or _ . @ -", name=username))
+    if role not in ROLES:
+        raise Invalid(_("Role “%(role)s” is not one of %(roles)s.", role=role, roles=", ".join(ROLES)))
+    if len(password or "") < MIN_PASSWORD:
+        raise Invalid(_("The password must have at least %(n)d characters.", n=MIN_PASSWORD))
+    if role == "organiser" and unit is None:
+        raise Invalid(_("An organiser needs a unit (their scope)."))
+    if actor is not None and not actor.is_admin:
+        if role in ("admin", "organiser"):
+            raise Forbidden(_("Only an administrator can create administrators and organisers."))
+        if unit is None:
+            raise Invalid(_("Choose a unit within your scope."))
+        scope.require_unit(actor, unit)
+    if db.session.execute(select(User.id).where(User.username == username)).first():
+        raise Conflict(_("Username “%(name)s” is already taken.", name=username))
+    user = User(username=username, role=role, unit=unit, display_name=display_name or username,
+                created_at=now)
+    user.set_password(password)
+    db.session.add(user)
+    db.session.flush()
+    return user
+
+
+def find_user(username: str) -> User:
+    user = db.session.execute(select(User).where(User.username == username)).scalar_one_or_none()
+    if user is None:
+        raise NotFound(_("User “%(name)s” does not exist.", name=username))
+    return user
+
+
+def set_password(user: User, password: str) -> None:
+    if len(password or "") < MIN_PASSWORD:
+        raise Invalid(_("The password must have at least %(n)d characters.", n=MIN_PASSWORD))
+    user.set_password(password)
+
+
+def create_token(user: User, *, label: str = "", now: datetime) -> str:
+    """Issue an API token for `user`; returns the secret (only its hash is stored)."""
+    secret = ApiToken.new_secret()
+    db.session.add(ApiToken(user=user, token_hash=hash_token(secret), label=label[:100], created_at=now))
+    db.session.flush()
+    return secret
+
+
+def user_for_token(secret: str, *, now: datetime) -> User | None:
+    """The active user a bearer token belongs to, or None."""
+    if not secret:
+        return None
+    token = db.session.execute(
+        select(ApiToken).where(ApiToken.token_hash == hash_token(secret), ApiToken.revoked.is_(False))
+    ).scalar_one_or_none()
+    if token is None or not token.user.active:
+        return None
+    token.last_used_at = now
+    return token.user
+
+
+def save_participant(*, name: str, phone: str, unit: Unit, actor: User | None, now: datetime,
+                     on_roster: bool = True) -> tuple[Participant, str]:
+    """Create or update the participant with this phone. Returns (participant, status)."""
+    scope.require_unit(actor, unit)
+    name = normalise_name(name)
+    phone = normalise_phone(phone)
+    person = db.session.execute(select(Participant).where(Participant.phone == phone)).scalar_one_or_none()
+    if person is None:
+        person = Participant(name=name, phone=phone, unit=unit, on_roster=on_roster,
+                             created_at=now, updated_at=now)
+        db.session.add(person)
+        db.session.flush()
+        return person, "created"
+    scope.require_participant(actor, person)
+    if (person.name, person.unit_id, person.on_roster) == (name, unit.id, person.on_roster or on_roster):
+        return person, "unchanged"
+    person.name, person.unit, person.updated_at = name, unit, now
+    person.on_roster = person.on_roster or on_roster
+    db.session.flush()
+    return person, "updated"
+
+
+@dataclass
+class RosterReport:
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    rejected: list[RowProblem] = field(default_factory=list)
+    written: bool = False
+
+    def as_dict(self) -> dict:
+        return {"created": self.created, "updated": self.updated, "unchanged": self.unchanged,
+                "rejected": [p.as_dict() for p in self.rejected]}
+
+
+def import_roster(data: bytes, filename: str, *, actor: User | None, now: datetime,
+                  skip_invalid: bool = False, dry_run: bool = False) -> RosterReport:
+    """Create or update participants from a CSV/XLSX with 姓名, 手机号, 单位 (path).
+
+    Units must already exist (and be in the actor's scope). Atomic unless `skip_invalid`.
+    """
+    report = RosterReport()
+    try:
+        table = read_table(data, filename)
+        position, columns = find_header(table, ROSTER_ALIASES, ("name", "phone", "unit"),
+                                        {"name": "姓名", "phone": "手机号", "unit": "单位"})
+    except FileRejected as exc:
+        report.rejected.append(RowProblem(exc.row, exc.message))
+        return report
+    units = {u.path: u for u in db.session.execute(scope.visible_units(actor)).scalars()}
+    rows = []
+    seen: dict[str, int] = {}
+    for number, cells in table.rows[position + 1:]:
+        if not any(c.strip() for c in cells):
+            continue
+
+        def get(name):
+            index = columns.get(name)
+            return cells[index] if index is not None and index < len(cells) else ""
+        try:
+            name = normalise_name(get("name"))
+            phone = normalise_phone(get("phone"))
+            path = PATH_SEPARATOR.join(split_path(get("unit")))
+        except Invalid as exc:
+            report.rejected.append(RowProblem(number, exc.message))
+            continue
+        unit = units.get(path)
+        if unit is None:
+            report.rejected.append(RowProblem(number, _("unit “%(path)s” does not exist or is outside your scope",
+                                                        path=path)))
+            continue
+        if phone in seen:
+            report.rejected.append(RowProblem(number, _("phone %(phone)s already appears in row %(row)d",
+                                                        phone=phone, row=seen[phone])))
+            continue
+        seen[phone] = number
+        rows.append((number, name, phone, unit))
+    if report.rejected and not skip_invalid:
+        return report
+    savepoint = db.session.begin_nested()
+    for number, name, phone, unit in rows:
+        try:
+            _person, status = save_participant(name=name, phone=phone, unit=unit, actor=actor, now=now)
+        except Forbidden:
+            report.rejected.append(RowProblem(number, _("phone %(phone)s belongs to a person outside your scope",
+                                                        phone=phone)))
+            continue
+        setattr(report, status, getattr(report, status) + 1)
+    if dry_run or (report.rejected and not skip_invalid):
+        savepoint.rollback()
+        if not dry_run:
+            report.created = report.updated = report.unchanged = 0
+        return report
+    savepoint.commit()
+    report.written = True
+    return report

@@ -1,0 +1,244 @@
+"""The unit tree: import from a spreadsheet (单位 path, 应参人数), create, rename, edit headcount."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from flask_babel import gettext as _
+from sqlalchemy import select, update, func
+
+from quiz.errors import Conflict, Forbidden, Invalid, NotFound
+from quiz.extensions import db
+from quiz.models import Bank, Participant, Unit, User
+from quiz.models.units import PATH_SEPARATOR
+from quiz.questions import fold
+from quiz.services import scope
+from quiz.services.importer import RowProblem
+from quiz.services.tables import FileRejected, find_header, normalise_header, read_table
+
+UNIT_ALIASES = {normalise_header(n): f for f, names in {
+    "path": ("单位", "单位名称", "单位路径", "所在单位", "unit", "path"),
+    "headcount": ("应参人数", "应参加人数", "应参与人数", "应参赛人数", "人数", "headcount"),
+}.items() for n in names}
+
+MAX_NAME = 100
+_SPLIT = re.compile(r"\s*[/／\\>＞]\s*")
+
+
+def split_path(raw: str) -> list[str]:
+    """'乔司街道 / 三角村社区' → ['乔司街道', '三角村社区'] (also ／, \\ and > as separators)."""
+    text = " ".join(str(raw or "").split())
+    parts = [p.strip() for p in _SPLIT.split(text.strip())]
+    if not text or any(not p for p in parts):
+        raise Invalid(_("unit path “%(path)s” is not valid (use names separated by /)", path=raw))
+    for part in parts:
+        if len(part) > MAX_NAME:
+            raise Invalid(_("unit name “%(name)s” is too long", name=part[:20] + "…"))
+    return parts
+
+
+def parse_headcount(raw: str) -> int | None:
+    text = fold(raw)
+    if not text:
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        raise Invalid(_("headcount “%(value)s” is not a whole number", value=text))
+    if not value.is_integer() or value < 0 or value > 10_000_000:
+        raise Invalid(_("headcount “%(value)s” is not a whole number", value=text))
+    return int(value)
+
+
+def find_unit(path: str) -> Unit | None:
+    joined = PATH_SEPARATOR.join(split_path(path))
+    return db.session.execute(select(Unit).where(Unit.path == joined)).scalar_one_or_none()
+
+
+def get_unit(path: str) -> Unit:
+    """The unit at `path`, or NotFound naming it."""
+    unit = find_unit(path)
+    if unit is None:
+        raise NotFound(_("Unit “%(path)s” does not exist.", path=path))
+    return unit
+
+
+def ensure_path(parts: list[str], *, actor: User | None, now: datetime,
+                headcount: int | None = None, cache: dict[str, Unit] | None = None
+                ) -> tuple[Unit, str]:
+    """Create the missing units along `parts`; set the headcount of the last one.
+
+    Returns (unit, status) with status created / updated / unchanged. Organisers may only
+    create or change units strictly inside their subtree (or their own unit's headcount).
+    """
+    cache = cache if cache is not None else {}
+    parent: Unit | None = None
+    status = "unchanged"
+    for depth in range(1, len(parts) + 1):
+        path = PATH_SEPARATOR.join(parts[:depth])
+        unit = cache.get(path)
+        if unit is None:
+            unit = db.session.execute(select(Unit).where(Unit.path == path)).scalar_one_or_none()
+        last = depth == len(parts)
+        if unit is None:
+            probe = Unit(name=parts[depth - 1], path=path)
+            if not scope.can_manage_unit(actor, probe) or (
+                actor is not None and not actor.is_admin and probe.path == actor.unit.path
+            ):
+                raise Forbidden(_("Unit “%(path)s” is outside your scope.", path=path))
+            unit = Unit(name=parts[depth - 1], path=path, parent=parent,
+                        headcount=(headcount or 0) if last else 0, created_at=now, updated_at=now)
+            db.session.add(unit)
+            if last:
+                status = "created"
+        elif last and headcount is not None and unit.headcount != headcount:
+            scope.require_unit(actor, unit)
+            unit.headcount = headcount
+            unit.updated_at = now
+            status = "updated"
+        cache[path] = unit
+        parent = unit
+    db.session.flush()
+    return parent, status
+
+
+@dataclass
+class UnitImportReport:
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    rejected: list[RowProblem] = field(default_factory=list)
+    written: bool = False
+
+    def as_dict(self) -> dict:
+        return {"created": self.created, "updated": self.updated, "unchanged": self.unchanged,
+                "rejected": [p.as_dict() for p in self.rejected]}
+
+
+def import_units(data: bytes, filename: str, *, actor: User | None, now: datetime,
+                 dry_run: bool = False) -> UnitImportReport:
+    """Create or update the unit tree from a CSV/XLSX with 单位 (path) and 应参人数.
+
+    Atomic: one bad row rejects the file and nothing is written.
+    """
+    report = UnitImportReport()
+    try:
+        table = read_table(data, filename)
+        position, columns = find_header(table, UNIT_ALIASES, ("path",), {"path": "单位"})
+    except FileRejected as exc:
+        report.rejected.append(RowProblem(exc.row, exc.message))
+        return report
+    rows: list[tuple[int, list[str], int | None]] = []
+    seen: dict[str, int] = {}
+    for number, cells in table.rows[position + 1:]:
+        if not any(c.strip() for c in cells):
+            continue
+
+        def get(name):
+            index = columns.get(name)
+            return cells[index] if index is not None and index < len(cells) else ""
+        try:
+            parts = split_path(get("path"))
+            headcount = parse_headcount(get("headcount"))
+        except Invalid as exc:
+            report.rejected.append(RowProblem(number, exc.message))
+            continue
+        key = PATH_SEPARATOR.join(parts)
+        if key in seen:
+            report.rejected.append(RowProblem(number, _("unit “%(path)s” already appears in row %(row)d",
+                                                        path=key, row=seen[key])))
+            continue
+        seen[key] = number
+        rows.append((number, parts, headcount))
+    if report.rejected:
+        return report
+    savepoint = db.session.begin_nested()
+    cache: dict[str, Unit] = {}
+    for number, parts, headcount in rows:
+        try:
+            _unit, status = ensure_path(parts, actor=actor, now=now, headcount=headcount, cache=cache)
+        except Forbidden as exc:
+            report.rejected.append(RowProblem(number, exc.message))
+            continue
+        setattr(report, status, getattr(report, status) + 1)
+    if report.rejected or dry_run:
+        savepoint.rollback()
+        if report.rejected:
+            report.created = report.updated = report.unchanged = 0
+        return report
+    savepoint.commit()
+    report.written = True
+    return report
+
+
+def create_unit(*, parent: Unit | None, name: str, headcount: int, actor: User | None,
+                now: datetime) -> Unit:
+    """Add a child unit (or a root unit, admins only)."""
+    name = " ".join((name or "").split())
+    if not name or PATH_SEPARATOR in name or len(name) > MAX_NAME:
+        raise Invalid(_("A unit name is required, without “/”, at most %(n)d characters.", n=MAX_NAME))
+    if headcount < 0:
+        raise Invalid(_("The headcount cannot be negative."))
+    if parent is None:
+        if actor is not None and not actor.is_admin:
+            raise Forbidden(_("Only an administrator can add a top-level unit."))
+        path = name
+    else:
+        scope.require_unit(actor, parent)
+        path = parent.path + PATH_SEPARATOR + name
+    if db.session.execute(select(Unit.id).where(Unit.path == path)).first():
+        raise Conflict(_("Unit “%(path)s” already exists.", path=path))
+    unit = Unit(name=name, path=path, parent=parent, headcount=headcount, created_at=now, updated_at=now)
+    db.session.add(unit)
+    db.session.flush()
+    return unit
+
+
+def edit_unit(unit: Unit, *, name: str, headcount: int, actor: User | None, now: datetime) -> Unit:
+    """Rename a unit (its descendants' paths follow) and set its headcount."""
+    scope.require_unit(actor, unit)
+    name = " ".join((name or "").split())
+    if not name or PATH_SEPARATOR in name or len(name) > MAX_NAME:
+        raise Invalid(_("A unit name is required, without “/”, at most %(n)d characters.", n=MAX_NAME))
+    if headcount < 0:
+        raise Invalid(_("The headcount cannot be negative."))
+    if name != unit.name:
+        if actor is not None and not actor.is_admin and unit.id == actor.unit_id:
+            raise Forbidden(_("You cannot rename your own unit; ask an administrator."))
+        old = unit.path
+        new = (unit.parent.path + PATH_SEPARATOR if unit.parent else "") + name
+        if db.session.execute(select(Unit.id).where(Unit.path == new)).first():
+            raise Conflict(_("Unit “%(path)s” already exists.", path=new))
+        prefix = old + PATH_SEPARATOR
+        db.session.execute(
+            update(Unit)
+            .where(Unit.path.startswith(prefix, autoescape=True))
+            .values(path=new + PATH_SEPARATOR + func.substr(Unit.path, len(prefix) + 1))
+            .execution_options(synchronize_session=False)
+        )
+        unit.name = name
+        unit.path = new
+    unit.headcount = headcount
+    unit.updated_at = now
+    db.session.flush()
+    db.session.expire_all()
+    return unit
+
+
+def delete_unit(unit: Unit, *, actor: User | None) -> None:
+    """Remove an empty unit (no sub-units, people, accounts or banks)."""
+    scope.require_unit(actor, unit)
+    if actor is not None and not actor.is_admin and unit.id == actor.unit_id:
+        raise Forbidden(_("You cannot delete your own unit."))
+    in_use = (
+        db.session.execute(select(Unit.id).where(Unit.parent_id == unit.id)).first()
+        or db.session.execute(select(Participant.id).where(Participant.unit_id == unit.id)).first()
+        or db.session.execute(select(User.id).where(User.unit_id == unit.id)).first()
+        or db.session.execute(select(Bank.id).where(Bank.unit_id == unit.id)).first()
+    )
+    if in_use:
+        raise Conflict(_("Unit “%(path)s” still has sub-units, people or banks; it cannot be deleted.",
+                         path=unit.path))
+    db.session.delete(unit)
+    db.session.flush()

@@ -1,0 +1,15 @@
+"""Blueprints, one per feature; registered by create_app."""
+from __future__ import annotations
+
+from flask import Flask
+
+
+def register_blueprints(app: Flask) -> None:
+    from quiz.views import api, auth, banks, main, people, units
+
+    app.register_blueprint(main.bp)
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(units.bp, url_prefix="/units")
+    app.register_blueprint(people.bp, url_prefix="/people")
+    app.register_blueprint(banks.bp, url_prefix="/banks")
+    app.register_blueprint(api.bp, url_prefix="/api/v1")

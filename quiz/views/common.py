@@ -1,0 +1,32 @@
+"""Small helpers shared by the HTML blueprints."""
+from __future__ import annotations
+
+from flask import flash
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from quiz.extensions import db
+from quiz.services import scope
+
+
+def unit_choices(include_blank: bool = False, blank_label: str | None = None) -> list[tuple[str, str]]:
+    """(id, path) for every unit the current user may manage."""
+    choices = [(str(u.id), u.path) for u in db.session.execute(scope.visible_units(current_user)).scalars()]
+    if include_blank:
+        choices.insert(0, ("", blank_label or _("(none)")))
+    return choices
+
+
+def flash_form_errors(form) -> None:
+    """One flash per field error, naming the field."""
+    for name, errors in form.errors.items():
+        label = getattr(form, name).label.text if hasattr(form, name) else name
+        for error in errors:
+            flash(f"{label}: {error}", "danger")
+
+
+def flash_problems(report, limit: int = 20) -> None:
+    for problem in report.rejected[:limit]:
+        flash(_("Row %(row)d: %(message)s", row=problem.row, message=problem.message), "danger")
+    if len(report.rejected) > limit:
+        flash(_("… and %(n)d more problems.", n=len(report.rejected) - limit), "danger")
