@@ -14,7 +14,11 @@ from quiz.extensions import db
 from quiz.models.base import UTCDateTime, utcnow
 from quiz.models.units import Unit
 
+from flask_babel import lazy_gettext as _l
+
 ROLES = ("admin", "organiser", "judge", "participant")
+ROLE_LABELS = {"admin": _l("Administrator"), "organiser": _l("Organiser"), "judge": _l("Judge"),
+               "participant": _l("Participant")}
 
 
 class User(UserMixin, db.Model):

@@ -10,6 +10,7 @@ from quiz.errors import QuizError
 from quiz.extensions import db
 from quiz.forms import ParticipantForm, UploadForm, UserForm
 from quiz.models import Participant, Unit, User
+from quiz.models.users import ROLE_LABELS
 from quiz.models.base import utcnow
 from quiz.services import people as people_service
 from quiz.services import scope
@@ -92,7 +93,8 @@ def save_participant():
         flash(exc.message, "danger")
         return redirect(url_for("people.roster"))
     db.session.commit()
-    flash(_("%(name)s saved (%(status)s).", name=person.name, status=_(status)), "success")
+    labels = {"created": _("added"), "updated": _("updated"), "unchanged": _("unchanged")}
+    flash(_("%(name)s saved (%(status)s).", name=person.name, status=labels[status]), "success")
     return redirect(url_for("people.roster"))
 
 
@@ -103,7 +105,7 @@ def accounts():
     roles = ["judge", "participant"]
     if current_user.is_admin:
         roles = ["admin", "organiser", *roles]
-    form.role.choices = [(r, _(r)) for r in roles]
+    form.role.choices = [(r, ROLE_LABELS[r]) for r in roles]
     form.unit.choices = unit_choices(include_blank=current_user.is_admin)
     if form.validate_on_submit():
         try:
@@ -125,4 +127,4 @@ def accounts():
     if condition is not None:
         stmt = stmt.where(condition)
     users = db.session.execute(stmt).scalars().all()
-    return render_template("people/accounts.html", users=users, form=form)
+    return render_template("people/accounts.html", users=users, form=form, role_labels=ROLE_LABELS)
