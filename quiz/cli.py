@@ -54,6 +54,30 @@ def _print_report(summary: str, report, as_json: bool, extra: dict | None = None
         click.echo(f"row {problem.row}: {problem.message}")
 
 
+class _progress:
+    """A click progress bar on stderr for long work, only when stderr is a terminal."""
+
+    def __init__(self, enabled: bool = True):
+        self.enabled = enabled and sys.stderr.isatty()
+        self.bar = None
+        self.done = 0
+
+    def __enter__(self):
+        return self.update if self.enabled else None
+
+    def update(self, done: int, total: int) -> None:
+        if self.bar is None:
+            self.bar = click.progressbar(length=total, label=_("Checking rows"), file=sys.stderr)
+            self.bar.__enter__()
+        self.bar.update(done - self.done)
+        self.done = done
+
+    def __exit__(self, *exc):
+        if self.bar is not None:
+            self.bar.__exit__(*exc)
+        return False
+
+
 def upgrade_schema() -> None:
     """Create or upgrade the schema through the migrations (safe to repeat)."""
     from flask_migrate import upgrade
@@ -212,8 +236,10 @@ def bank_import(path: str, bank_name: str, skip_invalid: bool, dry_run: bool, as
 
     try:
         unit = get_unit(unit_path) if unit_path else None
-        report = import_bank_file(bank_name, _read(path), path, actor=None, now=utcnow(),
-                                  skip_invalid=skip_invalid, dry_run=dry_run, unit=unit, sheet=sheet)
+        with _progress(enabled=not as_json) as progress:
+            report = import_bank_file(bank_name, _read(path), path, actor=None, now=utcnow(),
+                                      skip_invalid=skip_invalid, dry_run=dry_run, unit=unit, sheet=sheet,
+                                      progress=progress)
     except QuizError as exc:
         _fail(exc)
     if report.written:

@@ -12,6 +12,7 @@ import hashlib
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Callable
 
 from flask import current_app
 from flask_babel import gettext as _
@@ -242,11 +243,16 @@ def parse_row(number: int, cells: list[str], columns: dict[str, int], max_stem: 
     )
 
 
-def parse_file(data: bytes, filename: str, *, sheet: str | None = None,
-               max_stem: int | None = None) -> tuple[list[ParsedQuestion], list[RowProblem], int]:
+ProgressCallback = Callable[[int, int], None]
+
+
+def parse_file(data: bytes, filename: str, *, sheet: str | None = None, max_stem: int | None = None,
+               progress: ProgressCallback | None = None
+               ) -> tuple[list[ParsedQuestion], list[RowProblem], int]:
     """Parse a bank file into questions and row problems, merging exact repeats.
 
     Returns (questions, problems, duplicates). Raises FileRejected for file-level problems.
+    `progress(done, total)` is called every few hundred rows.
     """
     if max_stem is None:
         max_stem = current_app.config.get("MAX_STEM_LENGTH", 5000)
@@ -256,7 +262,10 @@ def parse_file(data: bytes, filename: str, *, sheet: str | None = None,
     problems: list[RowProblem] = []
     seen: dict[str, ParsedQuestion] = {}
     duplicates = 0
-    for number, cells in table.rows[header_position + 1:]:
+    body = table.rows[header_position + 1:]
+    for position, (number, cells) in enumerate(body, start=1):
+        if progress is not None and (position % 500 == 0 or position == len(body)):
+            progress(position, len(body))
         if not any(c.strip() for c in cells):
             continue
         try:
@@ -311,7 +320,8 @@ def get_or_create_bank(name: str, *, actor: User | None, unit: Unit | None, now:
 
 def import_bank_file(bank_name: str, data: bytes, filename: str, *, actor: User | None,
                      now: datetime, skip_invalid: bool = False, dry_run: bool = False,
-                     unit: Unit | None = None, sheet: str | None = None) -> ImportReport:
+                     unit: Unit | None = None, sheet: str | None = None,
+                     progress: ProgressCallback | None = None) -> ImportReport:
     """Import a CSV/XLSX file into the bank called `bank_name` (created if missing).
 
     Atomic unless `skip_invalid`: any rejected row means nothing is written. A dry run
@@ -324,7 +334,7 @@ def import_bank_file(bank_name: str, data: bytes, filename: str, *, actor: User 
     elif not report.bank:
         raise Invalid(_("A bank name is required."))
     try:
-        questions, problems, duplicates = parse_file(data, filename, sheet=sheet)
+        questions, problems, duplicates = parse_file(data, filename, sheet=sheet, progress=progress)
     except FileRejected as exc:
         report.file_error = True
         report.rejected = [RowProblem(exc.row, exc.message)]
