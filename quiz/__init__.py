@@ -92,8 +92,18 @@ def create_app(test_config: dict | None = None) -> Flask:
     @app.context_processor
     def inject_globals():
         from flask_babel import get_locale
+
+        from quiz.questions.base import DIFFICULTY_LABELS
         return {"languages": app.config["LANGUAGES"], "current_locale": str(get_locale()),
-                "page_url": _page_url}
+                "difficulty_names": DIFFICULTY_LABELS}
+
+    app.jinja_env.globals["page_url"] = _page_url  # a global, so imported macros see it
+
+    @app.template_filter("localtime")
+    def localtime(value, fmt: str = "yyyy-MM-dd HH:mm"):
+        """A UTC timestamp shown in the configured time zone (Asia/Shanghai)."""
+        from flask_babel import format_datetime
+        return format_datetime(value, fmt) if value else ""
 
     if not app.debug and not app.testing:
         logging.basicConfig(level=logging.INFO)
@@ -132,13 +142,14 @@ def select_locale() -> str:
 
 @event.listens_for(Engine, "connect")
 def _sqlite_pragmas(dbapi_connection, connection_record):
-    """SQLite: WAL journal, foreign keys enforced, wait on locks instead of failing."""
+    """SQLite: WAL journal, foreign keys enforced, wait on locks, case-sensitive LIKE."""
     module = type(dbapi_connection).__module__
     if "sqlite" not in module:
         return
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute("PRAGMA case_sensitive_like=ON")  # LIKE as on PostgreSQL; searches use ILIKE
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()

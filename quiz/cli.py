@@ -14,6 +14,7 @@ from flask_babel import gettext as _
 from quiz.errors import QuizError
 from quiz.extensions import db
 from quiz.models.base import utcnow
+from quiz.models.users import ROLE_LABELS
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -40,7 +41,7 @@ def _read(path: str) -> bytes:
     try:
         return Path(path).read_bytes()
     except OSError as exc:
-        raise click.ClickException(f"cannot read {path}: {exc.strerror}")
+        raise click.ClickException(_("cannot read %(path)s: %(error)s", path=path, error=exc.strerror))
 
 
 def _print_report(summary: str, report, as_json: bool, extra: dict | None = None) -> None:
@@ -113,7 +114,7 @@ def unit_import(file: str, dry_run: bool, as_json: bool) -> None:
     summary = _("Units: %(created)d created, %(updated)d updated, %(unchanged)d unchanged, %(rejected)d rejected rows",
                 created=report.created, updated=report.updated, unchanged=report.unchanged,
                 rejected=len(report.rejected))
-    _print_report(summary + (" (dry run)" if dry_run else ""), report, as_json)
+    _print_report(summary + (" " + _("(dry run: nothing written)") if dry_run else ""), report, as_json)
     sys.exit(0 if ok else 1)
 
 
@@ -148,8 +149,8 @@ def user_create(username: str, role: str, unit_path: str | None, password: str, 
     except QuizError as exc:
         _fail(exc)
     db.session.commit()
-    click.echo(_("Created %(role)s %(name)s", role=user.role, name=user.username)
-               + (f" ({unit.path})" if unit else ""))
+    click.echo(_("Created %(role)s %(name)s (%(unit)s)", role=ROLE_LABELS[user.role], name=user.username,
+                 unit=unit.path if unit else "—"))
 
 
 @user_cli.command("password", help="Set a user's password.")
@@ -208,7 +209,7 @@ def roster_import(file: str, skip_invalid: bool, dry_run: bool, as_json: bool) -
     summary = _("Roster: %(created)d created, %(updated)d updated, %(unchanged)d unchanged, %(rejected)d rejected rows",
                 created=report.created, updated=report.updated, unchanged=report.unchanged,
                 rejected=len(report.rejected))
-    _print_report(summary + (" (dry run)" if dry_run else ""), report, as_json)
+    _print_report(summary + (" " + _("(dry run: nothing written)") if dry_run else ""), report, as_json)
     sys.exit(0 if ok else 1)
 
 
@@ -308,7 +309,8 @@ def demo_command(host: str, port: int, no_serve: bool) -> None:
         click.echo(line)
     click.echo("")
     for username, password, role in result.accounts:
-        click.echo(_("Log in as %(user)s / %(password)s (%(role)s)", user=username, password=password, role=role))
+        click.echo(_("Log in as %(user)s / %(password)s (%(role)s)", user=username, password=password,
+                     role=ROLE_LABELS[role]))
     if no_serve:
         return
     click.echo(_("Open http://%(host)s:%(port)d/ in a browser; press Ctrl+C to stop.", host=host, port=port))

@@ -57,18 +57,21 @@ def _messages() -> dict[int, str]:
         404: _("The page or item was not found."),
         405: _("This method is not allowed here."),
         409: _("This conflicts with the current state."),
-        413: _("The upload is too large (limit %(mb)d MB).", mb=_limit_mb()),
+        413: _("The upload is too large (limit %(size)s).", size=_limit_text()),
         422: _("The data could not be accepted."),
         429: _("Too many requests; please wait a moment and try again."),
         500: _("Something went wrong on our side. Nothing you saved was lost; please try again."),
     }
 
 
-def _limit_mb() -> int:
+def _limit_text() -> str:
+    """The upload limit for people: '20 MB', or '512 KB' below one megabyte."""
     from flask import current_app
 
     limit = current_app.config.get("MAX_CONTENT_LENGTH") or 0
-    return int(limit // (1024 * 1024))
+    if limit >= 1024 * 1024:
+        return f"{limit / (1024 * 1024):g} MB"
+    return f"{max(1, round(limit / 1024))} KB"
 
 
 def _respond(status: int, message: str, payload: dict | None = None):

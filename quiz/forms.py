@@ -36,8 +36,8 @@ class ConfirmImportForm(FlaskForm):
 
 
 class UnitForm(FlaskForm):
-    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=100)])
-    headcount = IntegerField(_l("Headcount (应参人数)"), default=0,
+    name = StringField(_l("Unit name"), validators=[DataRequired(), Length(max=100)])
+    headcount = IntegerField(_l("Headcount"), default=0,
                              validators=[Optional(), NumberRange(min=0, max=10_000_000)])
 
 
@@ -46,7 +46,7 @@ class NewUnitForm(UnitForm):
 
 
 class ParticipantForm(FlaskForm):
-    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=100)])
+    name = StringField(_l("Full name"), validators=[DataRequired(), Length(max=100)])
     phone = StringField(_l("Mobile phone"), validators=[DataRequired(), Length(max=30)])
     unit = SelectField(_l("Unit"), choices=[], validate_choice=False)
 

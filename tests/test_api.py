@@ -88,6 +88,6 @@ def test_oversized_upload_is_413(database_url, tmp_path, token_for):
     response = client.post("/api/v1/banks/import", data={"file": (io.BytesIO(b"x" * 5000), "big.csv"), "bank": "x"},
                            headers={"Authorization": f"Bearer {token}"}, content_type="multipart/form-data")
     assert response.status_code == 413
-    assert "MB" in response.json["error"]
+    assert "1 KB" in response.json["error"]
     with app.app_context():
         db.engine.dispose()

@@ -17,6 +17,10 @@ def fold(text: Any) -> str:
     return _WS.sub(" ", unicodedata.normalize("NFKC", str(text))).strip()
 
 
+DIFFICULTY_LABELS = {1: _l("easy"), 2: _l("fairly easy"), 3: _l("medium"), 4: _l("fairly hard"),
+                     5: _l("hard")}
+
+
 class AnswerError(ValueError):
     """An answer cell (or a participant's response) that cannot be understood."""
 

@@ -15,7 +15,7 @@ from quiz.models.banks import encode_tags
 from quiz.questions import LETTERS, AnswerError, get_type
 from quiz.services import scope
 from quiz.services.importer import (DIFFICULTY_NAMES, find_bank, fingerprint, parse_difficulty,
-                                    parse_points)
+                                    parse_points, split_tags)
 
 TEMPLATE_HEADER = ["题型", "题干", *[f"选项{c}" for c in LETTERS], "答案", "解析", "分值", "难度", "知识点"]
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -43,8 +43,8 @@ def question_filter(bank: Bank, *, q: str = "", qtype: str = "", tag: str = "",
     if tag:
         stmt = stmt.where(Question.tags_text.contains(f";{tag.strip()};", autoescape=True))
     if q:
-        stmt = stmt.where(or_(Question.stem.contains(q.strip(), autoescape=True),
-                              Question.explanation.contains(q.strip(), autoescape=True)))
+        stmt = stmt.where(or_(Question.stem.icontains(q.strip(), autoescape=True),
+                              Question.explanation.icontains(q.strip(), autoescape=True)))
     return stmt.order_by(Question.id)
 
 
@@ -87,8 +87,9 @@ def edit_question(question: Question, *, stem: str, options: list[str], answer: 
         canonical = kind.parse_answer(answer, options, stem)
         points_value = parse_points(points)
         difficulty_value = parse_difficulty(difficulty)
+        tag_list = split_tags(tags or "")
     except AnswerError as exc:
-        raise Invalid(_("Answer, points or difficulty: %(error)s", error=str(exc)))
+        raise Invalid(_("Answer, points, difficulty or tags: %(error)s", error=str(exc)))
     new_fingerprint = fingerprint(question.type, stem, options)
     if new_fingerprint != question.fingerprint and db.session.execute(
         select(Question.id).where(Question.bank_id == question.bank_id,
@@ -98,7 +99,7 @@ def edit_question(question: Question, *, stem: str, options: list[str], answer: 
     question.stem, question.options, question.answer = stem, options, canonical
     question.explanation = (explanation or "").strip()
     question.points, question.difficulty = points_value, difficulty_value
-    question.tags_text = encode_tags([t.strip() for t in (tags or "").replace("；", ";").split(";") if t.strip()])
+    question.tags_text = encode_tags(tag_list)
     question.fingerprint = new_fingerprint
     question.updated_at = now
     db.session.flush()

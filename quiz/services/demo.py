@@ -6,6 +6,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Callable
 
+from flask_babel import gettext as _
 from sqlalchemy import select
 
 from quiz.extensions import db
@@ -27,16 +28,20 @@ def load_demo(root: Path, *, now: datetime, password_factory: Callable[[], str])
     result = DemoResult()
     units_file = root / "samples" / "units.csv"
     report = import_units(units_file.read_bytes(), units_file.name, actor=None, now=now)
-    result.lines.append(f"units: {report.created} created, {report.updated} updated, {report.unchanged} unchanged")
+    result.lines.append(_("Units: %(created)d created, %(updated)d updated, %(unchanged)d unchanged.",
+                          created=report.created, updated=report.updated, unchanged=report.unchanged))
     roster_file = root / "samples" / "roster.csv"
     roster = import_roster(roster_file.read_bytes(), roster_file.name, actor=None, now=now)
-    result.lines.append(f"roster: {roster.created} created, {roster.updated} updated, {roster.unchanged} unchanged")
+    result.lines.append(_("Roster: %(created)d created, %(updated)d updated, %(unchanged)d unchanged.",
+                          created=roster.created, updated=roster.updated, unchanged=roster.unchanged))
     for path in sorted((root / "question_banks").glob("*")):
         if path.suffix.lower() not in (".csv", ".xlsx"):
             continue
         bank = import_bank_file(path.stem, path.read_bytes(), path.name, actor=None, now=now)
-        result.lines.append(f"bank {path.stem}: {bank.created} created, {bank.updated} updated, "
-                            f"{bank.unchanged} unchanged, {len(bank.rejected)} rejected")
+        result.lines.append(_("Bank “%(bank)s”: %(created)d created, %(updated)d updated, %(unchanged)d unchanged, "
+                              "%(duplicates)d duplicates merged, %(rejected)d rows rejected",
+                              bank=path.stem, created=bank.created, updated=bank.updated,
+                              unchanged=bank.unchanged, duplicates=bank.duplicates, rejected=len(bank.rejected)))
     for username, role, unit_path in (("admin", "admin", None), ("organiser", "organiser", "乔司街道")):
         password = password_factory()
         user = db.session.execute(select(User).where(User.username == username)).scalar_one_or_none()

@@ -145,7 +145,7 @@ def parse_difficulty(raw: str) -> int | None:
         value = -1
     if value.is_integer() and 1 <= value <= 5:
         return int(value)
-    raise AnswerError(_("difficulty “%(value)s” should be 容易/中等/困难 or 1–5", value=text))
+    raise AnswerError(_("difficulty “%(value)s” should be 容易/较易/中等/较难/困难 or 1–5", value=text))
 
 
 def parse_points(raw: str) -> float | None:
@@ -157,13 +157,28 @@ def parse_points(raw: str) -> float | None:
     except ValueError:
         raise AnswerError(_("points “%(value)s” is not a number", value=text))
     if not (0 < value <= 1000) or value != value:
-        raise AnswerError(_("points “%(value)s” must be between 0 and 1000", value=text))
+        raise AnswerError(_("points “%(value)s” must be more than 0 and at most 1000", value=text))
     return value
 
 
 def _strip_option_prefix(text: str, letter: str) -> str:
     """'A、共建' in column 选项A → '共建' (pasted banks often repeat the letter)."""
     return re.sub(rf"^[{letter}{letter.lower()}{chr(ord(letter) + 0xFEE0)}]\s*[.、．:：)）]\s*", "", text)
+
+
+def split_tags(text: str) -> list[str]:
+    """'枫桥经验；矛盾化解、自治' → ['枫桥经验', '矛盾化解', '自治'] (unique, in order).
+
+    Raises AnswerError for an over-long tag. Used by import and by the question form alike.
+    """
+    tags: list[str] = []
+    for tag in _TAG_SPLIT.split(fold(text)):
+        tag = tag.strip()
+        if tag and tag not in tags:
+            if len(tag) > MAX_TAG_LENGTH:
+                raise AnswerError(_("tag “%(tag)s” is too long", tag=tag[:20] + "…"))
+            tags.append(tag)
+    return tags
 
 
 def infer_type(answer: str, options: list[str]) -> str:
@@ -228,13 +243,7 @@ def parse_row(number: int, cells: list[str], columns: dict[str, int], max_stem: 
     if len(explanation) > MAX_EXPLANATION_LENGTH:
         raise AnswerError(_("the explanation is too long (at most %(limit)d characters)",
                             limit=MAX_EXPLANATION_LENGTH))
-    tags = []
-    for tag in _TAG_SPLIT.split(fold(get("tags"))):
-        tag = tag.strip()
-        if tag and tag not in tags:
-            if len(tag) > MAX_TAG_LENGTH:
-                raise AnswerError(_("tag “%(tag)s” is too long", tag=tag[:20] + "…"))
-            tags.append(tag)
+    tags = split_tags(get("tags"))
     return ParsedQuestion(
         row=number, type=qtype, stem=stem, options=options, answer=answer,
         explanation=explanation, points=parse_points(get("points")),
@@ -301,7 +310,7 @@ def get_or_create_bank(name: str, *, actor: User | None, unit: Unit | None, now:
     if not name:
         raise Invalid(_("A bank name is required."))
     if len(name) > 200:
-        raise Invalid(_("The bank name is too long (at most 200 characters)."))
+        raise Invalid(_("The bank name is too long (at most %(n)d characters).", n=200))
     bank = find_bank(name)
     if bank is not None:
         scope.require_bank(actor, bank)

@@ -23,7 +23,8 @@ UNIT_ALIASES = {normalise_header(n): f for f, names in {
 }.items() for n in names}
 
 MAX_NAME = 100
-_SPLIT = re.compile(r"\s*[/／\\>＞]\s*")
+SEPARATORS = "/／\\>＞"
+_SPLIT = re.compile(rf"\s*[{re.escape(SEPARATORS)}]\s*")
 
 
 def split_path(raw: str) -> list[str]:
@@ -47,7 +48,7 @@ def parse_headcount(raw: str) -> int | None:
     except ValueError:
         raise Invalid(_("headcount “%(value)s” is not a whole number", value=text))
     if not value.is_integer() or value < 0 or value > 10_000_000:
-        raise Invalid(_("headcount “%(value)s” is not a whole number", value=text))
+        raise Invalid(_("headcount “%(value)s” must be a whole number from 0 to 10,000,000", value=text))
     return int(value)
 
 
@@ -176,8 +177,8 @@ def create_unit(*, parent: Unit | None, name: str, headcount: int, actor: User |
                 now: datetime) -> Unit:
     """Add a child unit (or a root unit, admins only)."""
     name = " ".join((name or "").split())
-    if not name or PATH_SEPARATOR in name or len(name) > MAX_NAME:
-        raise Invalid(_("A unit name is required, without “/”, at most %(n)d characters.", n=MAX_NAME))
+    if not name or any(c in SEPARATORS for c in name) or len(name) > MAX_NAME:
+        raise Invalid(_("A unit name is required, without / \\ or >, at most %(n)d characters.", n=MAX_NAME))
     if headcount < 0:
         raise Invalid(_("The headcount cannot be negative."))
     if parent is None:
@@ -199,8 +200,8 @@ def edit_unit(unit: Unit, *, name: str, headcount: int, actor: User | None, now:
     """Rename a unit (its descendants' paths follow) and set its headcount."""
     scope.require_unit(actor, unit)
     name = " ".join((name or "").split())
-    if not name or PATH_SEPARATOR in name or len(name) > MAX_NAME:
-        raise Invalid(_("A unit name is required, without “/”, at most %(n)d characters.", n=MAX_NAME))
+    if not name or any(c in SEPARATORS for c in name) or len(name) > MAX_NAME:
+        raise Invalid(_("A unit name is required, without / \\ or >, at most %(n)d characters.", n=MAX_NAME))
     if headcount < 0:
         raise Invalid(_("The headcount cannot be negative."))
     if name != unit.name:
@@ -238,7 +239,7 @@ def delete_unit(unit: Unit, *, actor: User | None) -> None:
         or db.session.execute(select(Bank.id).where(Bank.unit_id == unit.id)).first()
     )
     if in_use:
-        raise Conflict(_("Unit “%(path)s” still has sub-units, people or banks; it cannot be deleted.",
+        raise Conflict(_("Unit “%(path)s” still has sub-units, people, accounts or banks; it cannot be deleted.",
                          path=unit.path))
     db.session.delete(unit)
     db.session.flush()

@@ -22,7 +22,7 @@ def flash_form_errors(form) -> None:
     for name, errors in form.errors.items():
         label = getattr(form, name).label.text if hasattr(form, name) else name
         for error in errors:
-            flash(f"{label}: {error}", "danger")
+            flash(_("%(field)s: %(error)s", field=label, error=error), "danger")
 
 
 def flash_problems(report, limit: int = 20) -> None:

@@ -43,7 +43,7 @@ def roster():
         if unit is not None:
             stmt = stmt.where(scope.subtree_condition(unit))
     if q:
-        stmt = stmt.where(or_(Participant.name.contains(q, autoescape=True),
+        stmt = stmt.where(or_(Participant.name.icontains(q, autoescape=True),
                               Participant.phone.contains(q, autoescape=True)))
     page = db.paginate(stmt, per_page=50, error_out=False)
     form = ParticipantForm()

@@ -30,7 +30,7 @@ def index():
     q = request.args.get("q", "").strip()
     stmt = scope.visible_units(current_user)
     if q:
-        stmt = stmt.where(Unit.path.contains(q, autoescape=True))
+        stmt = stmt.where(Unit.path.icontains(q, autoescape=True))
     units = db.session.execute(stmt).scalars().all()
     new_form = NewUnitForm()
     new_form.parent.choices = unit_choices(include_blank=current_user.is_admin, blank_label=_("(top level)"))
@@ -123,5 +123,5 @@ def search_json():
     q = request.args.get("q", "").strip()
     stmt = scope.visible_units(current_user)
     if q:
-        stmt = stmt.where(Unit.path.contains(q, autoescape=True))
+        stmt = stmt.where(Unit.path.icontains(q, autoescape=True))
     return {"units": [{"id": u.id, "path": u.path} for u in db.session.execute(stmt.limit(50)).scalars()]}
