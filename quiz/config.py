@@ -24,5 +24,15 @@ class Config:
     SESSION_COOKIE_SAMESITE = "Lax"
 
     ITEMS_PER_PAGE = 50
+
+    # Rate limits (Flask-Limiter). Per person or per answer sheet, not per IP, so a thousand
+    # people behind one office NAT are not throttled together.
+    RATELIMIT_STORAGE_URI = "memory://"
+    RATELIMIT_HEADERS_ENABLED = True
+    JOIN_LIMIT = "20/minute"          # per client address + phone number
+    JOIN_LIMIT_PER_ADDRESS = "5000/minute"
+    ANSWER_LIMIT = "600/minute"       # per answer sheet
+    # Largest JSON body accepted by the participant API.
+    MAX_JSON_BYTES = 64 * 1024
     # Longest accepted question stem, in characters.
     MAX_STEM_LENGTH = 5000

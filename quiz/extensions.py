@@ -1,7 +1,10 @@
 """Flask extensions, created unbound and initialised in create_app."""
 from __future__ import annotations
 
+from flask import request
 from flask_babel import Babel
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
@@ -27,3 +30,13 @@ migrate = Migrate()
 login_manager = LoginManager()
 csrf = CSRFProtect()
 babel = Babel()
+
+
+def client_ip() -> str:
+    """The client's address (behind a proxy, configure ProxyFix so this is the real one)."""
+    return get_remote_address() or request.remote_addr or "unknown"
+
+
+# Limits are declared per endpoint (see views/api.py); storage from RATELIMIT_STORAGE_URI
+# (memory:// by default; redis://… when several workers must share counts).
+limiter = Limiter(key_func=client_ip, default_limits=[])

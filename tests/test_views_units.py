@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import html as htmllib
 import io
-import os
 import re
 
 import pytest
@@ -16,7 +15,6 @@ from quiz.extensions import db
 from quiz.models import Participant, Unit
 from tests.conftest import FIXED_NOW, csv_bytes
 
-ON_SQLITE = not os.environ.get("TEST_DATABASE_URL", "").startswith("postgres")
 ORIGINAL = {"乔司街道": 10, "乔司街道/三角村社区": 120, "乔司街道/永丰村": 80, "伦教街道": 5,
             "伦教街道/常教社区": 60}
 
@@ -202,11 +200,8 @@ def test_negative_headcount_in_the_form_is_not_saved(client, auth, app, tree):
     assert "乔司街道/负数村" not in units_in_db(app)
 
 
-@pytest.mark.xfail(ON_SQLITE, reason="BUG (SQLite): renaming a unit rewrites the paths of every unit whose path "
-                                     "matches old + '/%' with LIKE, which SQLite compares case-insensitively, so "
-                                     "renaming 'abc' also moves the children of 'Abc' (quiz/services/units.py "
-                                     "edit_unit, Unit.path.startswith)", strict=True)
 def test_renaming_a_unit_leaves_a_differently_cased_unit_alone(client, auth, app, tree):
+    """Regression (SQLite): LIKE was case-insensitive, so renaming 'abc' moved 'Abc/子' too."""
     auth.login()
     upload_units(client, [["单位", "应参人数"], ["Abc", "1"], ["Abc/子", "2"], ["abc", "3"]])
     with app.app_context():
@@ -216,10 +211,8 @@ def test_renaming_a_unit_leaves_a_differently_cased_unit_alone(client, auth, app
     assert parents.get("Abc/子") == "Abc" and "xyz/子" not in parents
 
 
-@pytest.mark.xfail(ON_SQLITE, reason="BUG (SQLite): the organiser scope filter matches path LIKE 'unit/%', "
-                                     "case-insensitive on SQLite, so the organiser of 'abc' also sees 'Abc/子' "
-                                     "(and its people and banks) (quiz/services/scope.py unit_filter)", strict=True)
 def test_organiser_scope_is_case_sensitive(client, app, tree):
+    """Regression (SQLite): the scope filter's LIKE let the organiser of 'abc' see 'Abc/子'."""
     from quiz.services.people import create_user
     from quiz.services.units import ensure_path
 
@@ -233,17 +226,18 @@ def test_organiser_scope_is_case_sensitive(client, app, tree):
     assert listed_paths(client.get("/units/").get_data(as_text=True)) == ["abc"]
 
 
-@pytest.mark.xfail(reason="BUG: unit names may contain '>', '／' or '\\' (quiz/services/units.py create_unit / "
-                          "edit_unit only forbid '/'), but split_path treats them as path separators, so such a "
-                          "unit can never be addressed in a unit or roster upload: the upload creates "
-                          "乔司街道/甲 and 乔司街道/甲/乙 instead", strict=True)
-def test_a_unit_added_in_the_form_can_be_addressed_in_an_upload(client, auth, app, tree):
+@pytest.mark.parametrize("name", ["甲>乙", "甲＞乙", "甲／乙", "甲\\乙"])
+def test_unit_names_with_path_separators_are_refused(client, auth, app, tree, name):
+    """Uploads split paths on / ／ \\ > ＞, so a unit named with one could never be addressed
+    in a unit or roster upload: the add and edit forms refuse such names."""
     auth.login()
-    client.post("/units/new", data={"parent": tree["乔司街道"], "name": "甲>乙", "headcount": "3"})
-    upload_units(client, [["单位", "应参人数"], ["乔司街道/甲>乙", "9"]])
-    units = units_in_db(app)
-    assert "乔司街道/甲" not in units
-    assert units.get("乔司街道/甲>乙", 9) == 9  # either the name was refused or the upload updated it
+    client.post("/units/new", data={"parent": tree["乔司街道"], "name": name, "headcount": "3"})
+    response = client.post(f"/units/{tree['乔司街道/永丰村']}/edit", data={"name": name, "headcount": "80"})
+    assert response.status_code == 422
+    assert units_in_db(app) == ORIGINAL
+    # The upload reads the same text as a path of two units.
+    upload_units(client, [["单位", "应参人数"], [f"乔司街道/{name}", "9"]])
+    assert units_in_db(app)["乔司街道/甲/乙"] == 9
 
 
 def test_delete_refuses_a_unit_with_children_or_people(client, auth, app, tree):

@@ -106,18 +106,22 @@ class ImportReport:
 
     @property
     def accepted(self) -> bool:
-        """True when the file is (or in a dry run, would be) imported."""
+        """True when the file is (or in a dry run, would be) imported: no problems, or problems
+        skipped with `skip_invalid` while some rows are good."""
         if self.file_error:
             return False
-        return self.skip_invalid or not self.rejected
+        return not self.rejected or (self.skip_invalid and bool(self.items))
 
     def as_dict(self) -> dict:
+        """The JSON contract. A rejected file wrote nothing, so its counts are all 0; the
+        planned counts stay on the report (the web preview shows them)."""
+        accepted = self.accepted
         return {
             "bank": self.bank,
-            "created": self.created,
-            "updated": self.updated,
-            "unchanged": self.unchanged,
-            "duplicates": self.duplicates,
+            "created": self.created if accepted else 0,
+            "updated": self.updated if accepted else 0,
+            "unchanged": self.unchanged if accepted else 0,
+            "duplicates": self.duplicates if accepted else 0,
             "rejected": [p.as_dict() for p in self.rejected],
         }
 
@@ -374,10 +378,7 @@ def import_bank_file(bank_name: str, data: bytes, filename: str, *, actor: User 
     report.created = len(to_create)
     report.updated = len(to_update)
     report.unchanged = len(questions) - len(to_create) - len(to_update)
-    if not report.accepted:
-        report.created = report.updated = report.unchanged = report.duplicates = 0
-        return report
-    if dry_run:
+    if not report.accepted or dry_run:
         return report
     if bank is None:
         bank = get_or_create_bank(report.bank, actor=actor, unit=unit, now=now)

@@ -86,3 +86,168 @@ def me():
 @bp.errorhandler(Forbidden)
 def forbidden(error: Forbidden):
     return jsonify({"error": error.message, "status": 403}), 403
+
+
+# ====================================================================== quizzes and attempts
+from flask import current_app, url_for  # noqa: E402
+from werkzeug.exceptions import RequestEntityTooLarge  # noqa: E402
+
+from quiz.extensions import client_ip, limiter  # noqa: E402
+from quiz.services import attempts as attempt_service  # noqa: E402
+from quiz.services import quizzes as quiz_service  # noqa: E402
+from quiz.services.ranking import leaderboard  # noqa: E402
+
+
+def json_body() -> dict:
+    """The request's JSON object, or 413/422 with a message."""
+    limit = current_app.config["MAX_JSON_BYTES"]
+    if request.content_length is not None and request.content_length > limit:
+        raise RequestEntityTooLarge()
+    data = request.get_data(cache=True)
+    if len(data) > limit:
+        raise RequestEntityTooLarge()
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise Invalid(_("Send a JSON object (Content-Type: application/json)."))
+    return body
+
+
+def attempt_token_from_request() -> str | None:
+    header = request.headers.get("Authorization", "")
+    scheme, _sep, secret = header.partition(" ")
+    if scheme.lower() == "bearer" and secret:
+        return secret.strip()
+    return request.headers.get("X-Attempt-Token")
+
+
+def _join_key() -> str:
+    body = request.get_json(silent=True) or {}
+    phone = body.get("phone") if isinstance(body, dict) else None
+    return f"join:{client_ip()}:{str(phone)[:32]}"
+
+
+def _attempt_key() -> str:
+    return f"attempt:{request.view_args.get('attempt_id')}"
+
+
+def join_url(quiz) -> str:
+    return url_for("play.join", code=quiz.join_code, _external=True)
+
+
+@bp.post("/quizzes")
+@token_required
+def create_quiz():
+    """Organisers create a quiz; returns {"id", "join_code", "join_url"}."""
+    quiz = quiz_service.create_quiz(json_body(), actor=g.api_user, now=utcnow())
+    db.session.commit()
+    return jsonify({"id": quiz.id, "join_code": quiz.join_code, "join_url": join_url(quiz)}), 201
+
+
+@bp.get("/quizzes/<int:quiz_id>")
+@token_required
+def quiz_status(quiz_id: int):
+    quiz = quiz_service.get_quiz(quiz_id, actor=g.api_user)
+    counts = quiz_service.live_counts(quiz)
+    return jsonify({"id": quiz.id, "title": quiz.title, "join_code": quiz.join_code, "join_url": join_url(quiz),
+                    "opens_at": quiz.opens_at.isoformat() if quiz.opens_at else None,
+                    "closes_at": quiz.closes_at.isoformat() if quiz.closes_at else None, **counts})
+
+
+@bp.post("/join/<code>")
+@limiter.limit(lambda: current_app.config["JOIN_LIMIT"], key_func=_join_key)
+@limiter.limit(lambda: current_app.config["JOIN_LIMIT_PER_ADDRESS"], key_func=client_ip)
+def join(code: str):
+    """{"name", "phone", "unit"} → the answer sheet (201 new, 200 resumed)."""
+    body = json_body()
+    quiz = quiz_service.quiz_by_code(code)
+    now = utcnow()
+    result = attempt_service.join(quiz, name=str(body.get("name") or ""), phone=str(body.get("phone") or ""),
+                                  unit_path=str(body["unit"]) if body.get("unit") else None, now=now)
+    db.session.commit()
+    return jsonify(attempt_service.join_payload(result.attempt)), (200 if result.resumed else 201)
+
+
+@bp.get("/attempts/<int:attempt_id>")
+def attempt_state(attempt_id: int):
+    attempt = attempt_service.get_attempt(attempt_id, attempt_token_from_request())
+    now = utcnow()
+    if attempt.status == "open" and attempt.deadline is not None and now > attempt.deadline:
+        attempt_service.grade_attempt(attempt, at=attempt.deadline, auto=True)
+        db.session.commit()
+    body = attempt_service.join_payload(attempt)
+    body["status"] = attempt.status
+    if attempt.status == "submitted":
+        body["result"] = attempt_service.result_payload(attempt, now=now)
+    return jsonify(body)
+
+
+@bp.put("/attempts/<int:attempt_id>/answers/<int:question_id>")
+@limiter.limit(lambda: current_app.config["ANSWER_LIMIT"], key_func=_attempt_key)
+def save_answer(attempt_id: int, question_id: int):
+    """{"response": …} → saved; 409 after the deadline (nothing changed)."""
+    body = json_body()
+    if "response" not in body:
+        raise Invalid(_("Send {\"response\": …}."))
+    attempt = attempt_service.get_attempt(attempt_id, attempt_token_from_request())
+    try:
+        result = attempt_service.save_answer(attempt, question_id, body["response"], now=utcnow())
+    except QuizError:
+        db.session.commit()  # keeps an auto-submission made by the deadline check
+        raise
+    db.session.commit()
+    return jsonify(result)
+
+
+@bp.post("/attempts/<int:attempt_id>/submit")
+def submit(attempt_id: int):
+    attempt = attempt_service.get_attempt(attempt_id, attempt_token_from_request())
+    now = utcnow()
+    attempt_service.submit(attempt, now=now)
+    db.session.commit()
+    return jsonify(attempt_service.result_payload(attempt, now=now))
+
+
+@bp.get("/attempts/<int:attempt_id>/review")
+def review(attempt_id: int):
+    attempt = attempt_service.get_attempt(attempt_id, attempt_token_from_request())
+    questions = attempt_service.review_payload(attempt, now=utcnow())
+    if questions is None:
+        raise QuizError(_("Submit the answer sheet first."), status_code=409)
+    return jsonify({"answers_shown": attempt_service.answers_visible(attempt.quiz, utcnow()),
+                    "questions": questions})
+
+
+@bp.post("/attempts/<int:attempt_id>/events")
+@limiter.limit(lambda: current_app.config["ANSWER_LIMIT"], key_func=_attempt_key)
+def event(attempt_id: int):
+    body = json_body()
+    attempt = attempt_service.get_attempt(attempt_id, attempt_token_from_request())
+    count = attempt_service.record_event(attempt, str(body.get("type") or ""), now=utcnow())
+    db.session.commit()
+    return jsonify({"tab_switches": count})
+
+
+@bp.get("/quizzes/<int:quiz_id>/leaderboard")
+def quiz_leaderboard(quiz_id: int):
+    """Public ranking: rank, name, unit, score, time used (never phone numbers)."""
+    from quiz.models import Quiz
+
+    quiz = db.session.get(Quiz, quiz_id)
+    if quiz is None or quiz.is_practice:
+        raise QuizError(_("Quiz %(id)s has no leaderboard.", id=quiz_id), status_code=404)
+    try:
+        limit = max(1, min(int(request.args.get("limit", 100)), 1000))
+        offset = max(0, int(request.args.get("offset", 0)))
+    except ValueError:
+        raise Invalid(_("limit and offset must be whole numbers."))
+    entries = leaderboard(quiz, now=utcnow(), limit=limit, offset=offset)
+    db.session.commit()  # attempts graded at their deadline
+    return jsonify({"quiz": {"id": quiz.id, "title": quiz.title},
+                    "entries": [{k: e[k] for k in ("rank", "name", "unit", "score", "time_used_seconds")}
+                                for e in entries]})
+
+
+@bp.get("/ping")
+def ping():
+    """Hello-world endpoint (the load benchmark's baseline)."""
+    return jsonify({"ok": True})

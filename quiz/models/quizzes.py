@@ -1,0 +1,78 @@
+"""Quizzes (timed online contests and practice sets), their banks and audience units."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import JSON, Boolean, Column, Float, ForeignKey, Integer, String, Table, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from quiz.extensions import db
+from quiz.models.banks import Bank
+from quiz.models.base import UTCDateTime, utcnow
+from quiz.models.units import Unit
+
+quiz_bank = Table(
+    "quiz_bank", db.metadata,
+    Column("quiz_id", ForeignKey("quiz.id", ondelete="CASCADE"), primary_key=True),
+    Column("bank_id", ForeignKey("bank.id", ondelete="RESTRICT"), primary_key=True),
+)
+
+quiz_unit = Table(
+    "quiz_unit", db.metadata,
+    Column("quiz_id", ForeignKey("quiz.id", ondelete="CASCADE"), primary_key=True),
+    Column("unit_id", ForeignKey("unit.id", ondelete="RESTRICT"), primary_key=True),
+)
+
+MODES = ("exam", "practice")
+SHOW_ANSWERS = ("after_submit", "after_close", "never")
+ATTEMPT_POLICIES = ("best", "latest")
+MULTI_PARTIAL = ("none", "half")
+
+
+class Quiz(db.Model):
+    """A quiz: paper rules drawn from banks, timing, audience and scoring settings."""
+
+    __tablename__ = "quiz"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    mode: Mapped[str] = mapped_column(String(10), default="exam")
+    join_code: Mapped[str] = mapped_column(String(16), unique=True)
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("unit.id", ondelete="RESTRICT"), index=True)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
+    # [{"type": "single", "count": 20, "points": 2.0, "tags": [...], "difficulty": [..]}]
+    rules: Mapped[list] = mapped_column(JSON, default=list)
+    duration_seconds: Mapped[int | None] = mapped_column(Integer)
+    opens_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    closes_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    roster_only: Mapped[bool] = mapped_column(Boolean, default=False)
+    attempts_allowed: Mapped[int] = mapped_column(Integer, default=1)  # 0 = unlimited
+    attempt_policy: Mapped[str] = mapped_column(String(10), default="best")
+    shuffle_questions: Mapped[bool] = mapped_column(Boolean, default=True)
+    shuffle_options: Mapped[bool] = mapped_column(Boolean, default=False)
+    multi_partial: Mapped[str] = mapped_column(String(10), default="none")
+    pass_score: Mapped[float | None] = mapped_column(Float)
+    excellent_score: Mapped[float | None] = mapped_column(Float)
+    show_answers: Mapped[str] = mapped_column(String(20), default="after_submit")
+    min_seconds: Mapped[int | None] = mapped_column(Integer)  # faster attempts are flagged
+    max_score: Mapped[float] = mapped_column(Float, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    unit: Mapped[Unit | None] = relationship()
+    banks: Mapped[list[Bank]] = relationship(secondary=quiz_bank, order_by="Bank.name")
+    audience_units: Mapped[list[Unit]] = relationship(secondary=quiz_unit, order_by="Unit.path")
+
+    @property
+    def is_practice(self) -> bool:
+        return self.mode == "practice"
+
+    def is_open(self, now: datetime) -> bool:
+        """Accepting new attempts at `now`."""
+        if self.opens_at is not None and now < self.opens_at:
+            return False
+        return self.closes_at is None or now < self.closes_at
+
+    def __repr__(self) -> str:
+        return f"<Quiz {self.id} {self.title}>"

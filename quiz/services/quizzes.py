@@ -1,0 +1,271 @@
+"""Creating and running quizzes: validation of the settings, join codes, closing early and
+extending time."""
+from __future__ import annotations
+
+import random
+import secrets
+from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+from flask_babel import gettext as _
+from sqlalchemy import func, select
+
+from quiz.errors import Forbidden, Invalid, NotFound
+from quiz.extensions import db
+from quiz.models import Attempt, Bank, Quiz, Unit, User
+from quiz.models.quizzes import ATTEMPT_POLICIES, MODES, MULTI_PARTIAL, SHOW_ANSWERS
+from quiz.services import scope
+from quiz.services.papers import check_fillable, load_pool, parse_rules
+from quiz.services.units import find_unit
+
+JOIN_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I
+LOCAL_TZ = ZoneInfo("Asia/Shanghai")
+MAX_DURATION = 24 * 3600
+
+
+def _bool(value, field: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    if value in (None, ""):
+        return False
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on", "y"):
+        return True
+    if text in ("0", "false", "no", "off", "n"):
+        return False
+    raise Invalid(_("%(field)s must be true or false.", field=field))
+
+
+def _int(value, field: str, *, minimum: int, maximum: int, default: int | None = None) -> int | None:
+    if value in (None, ""):
+        return default
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise Invalid(_("%(field)s must be a whole number.", field=field))
+    if isinstance(value, float) and not value.is_integer():
+        raise Invalid(_("%(field)s must be a whole number.", field=field))
+    if not minimum <= number <= maximum:
+        raise Invalid(_("%(field)s must be between %(min)d and %(max)d.", field=field, min=minimum, max=maximum))
+    return number
+
+
+def _score(value, field: str) -> float | None:
+    if value in (None, ""):
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise Invalid(_("%(field)s must be a number.", field=field))
+    if number < 0 or number != number:
+        raise Invalid(_("%(field)s cannot be negative.", field=field))
+    return number
+
+
+def parse_time(value, field: str) -> datetime | None:
+    """ISO 8601 (2026-11-30T09:00, with or without zone; no zone means Beijing time) → UTC."""
+    if value in (None, ""):
+        return None
+    if isinstance(value, datetime):
+        moment = value
+    else:
+        try:
+            moment = datetime.fromisoformat(str(value).strip().replace("Z", "+00:00"))
+        except ValueError:
+            raise Invalid(_("%(field)s “%(value)s” is not a date and time such as 2026-11-30T09:00.",
+                            field=field, value=value))
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=LOCAL_TZ)
+    return moment.astimezone(timezone.utc)
+
+
+def _choice(value, field: str, allowed: tuple[str, ...], default: str) -> str:
+    if value in (None, ""):
+        return default
+    if value not in allowed:
+        raise Invalid(_("%(field)s must be one of %(values)s.", field=field, values=", ".join(allowed)))
+    return value
+
+
+def _banks(values, actor: User | None) -> list[Bank]:
+    if not isinstance(values, list) or not values:
+        raise Invalid(_("banks: choose at least one question bank."))
+    banks = []
+    for value in values:
+        if isinstance(value, int) or (isinstance(value, str) and value.isdigit()):
+            bank = db.session.get(Bank, int(value))
+        else:
+            bank = db.session.execute(select(Bank).where(Bank.name == str(value))).scalar_one_or_none()
+        if bank is None:
+            raise Invalid(_("banks: question bank “%(name)s” does not exist.", name=value))
+        scope.require_bank(actor, bank)
+        if bank not in banks:
+            banks.append(bank)
+    return banks
+
+
+def _audience(payload: dict, actor: User | None) -> tuple[list[Unit], bool]:
+    audience = payload.get("audience") or {}
+    if isinstance(audience, list):
+        audience = {"units": audience}
+    if not isinstance(audience, dict):
+        raise Invalid(_("audience must be an object such as {\"units\": [\"乔司街道\"], \"roster_only\": false}."))
+    paths = audience.get("units", payload.get("units")) or []
+    roster_only = _bool(audience.get("roster_only", payload.get("roster_only")), "roster_only")
+    if isinstance(paths, str):
+        paths = [paths]
+    units = []
+    for path in paths:
+        unit = find_unit(str(path))
+        if unit is None:
+            raise Invalid(_("audience: unit “%(path)s” does not exist.", path=path))
+        scope.require_unit(actor, unit)
+        units.append(unit)
+    if not units and actor is not None and not actor.is_admin:
+        units = [actor.unit]  # an organiser's quiz is for their subtree unless narrowed
+    return units, roster_only
+
+
+def new_join_code(rng: random.Random | None = None) -> str:
+    """An unused 6-character join code (no look-alike characters)."""
+    choose = (rng or secrets.SystemRandom()).choice
+    for _attempt in range(50):
+        code = "".join(choose(JOIN_ALPHABET) for _ in range(6))
+        if not db.session.execute(select(Quiz.id).where(Quiz.join_code == code)).first():
+            return code
+    raise RuntimeError("could not find a free join code")
+
+
+def create_quiz(payload: dict, *, actor: User | None, now: datetime) -> Quiz:
+    """Validate the settings (DOMAIN.md "Papers and scoring") and create the quiz.
+
+    Raises Invalid naming the field, or Forbidden for banks/units outside the actor's scope.
+    Rules the chosen banks cannot fill are refused.
+    """
+    if not isinstance(payload, dict):
+        raise Invalid(_("Send the quiz settings as a JSON object."))
+    scope.require_manager(actor)
+    title = str(payload.get("title") or "").strip()
+    if not title or len(title) > 200:
+        raise Invalid(_("title: required, at most 200 characters."))
+    mode = _choice(payload.get("mode"), "mode", MODES, "exam")
+    banks = _banks(payload.get("banks"), actor)
+    rules = parse_rules(payload.get("rules"))
+    check_fillable(rules, load_pool([b.id for b in banks]))
+    duration = _int(payload.get("duration_seconds"), "duration_seconds", minimum=10, maximum=MAX_DURATION)
+    if mode == "exam" and duration is None:
+        raise Invalid(_("duration_seconds: required for a timed quiz."))
+    opens_at = parse_time(payload.get("opens_at"), "opens_at")
+    closes_at = parse_time(payload.get("closes_at"), "closes_at")
+    if opens_at and closes_at and closes_at <= opens_at:
+        raise Invalid(_("closes_at must be later than opens_at."))
+    units, roster_only = _audience(payload, actor)
+    policy = payload.get("attempt_policy", payload.get("counts"))
+    default_attempts = 0 if mode == "practice" else 1
+    pass_score = _score(payload.get("pass_score"), "pass_score")
+    excellent_score = _score(payload.get("excellent_score"), "excellent_score")
+    max_score = round(sum(r.count * r.points for r in rules), 4)
+    for name, value in (("pass_score", pass_score), ("excellent_score", excellent_score)):
+        if value is not None and value > max_score:
+            raise Invalid(_("%(field)s (%(value)g) is above the paper's full marks (%(max)g).",
+                            field=name, value=value, max=max_score))
+    owner = actor.unit if actor is not None and not actor.is_admin else None
+    if payload.get("unit"):
+        owner = find_unit(str(payload["unit"]))
+        if owner is None:
+            raise Invalid(_("unit: “%(path)s” does not exist.", path=payload["unit"]))
+        scope.require_unit(actor, owner)
+    quiz = Quiz(
+        title=title,
+        description=str(payload.get("description") or "")[:5000],
+        mode=mode,
+        join_code=new_join_code(),
+        unit=owner,
+        created_by_id=actor.id if actor is not None else None,
+        rules=[r.as_dict() for r in rules],
+        duration_seconds=duration if mode == "exam" else duration,
+        opens_at=opens_at,
+        closes_at=closes_at,
+        roster_only=roster_only,
+        attempts_allowed=_int(payload.get("attempts_allowed"), "attempts_allowed", minimum=0, maximum=1000,
+                              default=default_attempts),
+        attempt_policy=_choice(policy, "attempt_policy", ATTEMPT_POLICIES, "best"),
+        shuffle_questions=_bool(payload.get("shuffle_questions", True), "shuffle_questions"),
+        shuffle_options=_bool(payload.get("shuffle_options", False), "shuffle_options"),
+        multi_partial=_choice(payload.get("multi_partial"), "multi_partial", MULTI_PARTIAL, "none"),
+        pass_score=pass_score,
+        excellent_score=excellent_score,
+        show_answers=_choice(payload.get("show_answers"), "show_answers", SHOW_ANSWERS, "after_submit"),
+        min_seconds=_int(payload.get("min_seconds"), "min_seconds", minimum=0, maximum=MAX_DURATION),
+        max_score=max_score,
+        created_at=now,
+        updated_at=now,
+    )
+    quiz.banks = banks
+    quiz.audience_units = units
+    db.session.add(quiz)
+    db.session.flush()
+    return quiz
+
+
+def get_quiz(quiz_id: int, *, actor: User | None) -> Quiz:
+    """A quiz the actor manages (admin: any; organiser: owned by their subtree)."""
+    quiz = db.session.get(Quiz, quiz_id)
+    if quiz is None:
+        raise NotFound(_("Quiz %(id)s does not exist.", id=quiz_id))
+    require_quiz(actor, quiz)
+    return quiz
+
+
+def require_quiz(actor: User | None, quiz: Quiz) -> None:
+    if actor is None or actor.is_admin:
+        return
+    if actor.role != "organiser" or quiz.unit is None or not scope.can_manage_unit(actor, quiz.unit):
+        raise Forbidden(_("This quiz is outside your scope."))
+
+
+def quiz_by_code(code: str) -> Quiz:
+    quiz = db.session.execute(select(Quiz).where(Quiz.join_code == (code or "").strip().upper())).scalar_one_or_none()
+    if quiz is None:
+        raise NotFound(_("No quiz has the join code “%(code)s”.", code=code))
+    return quiz
+
+
+def close_quiz(quiz: Quiz, *, actor: User | None, now: datetime) -> int:
+    """Close now: no new attempts; open attempts end now and are graded with what was saved.
+
+    Returns the number of attempts graded.
+    """
+    from quiz.services.attempts import finalise_overdue
+
+    require_quiz(actor, quiz)
+    quiz.closes_at = now
+    for attempt in db.session.execute(select(Attempt).where(Attempt.quiz_id == quiz.id,
+                                                            Attempt.status == "open")).scalars():
+        if attempt.deadline is None or attempt.deadline > now:
+            attempt.deadline = now
+    db.session.flush()
+    return finalise_overdue(quiz, now=now)
+
+
+def extend_quiz(quiz: Quiz, minutes: int, *, actor: User | None, now: datetime) -> None:
+    """Give everyone `minutes` more: the closing time and every open attempt's deadline move."""
+    require_quiz(actor, quiz)
+    minutes = _int(minutes, "minutes", minimum=1, maximum=24 * 60)
+    delta = timedelta(minutes=minutes)
+    if quiz.closes_at is not None:
+        quiz.closes_at = max(quiz.closes_at, now) + delta
+    for attempt in db.session.execute(select(Attempt).where(Attempt.quiz_id == quiz.id,
+                                                            Attempt.status == "open")).scalars():
+        if attempt.deadline is not None and attempt.deadline > now:
+            attempt.deadline = attempt.deadline + delta
+    db.session.flush()
+
+
+def live_counts(quiz: Quiz) -> dict:
+    """joined (distinct participants), in progress, submitted (attempts)."""
+    rows = dict(db.session.execute(
+        select(Attempt.status, func.count()).where(Attempt.quiz_id == quiz.id).group_by(Attempt.status)).all())
+    joined = db.session.scalar(select(func.count(func.distinct(Attempt.participant_id)))
+                               .where(Attempt.quiz_id == quiz.id))
+    return {"joined": joined or 0, "in_progress": rows.get("open", 0), "submitted": rows.get("submitted", 0)}
