@@ -236,16 +236,18 @@ def close_quiz(quiz: Quiz, *, actor: User | None, now: datetime) -> int:
 
     Returns the number of attempts graded.
     """
-    from quiz.services.attempts import finalise_overdue
+    from quiz.services.attempts import grade_attempt
 
     require_quiz(actor, quiz)
     quiz.closes_at = now
+    graded = 0
     for attempt in db.session.execute(select(Attempt).where(Attempt.quiz_id == quiz.id,
-                                                            Attempt.status == "open")).scalars():
+                                                            Attempt.status == "open")).scalars().all():
         if attempt.deadline is None or attempt.deadline > now:
             attempt.deadline = now
-    db.session.flush()
-    return finalise_overdue(quiz, now=now)
+        grade_attempt(attempt, at=attempt.deadline, auto=True)
+        graded += 1
+    return graded
 
 
 def extend_quiz(quiz: Quiz, minutes: int, *, actor: User | None, now: datetime) -> None:
