@@ -143,10 +143,15 @@ def select_locale() -> str:
 
 @event.listens_for(Engine, "connect")
 def _sqlite_pragmas(dbapi_connection, connection_record):
-    """SQLite: WAL journal, foreign keys enforced, wait on locks, case-sensitive LIKE."""
+    """SQLite: WAL journal, foreign keys enforced, wait on locks, case-sensitive LIKE.
+
+    The driver's own transaction handling is switched off (SQLAlchemy's pysqlite recipe) so that
+    SAVEPOINTs work and every transaction starts with BEGIN IMMEDIATE (see _sqlite_begin).
+    """
     module = type(dbapi_connection).__module__
     if "sqlite" not in module:
         return
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=10000")
@@ -154,3 +159,12 @@ def _sqlite_pragmas(dbapi_connection, connection_record):
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+
+
+@event.listens_for(Engine, "begin")
+def _sqlite_begin(connection):
+    """SQLite: take the write lock when a transaction starts, so two transactions never both read
+    and then deadlock upgrading to write (SQLITE_BUSY without waiting); they queue on
+    busy_timeout instead. PostgreSQL is untouched."""
+    if connection.dialect.name == "sqlite":
+        connection.exec_driver_sql("BEGIN IMMEDIATE")

@@ -90,13 +90,15 @@ def identify(quiz: Quiz, *, name: str, phone: str, unit_path: str | None, user: 
     if not _in_audience(quiz, unit):
         raise Forbidden(_("This quiz is not open to “%(unit)s”.", unit=unit.path))
     if person is None:
-        person = Participant(name=name, phone=phone, unit=unit, on_roster=False, created_at=now, updated_at=now,
-                             user_id=user.id if user is not None else None)
-        db.session.add(person)
+        person = Participant(name=name, phone=phone, unit_id=unit.id, on_roster=False, created_at=now,
+                             updated_at=now, user_id=user.id if user is not None else None)
         try:
             with db.session.begin_nested():
+                db.session.add(person)
                 db.session.flush()
         except IntegrityError:  # the same phone joined at the same moment
+            if person in db.session:
+                db.session.expunge(person)
             person = db.session.execute(select(Participant).where(Participant.phone == phone)).scalar_one()
     elif person.name != name:
         raise Forbidden(_("This phone number is registered under another name; please check it."))
@@ -130,15 +132,16 @@ def join(quiz: Quiz, *, name: str = "", phone: str = "", unit_path: str | None =
         deadline = now + _seconds(quiz.duration_seconds)
         if quiz.closes_at is not None:
             deadline = min(deadline, quiz.closes_at)
-    attempt = Attempt(quiz=quiz, participant=person, number=used + 1, nonce=secrets.token_hex(16),
+    attempt = Attempt(quiz_id=quiz.id, participant_id=person.id, number=used + 1, nonce=secrets.token_hex(16),
                       status="open", open_slot=person.id, paper=paper, started_at=now, deadline=deadline,
                       max_score=round(sum(e["points"] for e in paper), 4), question_count=len(paper))
-    db.session.add(attempt)
     try:
         with db.session.begin_nested():
+            db.session.add(attempt)
             db.session.flush()
     except IntegrityError:  # a concurrent join created it first: resume that one
-        db.session.expunge(attempt) if attempt in db.session else None
+        if attempt in db.session:
+            db.session.expunge(attempt)
         existing = _open_attempt(quiz, person)
         if existing is None:
             raise
