@@ -32,6 +32,8 @@ class Config:
     JOIN_LIMIT = "20/minute"          # per client address + phone number
     JOIN_LIMIT_PER_ADDRESS = "5000/minute"
     ANSWER_LIMIT = "600/minute"       # per answer sheet
+    # Behind a reverse proxy: how many proxies set X-Forwarded-For/-Proto/-Host (0 = none).
+    PROXY_FIX_X_FOR = 0
     # Largest JSON body accepted by the participant API.
     MAX_JSON_BYTES = 64 * 1024
     # Longest accepted question stem, in characters.
