@@ -223,8 +223,10 @@ class CpuMeter:
     def sample(self) -> dict[str, float]:
         t = os.times()
         pg = cpu_seconds(postgres_pids()) if self.with_postgres else 0.0
+        fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+        busy = (sum(fields[:8]) - fields[3] - fields[4]) / CLK  # all CPUs, minus idle and iowait
         return {"client": t.user + t.system, "server": cpu_seconds(self.server.worker_pids()), "postgres": pg,
-                "wall": time.perf_counter()}
+                "busy": busy, "wall": time.perf_counter()}
 
 
 # ====================================================================== client
@@ -608,7 +610,9 @@ def main() -> int:
             results[phase] = summarise(phase, list(samples), start, end)
             results[phase]["left"] = left
             wall = after["wall"] - before["wall"]
-            cpu[phase] = {k: (after[k] - before[k]) / wall * 100 for k in ("client", "server", "postgres")}
+            cpu[phase] = {k: (after[k] - before[k]) / wall * 100 for k in ("client", "server", "postgres", "busy")}
+            cpu[phase]["other"] = max(0.0, cpu[phase]["busy"] - cpu[phase]["client"] - cpu[phase]["server"]
+                                      - cpu[phase]["postgres"])
             r = results[phase]
             print(f"  {phase:<7} {r['requests']:>6} requests in {r['wall']:6.2f} s  {r['rps']:7.0f} req/s  "
                   f"p99 {r['p99']:6.1f} ms  errors {r['errors']}"
@@ -629,7 +633,7 @@ def main() -> int:
     # ---------------------------------------------------------------- report
     print()
     print(f"{'endpoint':<28}{'requests':>9}{'req/s':>9}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'max ms':>9}"
-          f"{'errors':>8}   CPU % client/gunicorn/postgres")
+          f"{'errors':>8}   CPU % client/gunicorn/postgres/other")
     labels = {"ping": "GET  /api/v1/ping", "join": "POST /join/<code>",
               "answer": "PUT  /attempts/…/answers/…", "submit": "POST /attempts/…/submit"}
     for phase in PHASES:
@@ -637,7 +641,7 @@ def main() -> int:
             continue
         r, c = results[phase], cpu[phase]
         print(f"{labels[phase]:<28}{r['requests']:>9}{r['rps']:>9.0f}{r['p50']:>9.1f}{r['p95']:>9.1f}{r['p99']:>9.1f}"
-              f"{r['max']:>9.1f}{r['errors']:>8}   {c['client']:.0f}/{c['server']:.0f}/{c['postgres']:.0f}")
+              f"{r['max']:>9.1f}{r['errors']:>8}   {c['client']:.0f}/{c['server']:.0f}/{c['postgres']:.0f}/{c['other']:.0f}")
     for phase in PHASES:
         if results.get(phase, {}).get("errors"):
             print(f"  {phase} errors by status (0 = connection error): {results[phase]['by_status']}")
@@ -674,7 +678,9 @@ def main() -> int:
     print("\ntargets:")
     for text, ok in targets:
         print(f"  {'PASS' if ok else 'MISS'}  {text}")
-    print(f"\n(participants {args.participants}, concurrency {args.concurrency}, {args.workers} × {args.worker_class} "
+    print(f"\nCPU % is of one core ({os.cpu_count()} cores = {100 * (os.cpu_count() or 1)} %); 'other' = every "
+          "other process on the machine (should be near 0 for a clean run).")
+    print(f"(participants {args.participants}, concurrency {args.concurrency}, {args.workers} × {args.worker_class} "
           f"workers, database {info['dialect']}, bank {args.bank}; log {server.log_path})")
     return 0 if integrity_ok else 1
 

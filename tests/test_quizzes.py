@@ -326,3 +326,15 @@ def test_organiser_scope_for_quizzes(ctx, users, now):
     with pytest.raises(Forbidden):
         create_quiz({"title": "x", "banks": ["乔司题库"], "rules": [{"type": "单选", "count": 1, "points": 2}],
                      "duration_seconds": 60, "audience": {"units": ["伦教街道"]}}, actor=find_user("qiaosi"), now=now)
+
+
+def test_logged_in_account_is_linked_and_recognised(ctx, users, now):
+    from quiz.services.people import find_user
+
+    quiz = make_quiz()
+    judge = find_user("judge1")
+    first = svc.join(quiz, name="张三", phone="13800138000", unit_path="乔司街道/三角村社区", user=judge, now=now)
+    db.session.commit()
+    assert first.attempt.participant.user_id == judge.id
+    again = svc.join(quiz, user=judge, now=later(now, 5))  # no details needed any more
+    assert again.resumed and again.attempt.id == first.attempt.id

@@ -83,6 +83,9 @@ def identify(quiz: Quiz, *, name: str, phone: str, unit_path: str | None, user: 
                               "number or contact the organiser.", name=name, phone=phone[:3] + "****" + phone[-4:]))
         if person.name != name:
             raise Forbidden(_("The name does not match the roster entry for this phone number."))
+        if user is not None and person.user_id is None and not db.session.execute(
+                select(Participant.id).where(Participant.user_id == user.id)).first():
+            person.user_id = user.id
         return person
     unit = find_unit(unit_path) if unit_path else (person.unit if person else None)
     if unit is None:
@@ -105,6 +108,9 @@ def identify(quiz: Quiz, *, name: str, phone: str, unit_path: str | None, user: 
     elif person.unit_id != unit.id and not person.on_roster:
         person.unit = unit
         person.updated_at = now
+    if user is not None and person.user_id is None and not db.session.execute(
+            select(Participant.id).where(Participant.user_id == user.id)).first():
+        person.user_id = user.id  # a logged-in account joining links itself to this person
     return person
 
 

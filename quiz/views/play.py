@@ -71,10 +71,14 @@ def join(code: str):
     quiz = quiz_service.quiz_by_code(code)
     form = JoinForm()
     now = utcnow()
+    user = current_user._get_current_object() if current_user.is_authenticated else None
+    linked = _me() if user is not None else None
+    if request.method == "GET" and linked is not None:  # a logged-in participant: details filled in
+        form.name.data, form.phone.data, form.unit.data = linked.name, linked.phone, linked.unit.path
     if form.validate_on_submit():
         try:
             result = attempt_service.join(quiz, name=form.name.data, phone=form.phone.data,
-                                          unit_path=form.unit.data or None, now=now)
+                                          unit_path=form.unit.data or None, user=user, now=now)
         except QuizError as exc:
             db.session.rollback()
             flash(exc.message, "danger")
