@@ -42,6 +42,7 @@ import json
 import os
 import queue
 import random
+import re
 import shutil
 import signal
 import socket
@@ -393,7 +394,9 @@ class Profiler:
             except subprocess.TimeoutExpired:
                 proc.kill()
 
-    def report(self, top: int = 25) -> str:
+    def report(self, top: int = 30) -> str:
+        """Shares of the wall time spent serving requests: inclusive per function (from the WSGI
+        call down; line numbers dropped) and self per leaf line."""
         inclusive: Counter = Counter()
         own: Counter = Counter()
         total = 0
@@ -410,15 +413,16 @@ class Profiler:
                 n = int(count)
                 total += n
                 own[frames[-1]] += n
-                for f in set(frames):
+                inside = [f for f in frames if not any(skip in f for skip in ("gunicorn/", "<frozen runpy>"))]
+                for f in {re.sub(r":\d+\)$", ")", f) for f in inside}:
                     inclusive[f] += n
         if not total:
             return "  (no samples)"
-        lines = [f"  {total} samples inside gunicorn handle_request (wall clock, incl. waits)",
-                 "  inclusive:"]
+        lines = [f"  {total} samples while a worker was serving a request (wall clock, waits included)",
+                 "  inclusive (function, all lines):"]
         for f, n in inclusive.most_common(top):
             lines.append(f"    {100 * n / total:5.1f} %  {f}")
-        lines.append("  self (leaf frames):")
+        lines.append("  self (leaf line):")
         for f, n in own.most_common(12):
             lines.append(f"    {100 * n / total:5.1f} %  {f}")
         return "\n".join(lines)
@@ -648,7 +652,7 @@ def main() -> int:
     if errors_in_log:
         print(f"gunicorn log: {len(errors_in_log)} error lines, e.g. {errors_in_log[0][:200]} ({server.log_path})")
     for phase, text in profiles.items():
-        print(f"\npy-spy, {phase} phase:\n{text}")
+        print(f"\npy-spy, {phase} phase (throughput above is lowered by the sampling):\n{text}")
 
     problems = check_integrity(url, secret, people)
     print(f"\nintegrity: {problems[0]}")

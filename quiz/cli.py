@@ -314,8 +314,11 @@ def demo_command(host: str, port: int, no_serve: bool) -> None:
     if no_serve:
         return
     click.echo(_("Open http://%(host)s:%(port)d/ in a browser; press Ctrl+C to stop.", host=host, port=port))
+    from werkzeug.serving import run_simple
+
+    # app.run() is a no-op inside a `flask` CLI command, so serve with Werkzeug directly.
     app: Flask = current_app._get_current_object()
-    app.run(host=host, port=port, debug=False, use_reloader=False)
+    run_simple(host, port, app, use_reloader=False, use_debugger=False, threaded=True)
 
 
 def register_commands(app: Flask) -> None:

@@ -289,15 +289,39 @@
     var h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60);
     return (h ? h + ":" + pad(m) : pad(m)) + ":" + pad(s % 60);
   }
+  // The deadline can move (the organiser extends the time or closes early): ask the server
+  // before submitting at the deadline we know, and when the page comes back to the front.
+  var checking = false;
+  function refreshState() {
+    if (checking || finished) return Promise.resolve(null);
+    checking = true;
+    return request("GET", api, undefined, {timeout: 5000}).then(function (res) {
+      checking = false;
+      if (!res.ok) return null;
+      if (res.body.status && res.body.status !== "open") {
+        closed(deadline !== null && deadline - serverNow() <= 1000 ? T.time_up : T.closed);
+        return "closed";
+      }
+      if (!practice && "deadline" in res.body) deadline = parseTime(res.body.deadline);
+      return "open";
+    }, function () { checking = false; return null; });
+  }
   function tick() {
-    if (deadline === null || submitting) return;
+    if (deadline === null || submitting || finished) return;
     var left = deadline - serverNow();
     timerEl.textContent = clock(left);
     timerEl.className = "timer" + (left <= 60000 ? " warn" : "");
-    if (left <= 0) {
-      showOverlay(T.time_up);
-      submit(true);
-    }
+    if (left > 0 || checking) return;
+    refreshState().then(function (outcome) {
+      if (outcome === "closed" || submitting || finished) return;
+      if (outcome === null || deadline === null || deadline - serverNow() <= 0) {
+        // confirmed (or the server cannot be asked): submit what was saved
+        showOverlay(T.time_up);
+        submit(true);
+      } else {
+        tick();  // the time was extended
+      }
+    });
   }
   if (deadline !== null) {
     timerEl.hidden = false;
@@ -524,6 +548,10 @@
     return out;
   }
   card.addEventListener("input", function (e) {
+    if (!e.target.hasAttribute("data-blank") || e.isComposing) return;  // wait for the IME to finish
+    setAnswer(String(questions[current].id), blankValues(), DEBOUNCE_MS);
+  });
+  card.addEventListener("compositionend", function (e) {
     if (!e.target.hasAttribute("data-blank")) return;
     setAnswer(String(questions[current].id), blankValues(), DEBOUNCE_MS);
   });
@@ -587,8 +615,8 @@
       } catch (e) { /* fire and forget */ }
     } else {
       leaving = false;
-      tick();
       flush();
+      if (deadline !== null) refreshState().then(tick);
     }
   });
 

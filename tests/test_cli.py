@@ -161,3 +161,39 @@ def test_roster_import(app, runner, tree, tmp_path):
     with app.app_context():
         person = db.session.execute(select(Participant).where(Participant.phone == "13800138000")).scalar_one()
         assert (person.name, person.unit.path) == ("张三丰", "乔司街道/永丰村")
+
+
+def test_demo_sets_up_and_serves(tmp_path):
+    """`quiz demo` on a fresh SQLite file: loads samples, prints logins, and really serves."""
+    import os
+    import re
+    import socket
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "DATABASE_URL": "sqlite:///" + str(tmp_path / "demo.sqlite3")}
+    quiz_bin = os.path.join(os.path.dirname(sys.executable), "quiz")
+    process = subprocess.Popen([quiz_bin, "demo", "--port", str(port)], env=env, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True)
+    try:
+        output = ""
+        deadline = time.time() + 60
+        status = None
+        while time.time() < deadline and status is None:
+            time.sleep(0.5)
+            try:
+                status = urllib.request.urlopen(f"http://127.0.0.1:{port}/login", timeout=2).status
+            except OSError:
+                if process.poll() is not None:
+                    break
+        assert status == 200, "the demo server did not answer"
+    finally:
+        process.terminate()
+        output = process.communicate(timeout=10)[0]
+    assert re.search(r"admin / \S+", output), output
+    assert "基层治理理论知识题库" in output and "应知应会知识竞赛样题" in output
