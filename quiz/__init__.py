@@ -101,7 +101,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         from flask_babel import get_locale
 
         from quiz.questions.base import DIFFICULTY_LABELS
-        return {"languages": app.config["LANGUAGES"], "current_locale": str(get_locale()),
+        return {"languages": app.config["LANGUAGES"], "current_locale": select_locale(),
                 "difficulty_names": DIFFICULTY_LABELS}
 
     app.jinja_env.globals["page_url"] = _page_url  # a global, so imported macros see it

@@ -338,3 +338,16 @@ def test_logged_in_account_is_linked_and_recognised(ctx, users, now):
     assert first.attempt.participant.user_id == judge.id
     again = svc.join(quiz, user=judge, now=later(now, 5))  # no details needed any more
     assert again.resumed and again.attempt.id == first.attempt.id
+
+
+def test_wrong_book_includes_unanswered_and_empty_blanks_clear(ctx, tree, now):
+    quiz = make_quiz()
+    attempt = join(quiz, now).attempt
+    answer_all(attempt, later(now, 1), skip=("judge",))  # everything right except the 判断 left blank
+    blank = next(e["q"] for e in attempt.paper if db.session.get(Question, e["q"]).type == "blank")
+    svc.save_answer(attempt, blank, ["", "  "], now=later(now, 2))  # emptied again: cleared
+    svc.submit(attempt, now=later(now, 10))
+    db.session.commit()
+    items = svc.wrong_questions(attempt.participant, now=later(now, 20))
+    assert sorted(i["type"] for i in items) == ["blank", "judge"]
+    assert all(i["your_answer"] is None for i in items)

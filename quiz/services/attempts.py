@@ -270,7 +270,8 @@ def save_answer(attempt: Attempt, question_id: int, response, *, now: datetime) 
     entry = _entry(attempt, question_id)
     question = db.session.get(Question, question_id)
     kind = get_type(question.type)
-    if response is None or response == "" or response == []:
+    if response is None or response == "" or response == [] or (
+            isinstance(response, list) and all(isinstance(x, str) and not x.strip() for x in response)):
         db.session.execute(delete(Answer).where(Answer.attempt_id == attempt.id, Answer.question_id == question_id))
         return {"saved": True, "response": None}
     try:
@@ -418,27 +419,32 @@ def review_payload(attempt: Attempt, *, now: datetime) -> list[dict] | None:
 
 # ---------------------------------------------------------------- 错题本
 def wrong_questions(person: Participant, *, now: datetime) -> list[dict]:
-    """Questions this person got wrong in submitted attempts whose answers may be shown, newest
-    first, each once."""
-    rows = db.session.execute(
-        select(Answer, Attempt, Question)
-        .join(Attempt, Answer.attempt_id == Attempt.id)
-        .join(Question, Answer.question_id == Question.id)
-        .where(Attempt.participant_id == person.id, Attempt.status == "submitted", Answer.correct.is_(False))
-        .order_by(Attempt.submitted_at.desc())
-    ).all()
+    """Questions this person got wrong, or left unanswered, in submitted attempts whose answers may
+    be shown; newest attempt first, each question once."""
+    attempts = db.session.execute(
+        select(Attempt).where(Attempt.participant_id == person.id, Attempt.status == "submitted")
+        .order_by(Attempt.submitted_at.desc())).scalars().all()
+    attempts = [a for a in attempts if answers_visible(a.quiz, now)]
+    if not attempts:
+        return []
+    answers = {(a.attempt_id, a.question_id): a for a in db.session.execute(
+        select(Answer).where(Answer.attempt_id.in_([a.id for a in attempts]))).scalars()}
+    questions = questions_by_id(list({e["q"] for a in attempts for e in a.paper}))
     seen: set[int] = set()
     out = []
-    for answer, attempt, question in rows:
-        if question.id in seen or not answers_visible(attempt.quiz, now):
-            continue
-        seen.add(question.id)
-        out.append({"id": question.id, "type": question.type, "stem": question.stem,
-                    "options": [{"key": LETTERS[i], "text": t} for i, t in enumerate(question.options or [])],
-                    "blanks": len(split_blanks(question.answer)) if question.type == "blank" else 0,
-                    "your_answer": response_for_client(question.type, answer.response, None),
-                    "answer": _shown_answer(question, None), "explanation": question.explanation,
-                    "quiz": attempt.quiz.title})
+    for attempt in attempts:
+        for entry in attempt.paper:
+            question = questions[entry["q"]]
+            answer = answers.get((attempt.id, question.id))
+            if question.id in seen or (answer is not None and answer.correct):
+                continue
+            seen.add(question.id)
+            out.append({"id": question.id, "type": question.type, "stem": question.stem,
+                        "options": [{"key": LETTERS[i], "text": t} for i, t in enumerate(question.options or [])],
+                        "blanks": len(split_blanks(question.answer)) if question.type == "blank" else 0,
+                        "your_answer": response_for_client(question.type, answer.response, None) if answer else None,
+                        "answer": _shown_answer(question, None), "explanation": question.explanation,
+                        "quiz": attempt.quiz.title})
     return out
 
 

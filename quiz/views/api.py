@@ -195,7 +195,14 @@ def save_answer(attempt_id: int, question_id: int):
         db.session.commit()  # keeps an auto-submission made by the deadline check
         raise
     db.session.commit()
+    result.update(_clock(attempt))
     return jsonify(result)
+
+
+def _clock(attempt) -> dict:
+    """The sheet's current deadline and the server's time, so a page can follow extensions."""
+    return {"deadline": attempt.deadline.isoformat() if attempt.deadline else None,
+            "server_time": utcnow().isoformat()}
 
 
 @bp.post("/attempts/<int:attempt_id>/submit")
@@ -224,7 +231,7 @@ def event(attempt_id: int):
     attempt = attempt_service.get_attempt(attempt_id, attempt_token_from_request())
     count = attempt_service.record_event(attempt, str(body.get("type") or ""), now=utcnow())
     db.session.commit()
-    return jsonify({"tab_switches": count})
+    return jsonify({"tab_switches": count, **_clock(attempt)})
 
 
 @bp.get("/quizzes/<int:quiz_id>/leaderboard")

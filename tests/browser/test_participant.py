@@ -8,7 +8,6 @@ from __future__ import annotations
 import re
 import time
 
-import pytest
 from sqlalchemy import select
 
 from quiz.extensions import db
