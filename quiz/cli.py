@@ -321,6 +321,26 @@ def demo_command(host: str, port: int, no_serve: bool) -> None:
     run_simple(host, port, app, use_reloader=False, use_debugger=False, threaded=True)
 
 
+@click.command("verify", help="Recompute every score and rank of a quiz from the stored answers and report differences.")
+@click.argument("quiz_id", type=int)
+@with_appcontext
+def verify_command(quiz_id: int) -> None:
+    from quiz.services.quizzes import get_quiz
+    from quiz.services.verify import verify_quiz
+
+    try:
+        report = verify_quiz(get_quiz(quiz_id, actor=None), now=utcnow())
+    except QuizError as exc:
+        _fail(exc)
+    db.session.commit()  # attempts past their deadline were graded
+    for line in report.differences:
+        click.echo(line)
+    click.echo(_("Checked %(attempts)d answer sheets and %(entries)d ranking entries: %(n)d differences.",
+                 attempts=report.attempts, entries=report.entries, n=len(report.differences)))
+    sys.exit(1 if report.differences else 0)
+
+
 def register_commands(app: Flask) -> None:
-    for command in (init_db_command, unit_cli, user_cli, token_cli, roster_cli, bank_cli, demo_command):
+    for command in (init_db_command, unit_cli, user_cli, token_cli, roster_cli, bank_cli, demo_command,
+                    verify_command):
         app.cli.add_command(command)

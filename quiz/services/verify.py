@@ -1,0 +1,80 @@
+"""`quiz verify`: recompute every submitted attempt's score from its stored answers and the
+current answer key, and every rank from those scores, and list the differences (0 expected)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import select
+
+from quiz.extensions import db
+from quiz.models import Answer, Attempt, Quiz
+from quiz.questions import get_type
+from quiz.services.attempts import finalise_overdue, questions_by_id
+from quiz.services.ranking import leaderboard
+
+
+@dataclass
+class VerifyReport:
+    attempts: int = 0
+    entries: int = 0
+    differences: list[str] = field(default_factory=list)
+
+
+def verify_quiz(quiz: Quiz, *, now: datetime) -> VerifyReport:
+    """Recompute scores, correct counts and ranks independently of the stored figures."""
+    finalise_overdue(quiz, now=now)
+    report = VerifyReport()
+    attempts = db.session.execute(select(Attempt).where(Attempt.quiz_id == quiz.id,
+                                                        Attempt.status == "submitted")).scalars().all()
+    ids = list({e["q"] for a in attempts for e in a.paper})
+    questions = questions_by_id(ids)
+    answers: dict[tuple[int, int], str] = {
+        (a.attempt_id, a.question_id): a.response
+        for a in db.session.execute(select(Answer).where(Answer.attempt_id.in_([a.id for a in attempts]))).scalars()
+    } if attempts else {}
+    recomputed: dict[int, tuple[float, int]] = {}
+    for attempt in attempts:
+        report.attempts += 1
+        score, correct = 0.0, 0
+        for entry in attempt.paper:
+            response = answers.get((attempt.id, entry["q"]))
+            if response is None:
+                continue
+            q = questions[entry["q"]]
+            fraction = get_type(q.type).grade(q.answer, response, quiz.multi_partial)
+            score += round(entry["points"] * fraction, 4)
+            correct += fraction == 1
+        score = round(score, 4)
+        recomputed[attempt.id] = (score, correct)
+        if abs(score - (attempt.score or 0)) > 1e-6 or correct != attempt.correct_count:
+            report.differences.append(
+                f"attempt {attempt.id} ({attempt.participant.name}): stored {attempt.score:g}/{attempt.correct_count} "
+                f"correct, recomputed {score:g}/{correct}")
+    # ranks: recompute from scratch with the rule and compare with the service's leaderboard
+    best: dict[int, Attempt] = {}
+    for attempt in attempts:
+        score = recomputed[attempt.id][0]
+        key = ((-attempt.number,) if quiz.attempt_policy == "latest"
+               else (-score, attempt.time_used_ms, attempt.submitted_at, attempt.id))
+        current = best.get(attempt.participant_id)
+        if current is None or key < current[0]:
+            best[attempt.participant_id] = (key, attempt)
+    chosen = [a for _key, a in best.values()]
+    chosen.sort(key=lambda a: (-recomputed[a.id][0], a.time_used_ms, a.submitted_at))
+    expected: dict[int, int] = {}
+    previous, rank = None, 0
+    for position, attempt in enumerate(chosen, start=1):
+        key = (recomputed[attempt.id][0], attempt.time_used_ms, attempt.submitted_at)
+        if key != previous:
+            rank, previous = position, key
+        expected[attempt.id] = rank
+    served = {e["attempt_id"]: e["rank"] for e in leaderboard(quiz, now=now, limit=10 ** 9)}
+    report.entries = len(expected)
+    for attempt_id, rank in expected.items():
+        if served.get(attempt_id) != rank:
+            report.differences.append(f"attempt {attempt_id}: leaderboard rank {served.get(attempt_id)}, "
+                                      f"recomputed {rank}")
+    for attempt_id in set(served) - set(expected):
+        report.differences.append(f"attempt {attempt_id} is on the leaderboard but should not count")
+    return report
