@@ -163,8 +163,11 @@ def test_compiled_catalog_matches_the_po(catalog):
     with MO.open("rb") as f:
         compiled = read_mo(f)
 
+    def frozen(value):
+        return tuple(value) if isinstance(value, (list, tuple)) else value
+
     def table(cat) -> dict:
-        return {(m.id, m.context): m.string for m in cat
+        return {(frozen(m.id), m.context): frozen(m.string) for m in cat
                 if m.id and m.string and not m.fuzzy}
 
     expected, actual = table(catalog), table(compiled)

@@ -19,6 +19,7 @@ from datetime import datetime
 
 from flask import current_app
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 
@@ -131,7 +132,8 @@ def join(quiz: Quiz, *, name: str = "", phone: str = "", unit_path: str | None =
     used = db.session.scalar(select(db.func.count(Attempt.id)).where(
         Attempt.quiz_id == quiz.id, Attempt.participant_id == person.id)) or 0
     if quiz.attempts_allowed and used >= quiz.attempts_allowed:
-        raise Conflict(_("You have used all %(n)d attempts for this quiz.", n=quiz.attempts_allowed))
+        raise Conflict(ngettext("You have already used your %(num)d attempt for this quiz.",
+                                "You have used all %(num)d attempts for this quiz.", quiz.attempts_allowed))
     paper = draw_paper(quiz, load_pool([b.id for b in quiz.banks]), rng or random.Random(secrets.randbits(64)))
     deadline = None
     if quiz.duration_seconds and not quiz.is_practice:

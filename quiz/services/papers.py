@@ -71,8 +71,8 @@ def parse_rules(raw) -> list[Rule]:
         except (TypeError, ValueError):
             raise Invalid(_("Paper rule %(n)d: count and points must be numbers.", n=index))
         if not (1 <= count <= MAX_QUESTIONS) or not (0 < points <= 1000):
-            raise Invalid(_("Paper rule %(n)d: count must be 1–%(max)d and points more than 0.", n=index,
-                            max=MAX_QUESTIONS))
+            raise Invalid(_("Paper rule %(n)d: count must be 1–%(max)d and points more than 0 and at most 1000.",
+                            n=index, max=MAX_QUESTIONS))
         tags = item.get("tags") or []
         if isinstance(tags, str):
             tags = [t for t in tags.replace("；", ";").split(";") if t.strip()]
@@ -129,7 +129,7 @@ def _describe_filter(rule: Rule) -> str:
         parts.append(_("tags %(tags)s", tags="、".join(rule.tags)))
     if rule.difficulty:
         parts.append(_("difficulty %(levels)s", levels="、".join(str(d) for d in rule.difficulty)))
-    return (" (" + "; ".join(parts) + ")") if parts else ""
+    return _(" (%(details)s)", details=_("; ").join(parts)) if parts else ""
 
 
 def draw_paper(quiz: Quiz, pool: list[QuestionRow], rng: random.Random) -> list[dict]:

@@ -6,6 +6,7 @@ import io
 
 from flask import Blueprint, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -129,7 +130,8 @@ def close(quiz_id: int):
     if EmptyForm().validate_on_submit():
         graded = quiz_service.close_quiz(quiz, actor=current_user, now=utcnow())
         db.session.commit()
-        flash(_("The quiz is closed; %(n)d open answer sheets were submitted.", n=graded), "success")
+        flash(ngettext("The quiz is closed; %(num)d open answer sheet was submitted.",
+                       "The quiz is closed; %(num)d open answer sheets were submitted.", graded), "success")
     return redirect(url_for("quizzes.show", quiz_id=quiz.id))
 
 
