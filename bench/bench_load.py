@@ -132,7 +132,7 @@ class Server:
         cmd = [sys.executable, "-m", "gunicorn", "-w", str(workers), "-k", worker_class,
                "-b", f"127.0.0.1:{self.port}", "--graceful-timeout", "10", "quiz:create_app()"]
         if worker_class == "gthread":
-            cmd[6:6] = ["--threads", str(threads)]
+            cmd[-1:-1] = ["--threads", str(threads)]
         self.cmd = cmd
         self.log_path = log_path
         self.log = open(log_path, "wb")
@@ -256,10 +256,9 @@ class Participant:
 class Client:
     """One keep-alive-capable http.client connection per thread (reconnects when gunicorn closes)."""
 
-    def __init__(self, port: int, samples: list[Sample], deadline: float):
+    def __init__(self, port: int, samples: list[Sample]):
         self.port = port
         self.samples = samples
-        self.deadline = deadline
         self.local = threading.local()
 
     def _conn(self) -> http.client.HTTPConnection:
@@ -446,10 +445,12 @@ def check_integrity(url: str, secret: str, people: list[Participant]) -> list[st
         attempts = {a.id: a for a in db.session.execute(select(Attempt).where(Attempt.id.in_(ids))).scalars()} \
             if ids else {}
         rows: dict[tuple[int, int], str] = {}
+        stored_for: dict[int, set[int]] = defaultdict(set)
         for chunk in range(0, len(ids), 500):
             for a in db.session.execute(select(Answer.attempt_id, Answer.question_id, Answer.response)
                                         .where(Answer.attempt_id.in_(ids[chunk:chunk + 500]))):
                 rows[(a.attempt_id, a.question_id)] = a.response
+                stored_for[a.attempt_id].add(a.question_id)
         kinds = dict(db.session.execute(select(Question.id, Question.type)).all())
         for p in people:
             if not p.attempt_id:
@@ -478,7 +479,7 @@ def check_integrity(url: str, secret: str, people: list[Participant]) -> list[st
                     stats["matching"] += 1
             for qid, sent, echoed in p.echo_mismatch:
                 problems.append(f"attempt {p.attempt_id} question {qid}: sent {sent!r}, server echoed {echoed!r}")
-            extra = {q for (a, q) in rows if a == p.attempt_id} - set(p.writes)
+            extra = stored_for[p.attempt_id] - set(p.writes)
             if extra:
                 problems.append(f"attempt {p.attempt_id}: answers stored for questions never sent {sorted(extra)}")
             if p.submitted is not None:
@@ -551,10 +552,10 @@ def main() -> int:
         print(f"gunicorn: {' '.join(server.cmd[2:])}  (master {server.proc.pid}, workers {workers})", flush=True)
         meter = CpuMeter(server, info["dialect"] == "postgresql")
         samples: list[Sample] = []
-        client = Client(server.port, samples, deadline)
+        client = Client(server.port, samples)
 
         # warm-up (not measured): every worker and connection gets going
-        warm = Client(server.port, [], deadline)
+        warm = Client(server.port, [])
         run_pool(args.concurrency, list(range(args.concurrency * 10)),
                  lambda _i: warm.call("ping", "GET", "/api/v1/ping"), deadline)
 
@@ -644,8 +645,9 @@ def main() -> int:
         if phase not in results:
             continue
         r, c = results[phase], cpu[phase]
-        print(f"{labels[phase]:<28}{r['requests']:>9}{r['rps']:>9.0f}{r['p50']:>9.1f}{r['p95']:>9.1f}{r['p99']:>9.1f}"
-              f"{r['max']:>9.1f}{r['errors']:>8}   {c['client']:.0f}/{c['server']:.0f}/{c['postgres']:.0f}/{c['other']:.0f}")
+        print(f"{labels[phase]:<28}{r['requests']:>9}{r['rps']:>9.0f}{r['p50']:>9.1f}{r['p95']:>9.1f}"
+              f"{r['p99']:>9.1f}{r['max']:>9.1f}{r['errors']:>8}   "
+              f"{c['client']:.0f}/{c['server']:.0f}/{c['postgres']:.0f}/{c['other']:.0f}")
     for phase in PHASES:
         if results.get(phase, {}).get("errors"):
             print(f"  {phase} errors by status (0 = connection error): {results[phase]['by_status']}")

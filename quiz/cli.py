@@ -340,7 +340,57 @@ def verify_command(quiz_id: int) -> None:
     sys.exit(1 if report.differences else 0)
 
 
+export_cli = click.Group("export", help="Published tables (公示表): leaderboard and unit report as XLSX or CSV.")
+
+
+def _export(kind: str, quiz_id: int, output: str, organiser: str | None, rank_by: str) -> None:
+    from quiz.services import exports
+    from quiz.services.quizzes import get_quiz
+    from quiz.services.ranking import leaderboard
+    from quiz.services.reports import unit_report
+
+    fmt = Path(output).suffix.lower().lstrip(".")
+    if fmt not in ("csv", "xlsx"):
+        raise click.BadParameter(_("the output file must end in .csv or .xlsx"), param_hint="-o")
+    now = utcnow()
+    try:
+        quiz = get_quiz(quiz_id, actor=None)
+        if kind == "leaderboard":
+            header, rows = exports.leaderboard_table(quiz, leaderboard(quiz, now=now, limit=10 ** 9))
+            sheet = _("Leaderboard")
+        else:
+            header, rows = exports.unit_table(unit_report(quiz, now=now, rank_by=rank_by))
+            sheet = _("Units")
+    except QuizError as exc:
+        _fail(exc)
+    db.session.commit()
+    title = exports.title_line(quiz, now=now, organiser=organiser)
+    data = exports.to_csv(header, rows) if fmt == "csv" else exports.to_xlsx(title, header, rows, sheet=sheet)
+    Path(output).write_bytes(data)
+    click.echo(_("Wrote %(path)s", path=output))
+
+
+@export_cli.command("leaderboard", help="The quiz ranking as a 公示表.")
+@click.argument("quiz_id", type=int)
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="FILE.xlsx or FILE.csv")
+@click.option("--organiser", help="Organiser shown in the title row.")
+@with_appcontext
+def export_leaderboard(quiz_id: int, output: str, organiser: str | None) -> None:
+    _export("leaderboard", quiz_id, output, organiser, "average")
+
+
+@export_cli.command("units", help="The per-unit report (participation, averages, pass rates, ranks).")
+@click.argument("quiz_id", type=int)
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="FILE.xlsx or FILE.csv")
+@click.option("--organiser", help="Organiser shown in the title row.")
+@click.option("--rank-by", type=click.Choice(["average", "participation", "mix"]), default="average",
+              show_default=True, help="Which figure ranks the units.")
+@with_appcontext
+def export_units(quiz_id: int, output: str, organiser: str | None, rank_by: str) -> None:
+    _export("units", quiz_id, output, organiser, rank_by)
+
+
 def register_commands(app: Flask) -> None:
     for command in (init_db_command, unit_cli, user_cli, token_cli, roster_cli, bank_cli, demo_command,
-                    verify_command):
+                    verify_command, export_cli):
         app.cli.add_command(command)

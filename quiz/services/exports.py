@@ -1,0 +1,111 @@
+"""Published tables (公示表): the quiz leaderboard and the unit report as XLSX and CSV.
+
+XLSX: a title row (contest name, date, organiser), the header row frozen, column widths that fit
+Chinese text, set up to print on A4 (fit to one page wide, header repeated on every page).
+CSV: UTF-8 with BOM (Excel opens it), and any cell starting with = + - @ (or tab/CR) prefixed
+with ' so it is never run as a formula.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import unicodedata
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from flask_babel import gettext as _
+
+from quiz.models import Quiz
+from quiz.services.banks import escape_cell
+
+LOCAL_TZ = ZoneInfo("Asia/Shanghai")
+
+
+def leaderboard_table(quiz: Quiz, entries: list[dict]) -> tuple[list[str], list[list]]:
+    header = [_("Rank"), _("Full name"), _("Unit"), _("Score"), _("Time used (s)")]
+    rows = [[e["rank"], e["name"], e["unit"], _number(e["score"]), round(e["time_used_seconds"], 1)] for e in entries]
+    return header, rows
+
+
+def unit_table(rows) -> tuple[list[str], list[list]]:
+    header = [_("Rank"), _("Unit"), _("Headcount"), _("Participants"), _("Participation rate"),
+              _("Average score"), _("Pass rate"), _("Excellent rate")]
+    body = [[r.rank, r.path, r.headcount, r.participants, _percent(r.participation_rate),
+             _number(r.average_score), _percent(r.pass_rate), _percent(r.excellent_rate)] for r in rows]
+    return header, body
+
+
+def _number(value):
+    if value is None:
+        return ""
+    return int(value) if float(value).is_integer() else round(value, 2)
+
+
+def _percent(value):
+    return "" if value is None else f"{value * 100:.1f}%"
+
+
+def title_line(quiz: Quiz, *, now: datetime, organiser: str | None) -> str:
+    day = now.astimezone(LOCAL_TZ).strftime("%Y-%m-%d")
+    parts = [quiz.title, day]
+    if organiser:
+        parts.append(organiser)
+    return "  ".join(parts)
+
+
+def to_csv(header: list[str], rows: list[list]) -> bytes:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow([escape_cell(str(c)) for c in header])
+    for row in rows:
+        writer.writerow([escape_cell(c) if isinstance(c, str) else c for c in row])
+    return buffer.getvalue().encode("utf-8-sig")
+
+
+def _display_width(text: str) -> int:
+    """Columns a text needs: CJK and full-width characters count double."""
+    return sum(2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1 for ch in str(text))
+
+
+def to_xlsx(title: str, header: list[str], rows: list[list], *, sheet: str) -> bytes:
+    from openpyxl import Workbook
+    from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
+    from openpyxl.utils import get_column_letter
+
+    workbook = Workbook(write_only=False)
+    ws = workbook.active
+    ws.title = sheet[:31]
+    ws.append([title])
+    ws.merge_cells(start_row=1, start_column=1, end_row=1, end_column=len(header))
+    ws["A1"].font = Font(bold=True, size=16)
+    ws["A1"].alignment = Alignment(horizontal="center", vertical="center")
+    ws.row_dimensions[1].height = 30
+    ws.append(header)
+    thin = Side(style="thin", color="999999")
+    for cell in ws[2]:
+        cell.font = Font(bold=True)
+        cell.fill = PatternFill("solid", fgColor="DDEBF7")
+        cell.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
+        cell.border = Border(top=thin, bottom=thin, left=thin, right=thin)
+    for row in rows:
+        ws.append(row)
+    for row in ws.iter_rows(min_row=3):
+        for cell in row:
+            if isinstance(cell.value, str) and cell.value.startswith("="):
+                cell.data_type = "s"
+            cell.border = Border(top=thin, bottom=thin, left=thin, right=thin)
+    for index, name in enumerate(header, start=1):
+        values = [name] + [r[index - 1] for r in rows[:2000]]
+        width = max(_display_width(v) for v in values) + 2
+        ws.column_dimensions[get_column_letter(index)].width = min(max(width, 6), 60)
+    ws.freeze_panes = "A3"
+    ws.print_title_rows = "2:2"
+    ws.page_setup.paperSize = ws.PAPERSIZE_A4
+    ws.page_setup.orientation = "portrait" if len(header) <= 6 else "landscape"
+    ws.page_setup.fitToWidth = 1
+    ws.page_setup.fitToHeight = 0
+    ws.sheet_properties.pageSetUpPr.fitToPage = True
+    ws.print_options.horizontalCentered = True
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
