@@ -57,6 +57,8 @@ class Quiz(db.Model):
     show_answers: Mapped[str] = mapped_column(String(20), default="after_submit")
     min_seconds: Mapped[int | None] = mapped_column(Integer)  # faster attempts are flagged
     max_score: Mapped[float] = mapped_column(Float, default=0)
+    # Score freeze: the public leaderboard shows only submissions up to this time until revealed.
+    freeze_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 

@@ -264,6 +264,20 @@ def extend_quiz(quiz: Quiz, minutes: int, *, actor: User | None, now: datetime) 
     db.session.flush()
 
 
+def set_freeze(quiz: Quiz, at: datetime | None, *, actor: User | None, now: datetime) -> None:
+    """Freeze the public leaderboard at `at` (now if None); organisers still see live results."""
+    require_quiz(actor, quiz)
+    quiz.freeze_at = at or now
+    db.session.flush()
+
+
+def reveal(quiz: Quiz, *, actor: User | None) -> None:
+    """Lift the freeze: the public leaderboard shows the live results again."""
+    require_quiz(actor, quiz)
+    quiz.freeze_at = None
+    db.session.flush()
+
+
 def live_counts(quiz: Quiz) -> dict:
     """joined (distinct participants), in progress, submitted (attempts)."""
     rows = dict(db.session.execute(

@@ -247,7 +247,7 @@ def quiz_leaderboard(quiz_id: int):
         offset = max(0, int(request.args.get("offset", 0)))
     except ValueError:
         raise Invalid(_("limit and offset must be whole numbers."))
-    entries = leaderboard(quiz, now=utcnow(), limit=limit, offset=offset)
+    entries = leaderboard(quiz, now=utcnow(), limit=limit, offset=offset, public=True)
     db.session.commit()  # attempts graded at their deadline
     return jsonify({"quiz": {"id": quiz.id, "title": quiz.title},
                     "entries": [{k: e[k] for k in ("rank", "name", "unit", "score", "time_used_seconds")}
