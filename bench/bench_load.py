@@ -509,7 +509,7 @@ def main() -> int:
     parser.add_argument("--database-url", default=DEFAULT_PG,
                         help=f"PostgreSQL URL (schema public is dropped!) or 'sqlite' (default {DEFAULT_PG})")
     parser.add_argument("--bank", choices=["generated", "csv"], default="generated",
-                        help="generated bank (like bench_import.py) or the real 46-question CSV")
+                        help="generated bank (like bench_import.py) or the real 45-question CSV")
     parser.add_argument("--bank-rows", type=int, default=2000, help="size of the generated bank (2000)")
     parser.add_argument("--rewrite", type=float, default=0.1, help="share of answers changed later (0.1)")
     parser.add_argument("--workers", type=int, default=2)

@@ -61,7 +61,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.config["SQLALCHEMY_DATABASE_URI"] = normalise_database_url(app.config["SQLALCHEMY_DATABASE_URI"])
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {
-            k: v for k, v in app.config["SQLALCHEMY_ENGINE_OPTIONS"].items() if k != "pool_pre_ping"
+            k: v for k, v in app.config["SQLALCHEMY_ENGINE_OPTIONS"].items() if k not in ("pool_pre_ping", "pool_recycle")
         }
     if app.config["SECRET_KEY"] == Config.SECRET_KEY and not app.config.get("TESTING"):
         app.config["SECRET_KEY"] = _secret_key(app)
@@ -101,7 +101,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         from flask_babel import get_locale
 
         from quiz.questions.base import DIFFICULTY_LABELS
-        return {"languages": app.config["LANGUAGES"], "current_locale": select_locale(),
+        return {"languages": app.config["LANGUAGES"], "current_locale": locale_key(),
                 "difficulty_names": DIFFICULTY_LABELS}
 
     app.jinja_env.globals["page_url"] = _page_url  # a global, so imported macros see it
@@ -125,7 +125,20 @@ def _page_url(number: int) -> str:
     return url_for(request.endpoint, **args)
 
 
-def select_locale() -> str:
+_LOCALES: dict = {}
+
+
+def select_locale():
+    """The chosen language as a babel Locale (parsed once per language and process)."""
+    from babel import Locale
+
+    key = locale_key()
+    if key not in _LOCALES:
+        _LOCALES[key] = Locale.parse(key)
+    return _LOCALES[key]
+
+
+def locale_key() -> str:
     """The user's saved language, else the session's choice, else zh_CN."""
     from flask import current_app
     from flask_login import current_user

@@ -7,7 +7,8 @@ class Config:
 
     SECRET_KEY = "dev-only-change-me"
     SQLALCHEMY_DATABASE_URI: str | None = None  # filled from DATABASE_URL or the instance SQLite file
-    SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
+    # No pre-ping (it costs a round trip per request); connections are recycled every 30 min.
+    SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_recycle": 1800}
     SQLALCHEMY_TRACK_MODIFICATIONS = False
 
     # Uploads: the request body limit; bigger uploads get a 413 with a size message.

@@ -49,19 +49,24 @@ def wants_json() -> bool:
     return best == "application/json" and request.accept_mimetypes[best] > request.accept_mimetypes["text/html"]
 
 
-def _messages() -> dict[int, str]:
-    return {
-        400: _("The request could not be understood."),
-        401: _("Please log in first."),
-        403: _("You do not have permission to do this."),
-        404: _("The page or item was not found."),
-        405: _("This method is not allowed here."),
-        409: _("This conflicts with the current state."),
-        413: _("The upload is too large (limit %(size)s).", size=_limit_text()),
-        422: _("The data could not be accepted."),
-        429: _("Too many requests; please wait a moment and try again."),
-        500: _("Something went wrong on our side. Nothing you saved was lost; please try again."),
-    }
+def _message(status: int) -> str | None:
+    """The translated message for one status (only that one is translated)."""
+    factory = _MESSAGES.get(status)
+    return factory() if factory else None
+
+
+_MESSAGES = {
+    400: lambda: _("The request could not be understood."),
+    401: lambda: _("Please log in first."),
+    403: lambda: _("You do not have permission to do this."),
+    404: lambda: _("The page or item was not found."),
+    405: lambda: _("This method is not allowed here."),
+    409: lambda: _("This conflicts with the current state."),
+    413: lambda: _("The upload is too large (limit %(size)s).", size=_limit_text()),
+    422: lambda: _("The data could not be accepted."),
+    429: lambda: _("Too many requests; please wait a moment and try again."),
+    500: lambda: _("Something went wrong on our side. Nothing you saved was lost; please try again."),
+}
 
 
 def _limit_text() -> str:
@@ -90,7 +95,7 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def handle_http(error: HTTPException):
         status = error.code or 500
-        message = _messages().get(status) or error.description
+        message = _message(status) or error.description
         if status == 400 and error.description and "CSRF" in error.description:
             message = _("The form expired or was sent from elsewhere; reload the page and try again.")
         return _respond(status, message)
@@ -99,4 +104,4 @@ def register_error_handlers(app: Flask) -> None:
     def handle_unexpected(error: Exception):
         db.session.rollback()
         log.exception("Unhandled error on %s %s", request.method, request.path)
-        return _respond(500, _messages()[500])
+        return _respond(500, _message(500))

@@ -59,6 +59,9 @@ def app(database_url, tmp_path):
         "WTF_CSRF_ENABLED": False,
         "UPLOAD_FOLDER": str(tmp_path / "uploads"),
     })
+    from quiz.services import hotpath
+
+    hotpath.clear_caches()  # ids are reused after the tables are emptied
     with app.app_context():
         _empty_tables()
     yield app

@@ -109,3 +109,51 @@ def to_xlsx(title: str, header: list[str], rows: list[list], *, sheet: str) -> b
     buffer = io.BytesIO()
     workbook.save(buffer)
     return buffer.getvalue()
+
+
+def item_table(analysis) -> tuple[list[str], list[list]]:
+    """Item analysis as a table (one row per question)."""
+    from quiz.questions import QUESTION_TYPES
+
+    header = [_("Question"), _("Type"), _("Tags"), _("Answer"), _("People"), _("Accuracy"), _("Facility"),
+              _("Discrimination"), _("Most-chosen wrong option")]
+    rows = [[i.stem, str(QUESTION_TYPES[i.type].label), ";".join(i.tags), i.answer, i.seen, _percent(i.accuracy),
+             _number(i.facility), _number(i.discrimination),
+             f"{i.wrong_choice} ({i.wrong_choice_count})" if i.wrong_choice else ""] for i in analysis.items]
+    return header, rows
+
+
+def answers_table(quiz: Quiz) -> tuple[list[str], list[list]]:
+    """Every answer of every submitted attempt, for the organiser's archive (includes phones)."""
+    from sqlalchemy import select
+
+    from quiz.extensions import db
+    from quiz.models import Answer, Attempt, Participant, Unit
+    from quiz.services.attempts import questions_by_id, response_for_client, to_shown
+
+    header = [_("Full name"), _("Mobile phone"), _("Unit"), _("Attempt"), _("Score"), _("Time used (s)"),
+              _("Submitted at"), _("No."), _("Question"), _("Response"), _("Answer"), _("Points earned")]
+    attempts = db.session.execute(
+        select(Attempt, Participant, Unit).join(Participant, Participant.id == Attempt.participant_id)
+        .join(Unit, Unit.id == Participant.unit_id)
+        .where(Attempt.quiz_id == quiz.id, Attempt.status == "submitted").order_by(Unit.path, Participant.name)
+    ).all()
+    questions = questions_by_id(list({e["q"] for a, _p, _u in attempts for e in a.paper}))
+    answers = {}
+    if attempts:
+        for a in db.session.execute(select(Answer).where(Answer.attempt_id.in_([x.id for x, _p, _u in attempts]))).scalars():
+            answers[(a.attempt_id, a.question_id)] = a
+    rows = []
+    for attempt, person, unit in attempts:
+        submitted = attempt.submitted_at.astimezone(LOCAL_TZ).strftime("%Y-%m-%d %H:%M:%S")
+        for number, entry in enumerate(attempt.paper, start=1):
+            q = questions[entry["q"]]
+            answer = answers.get((attempt.id, q.id))
+            response = "" if answer is None else response_for_client(q.type, answer.response, entry["order"])
+            if isinstance(response, list):
+                response = "|".join(response)
+            right = to_shown(q.answer, entry["order"]) if q.type in ("single", "multi") else q.answer
+            rows.append([person.name, person.phone, unit.path, attempt.number, _number(attempt.score),
+                         round((attempt.time_used_ms or 0) / 1000, 1), submitted, number, q.stem, response, right,
+                         _number(answer.earned if answer else 0)])
+    return header, rows

@@ -94,6 +94,7 @@ from werkzeug.exceptions import RequestEntityTooLarge  # noqa: E402
 
 from quiz.extensions import client_ip, limiter  # noqa: E402
 from quiz.services import attempts as attempt_service  # noqa: E402
+from quiz.services import hotpath  # noqa: E402
 from quiz.services import quizzes as quiz_service  # noqa: E402
 from quiz.services.ranking import leaderboard  # noqa: E402
 
@@ -188,6 +189,9 @@ def save_answer(attempt_id: int, question_id: int):
     body = json_body()
     if "response" not in body:
         raise Invalid(_("Send {\"response\": …}."))
+    fast = hotpath.fast_save(attempt_id, question_id, body["response"], attempt_token_from_request(), now=utcnow())
+    if fast is not None:
+        return jsonify(fast)
     attempt = attempt_service.get_attempt(attempt_id, attempt_token_from_request())
     try:
         result = attempt_service.save_answer(attempt, question_id, body["response"], now=utcnow())

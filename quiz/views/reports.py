@@ -1,0 +1,131 @@
+"""Organiser reports: per-unit report with charts and drill-down, item analysis, and downloads
+(公示表 XLSX/CSV of the leaderboard and unit report, the answer archive, the item analysis)."""
+from __future__ import annotations
+
+from urllib.parse import quote
+
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy import select
+
+from quiz.errors import QuizError
+from quiz.extensions import db
+from quiz.forms import EmptyForm
+from quiz.models import Unit
+from quiz.models.base import utcnow
+from quiz.services import exports
+from quiz.services import quizzes as quiz_service
+from quiz.services.analysis import analyse, practice_from_missed
+from quiz.services.charts import bar_chart, histogram
+from quiz.services.ranking import counted_attempts, leaderboard
+from quiz.services.reports import RANK_BY, unit_report
+from quiz.views.auth import manager_required
+
+bp = Blueprint("reports", __name__)
+
+MIMETYPES = {"csv": "text/csv; charset=utf-8",
+             "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
+
+
+def _quiz(quiz_id: int):
+    quiz = quiz_service.get_quiz(quiz_id, actor=current_user)
+    if quiz.is_practice:
+        abort(404)
+    return quiz
+
+
+def _scope_root():
+    return None if current_user.is_admin else current_user.unit
+
+
+def _report_args():
+    rank_by = request.args.get("rank_by", "average")
+    rank_by = rank_by if rank_by in RANK_BY else "average"
+    try:
+        weight = min(1.0, max(0.0, float(request.args.get("weight", 0.5))))
+    except ValueError:
+        weight = 0.5
+    return rank_by, weight
+
+
+@bp.route("/quizzes/<int:quiz_id>/report")
+@manager_required
+def unit_page(quiz_id: int):
+    quiz = _quiz(quiz_id)
+    now = utcnow()
+    rank_by, weight = _report_args()
+    rows = unit_report(quiz, now=now, root=_scope_root(), rank_by=rank_by, participation_weight=weight)
+    db.session.commit()
+    level = request.args.get("level")
+    depths = sorted({r.depth for r in rows})
+    depth = int(level) if level and level.isdigit() and int(level) in depths else (depths[1] if len(depths) > 1 else 0)
+    shown = sorted([r for r in rows if r.depth == depth], key=lambda r: (r.rank or 10 ** 9, r.path))
+    counted = counted_attempts(quiz)
+    scores = [s for s in db.session.execute(select(counted.c.score)).scalars()]
+    charts = {
+        "average": bar_chart([r.path for r in shown], [r.average_score for r in shown], maximum=quiz.max_score),
+        "participation": bar_chart([r.path for r in shown],
+                                   [None if r.participation_rate is None else r.participation_rate * 100 for r in shown],
+                                   maximum=100, value_format="{:.1f}%", colour="#1e7e34"),
+        "histogram": histogram(scores, quiz.max_score),
+    }
+    return render_template("reports/units.html", quiz=quiz, rows=rows, shown=shown, depth=depth, depths=depths,
+                           rank_by=rank_by, weight=weight, charts=charts, people=len(scores))
+
+
+@bp.route("/quizzes/<int:quiz_id>/analysis", methods=["GET", "POST"])
+@manager_required
+def analysis_page(quiz_id: int):
+    quiz = _quiz(quiz_id)
+    form = EmptyForm()
+    if form.validate_on_submit():
+        ids = [int(x) for x in request.form.getlist("question") if x.isdigit()]
+        try:
+            practice = practice_from_missed(quiz, ids, actor=current_user, now=utcnow())
+        except QuizError as exc:
+            db.session.rollback()
+            flash(exc.message, "danger")
+        else:
+            db.session.commit()
+            flash(_("Practice set created from %(n)d questions.", n=len(ids)), "success")
+            return redirect(url_for("quizzes.show", quiz_id=practice.id))
+    result = analyse(quiz, now=utcnow())
+    db.session.commit()
+    return render_template("reports/analysis.html", quiz=quiz, result=result, missed=result.most_missed(20),
+                           form=form)
+
+
+def _download(data: bytes, filename: str, fmt: str) -> Response:
+    response = Response(data, mimetype=MIMETYPES[fmt])
+    response.headers["Content-Disposition"] = f"attachment; filename=\"export.{fmt}\"; filename*=UTF-8''{quote(filename)}"
+    return response
+
+
+@bp.route("/quizzes/<int:quiz_id>/export/<kind>.<fmt>")
+@manager_required
+def download(quiz_id: int, kind: str, fmt: str):
+    """kind: leaderboard | units | answers | analysis; fmt: xlsx | csv."""
+    quiz = _quiz(quiz_id)
+    if fmt not in MIMETYPES or kind not in ("leaderboard", "units", "answers", "analysis"):
+        abort(404)
+    now = utcnow()
+    organiser = current_user.unit.path if current_user.unit else None
+    if kind == "leaderboard":
+        header, rows = exports.leaderboard_table(quiz, leaderboard(quiz, now=now, limit=10 ** 9))
+        sheet = _("Leaderboard")
+    elif kind == "units":
+        rank_by, weight = _report_args()
+        header, rows = exports.unit_table(unit_report(quiz, now=now, root=_scope_root(), rank_by=rank_by,
+                                                      participation_weight=weight))
+        sheet = _("Units")
+    elif kind == "answers":
+        header, rows = exports.answers_table(quiz)
+        sheet = _("Answers")
+    else:
+        header, rows = exports.item_table(analyse(quiz, now=now))
+        sheet = _("Item analysis")
+    db.session.commit()
+    title = exports.title_line(quiz, now=now, organiser=organiser)
+    data = exports.to_csv(header, rows) if fmt == "csv" else exports.to_xlsx(title, header, rows, sheet=sheet)
+    return _download(data, f"{quiz.title}-{sheet}.{fmt}", fmt)
