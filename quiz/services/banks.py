@@ -14,6 +14,7 @@ from quiz.models import Bank, Question, User
 from quiz.models.banks import encode_tags
 from quiz.questions import LETTERS, AnswerError, get_type
 from quiz.services import scope
+from quiz.services.papers import invalidate_pools
 from quiz.services.importer import (DIFFICULTY_NAMES, find_bank, fingerprint, parse_difficulty,
                                     parse_points, split_tags)
 
@@ -103,6 +104,7 @@ def edit_question(question: Question, *, stem: str, options: list[str], answer: 
     question.fingerprint = new_fingerprint
     question.updated_at = now
     db.session.flush()
+    invalidate_pools()
     return question
 
 
@@ -112,6 +114,7 @@ def set_retired(question: Question, retired: bool, *, actor: User | None, now: d
     question.retired = retired
     question.updated_at = now
     db.session.flush()
+    invalidate_pools()
 
 
 def template_rows(questions) -> list[list[str]]:

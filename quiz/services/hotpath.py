@@ -52,8 +52,11 @@ _questions: dict[int, QuestionMeta] = {}
 
 
 def clear_caches() -> None:
+    from quiz.services.papers import invalidate_pools
+
     _sheets.clear()
     _questions.clear()
+    invalidate_pools()
 
 
 def _connection():

@@ -405,6 +405,8 @@ def import_bank_file(bank_name: str, data: bytes, filename: str, *, actor: User 
         duplicates=report.duplicates, rejected=len(report.rejected), created_at=now,
     ))
     db.session.flush()
+    from quiz.services.papers import invalidate_pools
+    invalidate_pools()
     report.written = True
     return report
 

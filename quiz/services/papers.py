@@ -98,6 +98,31 @@ def rules_from_quiz(quiz: Quiz) -> list[Rule]:
             for r in quiz.rules]
 
 
+POOL_TTL = 30.0  # seconds a process reuses a bank pool when drawing papers
+_pools: dict[tuple[int, ...], tuple[float, list[QuestionRow]]] = {}
+
+
+def invalidate_pools() -> None:
+    """Forget cached pools (after an import, edit or retirement in this process; other
+    processes see the change within POOL_TTL)."""
+    _pools.clear()
+
+
+def cached_pool(bank_ids: list[int]) -> list[QuestionRow]:
+    """load_pool, reused for POOL_TTL seconds: every join draws from it, so a busy start of a
+    contest does not reload the whole bank per person."""
+    import time
+
+    key = tuple(sorted(bank_ids))
+    hit = _pools.get(key)
+    now = time.monotonic()
+    if hit is not None and now - hit[0] < POOL_TTL:
+        return hit[1]
+    pool = load_pool(list(key))
+    _pools[key] = (now, pool)
+    return pool
+
+
 def load_pool(bank_ids: list[int]) -> list[QuestionRow]:
     """Active questions of the banks (ids, type, tags, difficulty, option count)."""
     if not bank_ids:

@@ -405,11 +405,18 @@ def wrap(fonts: PosterFonts, text: str, size: float, width: float, max_lines: in
         soft = max(rest.rfind(" ", 0, cut + 1), rest.rfind("/", 0, cut))
         if soft >= cut // 2 and soft > 0 and _latin(rest[cut - 1:cut + 1]):
             cut = soft + 1
+        # 禁则: no opening bracket at a line end, no closing punctuation at a line start
+        while cut > 1 and (rest[cut - 1] in _NO_LINE_END or (cut < len(rest) and rest[cut] in _NO_LINE_START)):
+            cut -= 1
         lines.append(rest[:cut].rstrip())
         rest = rest[cut:].lstrip()
     if rest:
         lines[-1] = ellipsize(fonts, lines[-1] + rest, size, width, bold)
     return lines
+
+
+_NO_LINE_END = "([{（【《〈「『“‘〔"
+_NO_LINE_START = ")]}）】》〉」』”’〕，。、；：？！,.;:?!%…·－—"
 
 
 def _latin(pair: str) -> bool:
@@ -508,6 +515,8 @@ def _layout_table(fonts: PosterFonts, columns: list[str], rows: list[list], rank
         width = max(cells, head) + 2 * PAD + 2  # +2: slack against rounding
         if i == rank_column:
             width = max(width, 2 * MEDAL_R + 2 * PAD)
+        elif numeric[i]:
+            width += 24  # figures get some air even when a long unit name takes the rest
         natural.append(width)
     available = WIDTH - 2 * MARGIN
     widths = _share(natural, [not numeric[i] and i != rank_column for i in range(count)], available, body)
