@@ -390,6 +390,37 @@ def export_units(quiz_id: int, output: str, organiser: str | None, rank_by: str)
     _export("units", quiz_id, output, organiser, rank_by)
 
 
+@export_cli.command("poster", help="A poster (PNG 1080 px wide, or PDF): the honour roll (top N) or the unit ranking.")
+@click.argument("quiz_id", type=int)
+@click.option("--kind", type=click.Choice(["honour", "units"]), default="honour", show_default=True)
+@click.option("--top", default=10, show_default=True, type=click.IntRange(1, 300), help="Honour roll: top N.")
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="FILE.png or FILE.pdf")
+@click.option("--organiser", help="Organiser shown under the title.")
+@with_appcontext
+def export_poster(quiz_id: int, kind: str, top: int, output: str, organiser: str | None) -> None:
+    from quiz.services import posters
+    from quiz.services.quizzes import get_quiz
+    from quiz.services.ranking import leaderboard
+    from quiz.services.reports import unit_report
+
+    fmt = Path(output).suffix.lower().lstrip(".")
+    if fmt not in ("png", "pdf"):
+        raise click.BadParameter(_("The poster format must be PNG or PDF."), param_hint="-o")
+    now = utcnow()
+    try:
+        quiz = get_quiz(quiz_id, actor=None)
+        if kind == "honour":
+            entries = [e for e in leaderboard(quiz, now=now, limit=top * 2, public=True) if e["rank"] <= top]
+            data = posters.honour_poster(quiz, entries, fmt=fmt, now=now, organiser=organiser, top=top)
+        else:
+            data = posters.unit_poster(quiz, unit_report(quiz, now=now), fmt=fmt, now=now, organiser=organiser)
+    except QuizError as exc:
+        _fail(exc)
+    db.session.commit()
+    Path(output).write_bytes(data)
+    click.echo(_("Wrote %(path)s", path=output))
+
+
 def register_commands(app: Flask) -> None:
     for command in (init_db_command, unit_cli, user_cli, token_cli, roster_cli, bank_cli, demo_command,
                     verify_command, export_cli):

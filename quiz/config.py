@@ -37,5 +37,7 @@ class Config:
     PROXY_FIX_X_FOR = 0
     # Largest JSON body accepted by the participant API.
     MAX_JSON_BYTES = 64 * 1024
+    # Font for posters (a file with Chinese glyphs); None = Noto Sans CJK from fonts-noto-cjk.
+    POSTER_FONT: str | None = None
     # Longest accepted question stem, in characters.
     MAX_STEM_LENGTH = 5000

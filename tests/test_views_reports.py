@@ -66,3 +66,20 @@ def test_reports_are_for_organisers_in_scope(client, auth, app):
     auth.login("qiaosi")
     assert client.get(f"/quizzes/{quiz_id}/report").status_code == 403
     assert client.get(f"/quizzes/{quiz_id}/export/answers.csv").status_code == 403
+
+
+def test_poster_downloads_and_cli(client, auth, app, runner, tmp_path):
+    quiz_id = _data(app)
+    auth.login()
+    png = client.get(f"/quizzes/{quiz_id}/poster/honour.png?top=3")
+    assert png.status_code == 200 and png.mimetype == "image/png" and png.data.startswith(b"\x89PNG")
+    from PIL import Image
+    assert Image.open(io.BytesIO(png.data)).width == 1080
+    pdf = client.get(f"/quizzes/{quiz_id}/poster/units.pdf")
+    assert pdf.status_code == 200 and pdf.data.startswith(b"%PDF")
+    assert client.get(f"/quizzes/{quiz_id}/poster/honour.gif").status_code == 404
+    out = tmp_path / "光荣榜.png"
+    result = runner.invoke(args=["export", "poster", str(quiz_id), "--top", "3", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert out.read_bytes().startswith(b"\x89PNG")
+    assert runner.invoke(args=["export", "poster", str(quiz_id), "-o", str(tmp_path / "x.jpg")]).exit_code != 0

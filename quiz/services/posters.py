@@ -8,10 +8,12 @@ Rules this module owns:
   fonts-noto-cjk / WenQuanYi, then `fc-match`), and for a character the CJK font lacks, another
   installed font that has it. If no font has it, `PosterFontError` names what to install: a poster
   never shows tofu boxes.
-- PNG: 1080 px wide, one long image (height grows with the rows, at most `MAX_PNG_ROWS` rows, about
-  32,000 px; more rows are cut with a note pointing to the Excel 公示表).
+- At most `MAX_ROWS` (300) rows are drawn; more are cut with a note pointing to the Excel 公示表.
+- PNG: 1080 px wide, one long image (长图) whose height grows with the rows (300 one-line rows are
+  about 22,000 px; the bound is about 32,000 px when every row wraps to two lines).
 - PDF: A4 portrait pages (printable for a notice board), the same design drawn at 1.5x (about
-  196 dpi), the table header repeated on every page and page numbers; at most `MAX_PDF_ROWS` rows.
+  196 dpi, JPEG q90 per page), the table header repeated on every page, page numbers; pages are
+  drawn and appended one at a time, so memory stays at one page.
 - Ranks 1-3 get gold, silver and bronze medals (ties share a medal); long names wrap to two lines
   and are then ellipsized.
 """
@@ -22,6 +24,7 @@ import os
 import re
 import shutil
 import subprocess
+import threading
 import unicodedata
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
@@ -64,8 +67,7 @@ CJK_SAMPLE = "光荣榜名次姓名单位得分用时参与率平均年月日第
 # Face names that mean Simplified Chinese inside a collection (.ttc).
 _SC_MARKERS = re.compile(r"(\bSC\b|\bGB\b|\bCN\b|Hans|Simplified|\bSC$|微软雅黑|YaHei|PingFang SC)", re.I)
 
-MAX_PNG_ROWS = 300
-MAX_PDF_ROWS = 1000
+MAX_ROWS = 300                     # a poster is a notice, not an archive: the XLSX has every row
 WIDTH = 1080                       # design units = PNG pixels
 A4_HEIGHT = WIDTH * 297 / 210     # 1527.4: an A4 page at the design width
 PDF_SCALE = 1.5                    # PDF pages are 1620 x 2291 px, about 196 dpi on A4
@@ -179,7 +181,7 @@ class PosterFonts:
 
 def clean_text(value) -> str:
     """A cell or label as one line of drawable text: NFC, tabs and newlines as spaces, control,
-    format and variation-selector characters removed (they draw nothing)."""
+    format, private-use and variation-selector characters removed (they have no standard glyph)."""
     text = unicodedata.normalize("NFC", "" if value is None else str(value))
     text = re.sub(r"[\t\r\n\v\f]+", " ", text)
     text = _IGNORABLE.sub("", text)
@@ -187,9 +189,8 @@ def clean_text(value) -> str:
 
 
 def _no_font_message() -> str:
-    return _("No font with Chinese characters was found for posters. Install the fonts-noto-cjk "
-             "package (%(command)s), or set QUIZ_POSTER_FONT to a font file that has Chinese characters.",
-             command=INSTALL_HINT)
+    return _("No font with Chinese characters was found for posters. Install the fonts-noto-cjk package "
+             "(%(command)s) or set QUIZ_POSTER_FONT to a font file with Chinese characters.", command=INSTALL_HINT)
 
 
 @lru_cache(maxsize=32)
@@ -201,9 +202,20 @@ def _cmap(path: str, index: int) -> frozenset[int]:
         return frozenset((font.getBestCmap() or {}).keys())
 
 
-@lru_cache(maxsize=128)
+_thread_fonts = threading.local()
+
+
 def _pil_font(face: FontFace, size: int) -> ImageFont.FreeTypeFont:
-    return ImageFont.truetype(face.path, size=size, index=face.index)
+    """A loaded face at a size, cached per thread (a FreeType face must not be shared by threads)."""
+    cache = getattr(_thread_fonts, "cache", None)
+    if cache is None:
+        cache = _thread_fonts.cache = {}
+    font = cache.get((face, size))
+    if font is None:
+        if len(cache) > 128:
+            cache.clear()
+        font = cache[(face, size)] = ImageFont.truetype(face.path, size=size, index=face.index)
+    return font
 
 
 @lru_cache(maxsize=32)
@@ -272,11 +284,15 @@ def find_font(font_path: str | None = None) -> PosterFonts:
     if explicit:
         face = _face(explicit)
         if face is None:
-            raise PosterFontError(_("The poster font %(path)s does not exist or is not a font file. %(hint)s",
-                                    path=explicit, hint=_no_font_message()))
+            raise PosterFontError(_(
+                "The poster font %(path)s does not exist or is not a font file. Install the fonts-noto-cjk "
+                "package (%(command)s) or set QUIZ_POSTER_FONT to a font file with Chinese characters.",
+                path=explicit, command=INSTALL_HINT))
         if not _has_cjk(face):
-            raise PosterFontError(_("The poster font %(path)s has no Chinese characters. %(hint)s",
-                                    path=explicit, hint=_no_font_message()))
+            raise PosterFontError(_(
+                "The poster font %(path)s has no Chinese characters. Install the fonts-noto-cjk package "
+                "(%(command)s) or set QUIZ_POSTER_FONT to a font file with Chinese characters.",
+                path=explicit, command=INSTALL_HINT))
         return PosterFonts(face, _bold_sibling(face))
     for path in KNOWN_FONTS:
         face = _face(path)
@@ -371,7 +387,7 @@ class _Canvas:
             for piece in pieces:
                 self.draw.text((self.px(x), self.px(baseline)), piece, font=font, fill=fill, anchor="ls",
                                stroke_width=stroke_width, stroke_fill=fill)
-                x += _pil_font(face, 100).getlength(piece) * size / 100 + (tracking if tracking else 0)
+                x += _pil_font(face, 100).getlength(piece) * size / 100 + (tracking if tracking and _wide(piece) else 0)
 
 
 def text_width(fonts: PosterFonts, text: str, size: float, bold: bool = False, tracking: float = 0) -> float:
@@ -380,7 +396,12 @@ def text_width(fonts: PosterFonts, text: str, size: float, bold: bool = False, t
     total = 0.0
     for run, face, _stroke in fonts.runs(text, bold):
         total += _pil_font(face, 100).getlength(run) * size / 100
-    return total + tracking * len(text)
+    return total + tracking * sum(1 for c in text if _wide(c))
+
+
+def _wide(char: str) -> bool:
+    """CJK (wide) characters get letter-spacing in the banner; digits and Latin stay together."""
+    return unicodedata.east_asian_width(char) in ("W", "F")
 
 
 def _baseline(top: float, height: float, size: float) -> float:
@@ -452,6 +473,7 @@ BODY = 30                   # body font size
 HEAD = 26                   # table header font size
 LINE = 38                   # line height of wrapped body text
 MEDAL_R = 24
+EMPTY_ROW = 96              # height of the "no results yet" row of an empty table
 
 
 @dataclass
@@ -465,6 +487,10 @@ class _Table:
     header_height: float
     body: float = BODY
     rank_column: int | None = 0
+    empty: str = ""                 # shown in place of rows when there are none
+
+    def rows_height(self, rows: range) -> float:
+        return sum(self.heights[i] for i in rows) if self.heights else EMPTY_ROW
 
 
 @dataclass
@@ -531,7 +557,8 @@ def _layout_table(fonts: PosterFonts, columns: list[str], rows: list[list], rank
         cells.append(lines)
         ranks.append(rank)
         heights.append(72 + LINE * (max(len(x) for x in lines) - 1))
-    return _Table(header_lines, widths, aligns, cells, heights, ranks, header_height, body, rank_column)
+    return _Table(header_lines, widths, aligns, cells, heights, ranks, header_height, body, rank_column,
+                  "" if rows else _("No results yet."))
 
 
 def _share(natural: list[float], flexible: list[bool], available: float, body: float) -> list[float]:
@@ -581,7 +608,7 @@ def _build(fonts: PosterFonts, title: str, subtitle: str, columns: list[str], ro
         note = _("Showing the first %(shown)d of %(total)d rows; the full list is in the Excel export.",
                  shown=limit, total=len(rows))
         drawn.append(note)
-    drawn.append(_("Page %(page)d of %(pages)d", page=1, pages=1))
+    drawn += [_("Page %(page)d of %(pages)d", page=1, pages=1), _("No results yet.")]
     fonts.ensure("".join(clean_text(t) for t in drawn))
     title_size, title_lines = 60, []
     for size in (60, 52, 46):
@@ -651,7 +678,7 @@ def _diamond(canvas: _Canvas, cx: float, cy: float, r: float, fill) -> None:
 
 def _draw_table(canvas: _Canvas, table: _Table, top: float, rows: range) -> float:
     """The table card with its header and the given rows; returns the y below the card."""
-    height = table.header_height + sum(table.heights[i] for i in rows)
+    height = table.header_height + table.rows_height(rows)
     x0, x1 = MARGIN, WIDTH - MARGIN
     canvas.rect(x0 + 2, top + 5, x1 + 2, top + height + 6, fill=(234, 222, 204), radius=18)  # shadow
     canvas.rect(x0, top, x1, top + height, fill=WHITE, radius=18)
@@ -665,6 +692,10 @@ def _draw_table(canvas: _Canvas, table: _Table, top: float, rows: range) -> floa
             y += 32
         x += width
     y = top + table.header_height
+    if not table.heights:
+        canvas.rect(x0, y, x1, y + EMPTY_ROW, fill=WHITE, radius=18)
+        canvas.rect(x0, y, x1, y + EMPTY_ROW - 18, fill=WHITE)
+        canvas.text(WIDTH / 2, _baseline(y, EMPTY_ROW, table.body), table.empty, table.body, MUTED, align="center")
     for n, i in enumerate(rows):
         row_height = table.heights[i]
         rank = table.ranks[i]
@@ -727,7 +758,7 @@ def _draw_footer(canvas: _Canvas, poster: _Poster, top: float, page: str = "") -
 def _png(poster: _Poster, fonts: PosterFonts) -> bytes:
     table = poster.table
     table_top = _header_height(poster) + 36
-    table_bottom = table_top + table.header_height + sum(table.heights)
+    table_bottom = table_top + table.header_height + table.rows_height(range(len(table.heights)))
     canvas = _Canvas(fonts, table_bottom + _footer_height(poster) + 18)
     _draw_header(canvas, poster)
     _draw_table(canvas, table, table_top, range(len(table.heights)))
@@ -778,25 +809,27 @@ def _pdf(poster: _Poster, fonts: PosterFonts, title: str) -> bytes:
         shown = replace(poster, footer=poster.footer if last else [], note=poster.note if last else "")
         _draw_footer(canvas, shown, bottom, page_label)
         buffer.seek(0, io.SEEK_END)
+        # document info only with the first page: repeating it on append duplicates its keys
+        info = {"title": clean_text(title), "creator": "quiz", "producer": "quiz"} if number == 1 else {}
         canvas.image.save(buffer, "PDF", append=number > 1, resolution=resolution, quality=90, subsampling=0,
-                          title=clean_text(title), creator="quiz", producer="quiz")
+                          **info)
     return buffer.getvalue()
 
 
 def poster_png(title: str, subtitle: str, columns: list[str], rows: list[list], *, footer: str = "",
                font_path: str | None = None, banner: str = "", rank_column: int | None = 0) -> bytes:
     """A 1080 px wide PNG: red band with `banner`, `title` and `subtitle`, then the table (ranks
-    1-3 of `rank_column` as medals), then `footer`. At most MAX_PNG_ROWS rows (then a note)."""
+    1-3 of `rank_column` as medals), then `footer`. At most MAX_ROWS rows (then a note)."""
     fonts = find_font(font_path)
-    poster = _build(fonts, title, subtitle, columns, rows, footer, banner, rank_column, MAX_PNG_ROWS)
+    poster = _build(fonts, title, subtitle, columns, rows, footer, banner, rank_column, MAX_ROWS)
     return _png(poster, fonts)
 
 
 def poster_pdf(title: str, subtitle: str, columns: list[str], rows: list[list], *, footer: str = "",
                font_path: str | None = None, banner: str = "", rank_column: int | None = 0) -> bytes:
-    """The same poster as a PDF of A4 pages (header repeated, page numbers); at most MAX_PDF_ROWS rows."""
+    """The same poster as a PDF of A4 pages (header repeated, page numbers); at most MAX_ROWS rows."""
     fonts = find_font(font_path)
-    poster = _build(fonts, title, subtitle, columns, rows, footer, banner, rank_column, MAX_PDF_ROWS)
+    poster = _build(fonts, title, subtitle, columns, rows, footer, banner, rank_column, MAX_ROWS)
     return _pdf(poster, fonts, title)
 
 
@@ -853,7 +886,7 @@ def honour_poster(quiz, entries: list[dict], *, fmt: str, now: datetime, organis
     """光荣榜 / top N of a quiz leaderboard (entries from ranking.leaderboard) as PNG or PDF bytes."""
     banner = _("Honour roll")
     if top:
-        banner = f"{banner} · {_('Top %(count)d', count=top)}"
+        banner = banner + " · " + _("Top %(count)d", count=top)
     columns = [_("Rank"), _("Full name"), _("Unit"), _("Score"), _("Time used")]
     rows = [[e["rank"], e["name"], e["unit"], _number(e["score"]), _duration(e.get("time_used_seconds"))]
             for e in entries]

@@ -129,3 +129,37 @@ def download(quiz_id: int, kind: str, fmt: str):
     title = exports.title_line(quiz, now=now, organiser=organiser)
     data = exports.to_csv(header, rows) if fmt == "csv" else exports.to_xlsx(title, header, rows, sheet=sheet)
     return _download(data, f"{quiz.title}-{sheet}.{fmt}", fmt)
+
+
+POSTER_TYPES = {"png": "image/png", "pdf": "application/pdf"}
+
+
+@bp.route("/quizzes/<int:quiz_id>/poster/<kind>.<fmt>")
+@manager_required
+def poster(quiz_id: int, kind: str, fmt: str):
+    """kind: honour (光荣榜 top N, ?top=10) | units (unit ranking); fmt: png | pdf."""
+    from quiz.services import posters
+
+    quiz = _quiz(quiz_id)
+    if fmt not in POSTER_TYPES or kind not in ("honour", "units"):
+        abort(404)
+    now = utcnow()
+    organiser = current_user.unit.path if current_user.unit else None
+    try:
+        top = max(1, min(int(request.args.get("top", 10)), 300))
+    except ValueError:
+        top = 10
+    if kind == "honour":
+        entries = [e for e in leaderboard(quiz, now=now, limit=top * 2, public=True) if e["rank"] <= top]
+        data = posters.honour_poster(quiz, entries, fmt=fmt, now=now, organiser=organiser, top=top)
+        name = _("Honour roll")
+    else:
+        rank_by, weight = _report_args()
+        rows = unit_report(quiz, now=now, root=_scope_root(), rank_by=rank_by, participation_weight=weight)
+        data = posters.unit_poster(quiz, rows, fmt=fmt, now=now, organiser=organiser)
+        name = _("Unit ranking")
+    db.session.commit()
+    response = Response(data, mimetype=POSTER_TYPES[fmt])
+    response.headers["Content-Disposition"] = (
+        f"attachment; filename=\"poster.{fmt}\"; filename*=UTF-8''{quote(f'{quiz.title}-{name}.{fmt}')}")
+    return response
