@@ -358,9 +358,17 @@ def _export(kind: str, quiz_id: int, output: str, organiser: str | None, rank_by
         if kind == "leaderboard":
             header, rows = exports.leaderboard_table(quiz, leaderboard(quiz, now=now, limit=10 ** 9))
             sheet = _("Leaderboard")
-        else:
+        elif kind == "units":
             header, rows = exports.unit_table(unit_report(quiz, now=now, rank_by=rank_by))
             sheet = _("Units")
+        elif kind == "answers":
+            header, rows = exports.answers_table(quiz)
+            sheet = _("Answers")
+        else:
+            from quiz.services.analysis import analyse
+
+            header, rows = exports.item_table(analyse(quiz, now=now))
+            sheet = _("Item analysis")
     except QuizError as exc:
         _fail(exc)
     db.session.commit()
@@ -388,6 +396,22 @@ def export_leaderboard(quiz_id: int, output: str, organiser: str | None) -> None
 @with_appcontext
 def export_units(quiz_id: int, output: str, organiser: str | None, rank_by: str) -> None:
     _export("units", quiz_id, output, organiser, rank_by)
+
+
+@export_cli.command("answers", help="Every answer of every submitted sheet (for archives; includes phone numbers).")
+@click.argument("quiz_id", type=int)
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="FILE.xlsx or FILE.csv")
+@with_appcontext
+def export_answers(quiz_id: int, output: str) -> None:
+    _export("answers", quiz_id, output, None, "average")
+
+
+@export_cli.command("analysis", help="Item analysis: accuracy, facility, discrimination, most-chosen wrong option.")
+@click.argument("quiz_id", type=int)
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="FILE.xlsx or FILE.csv")
+@with_appcontext
+def export_analysis(quiz_id: int, output: str) -> None:
+    _export("analysis", quiz_id, output, None, "average")
 
 
 @export_cli.command("poster", help="A poster (PNG 1080 px wide, or PDF): the honour roll (top N) or the unit ranking.")

@@ -43,3 +43,15 @@ def test_leaderboard_xlsx_and_cli(app, ctx, tree, now, runner, tmp_path):
     assert "乔司街道/三角村社区" in text and "应参人数" in text.splitlines()[0] and "参与率" in text.splitlines()[0]
     assert runner.invoke(args=["export", "units", str(quiz.id), "-o", str(tmp_path / "x.pdf")]).exit_code != 0
     assert runner.invoke(args=["export", "units", "9999", "-o", str(out_csv)]).exit_code == 1
+
+
+def test_cli_exports_answers_and_analysis(app, ctx, tree, now, runner, tmp_path):
+    quiz = make_quiz()
+    _sit(quiz, now, "13800000001", "张三", "乔司街道/三角村社区")
+    out = tmp_path / "answers.csv"
+    assert runner.invoke(args=["export", "answers", str(quiz.id), "-o", str(out)]).exit_code == 0
+    rows = list(csv.reader(io.StringIO(out.read_bytes().decode("utf-8-sig"))))
+    assert len(rows) == 1 + 5 and rows[1][0] == "张三" and rows[1][1] == "13800000001"
+    out = tmp_path / "analysis.xlsx"
+    assert runner.invoke(args=["export", "analysis", str(quiz.id), "-o", str(out)]).exit_code == 0
+    assert load_workbook(out).active.max_row == 2 + 5
