@@ -163,3 +163,36 @@ def poster(quiz_id: int, kind: str, fmt: str):
     response.headers["Content-Disposition"] = (
         f"attachment; filename=\"poster.{fmt}\"; filename*=UTF-8''{quote(f'{quiz.title}-{name}.{fmt}')}")
     return response
+
+
+@bp.route("/quizzes/<int:quiz_id>/regrade", methods=["GET", "POST"])
+@manager_required
+def regrade_page(quiz_id: int):
+    """Preview the effect of the bank's current answer key, apply it with a reason, or undo."""
+    from quiz.models import Regrade
+    from quiz.services import regrade
+
+    quiz = _quiz(quiz_id)
+    form = EmptyForm()
+    now = utcnow()
+    if form.validate_on_submit():
+        try:
+            if request.form.get("undo"):
+                record = db.session.get(Regrade, int(request.form["undo"])) if request.form["undo"].isdigit() else None
+                if record is None or record.quiz_id != quiz.id:
+                    abort(404)
+                regrade.undo(record, actor=current_user, reason=request.form.get("reason", ""), now=now)
+                flash(_("The regrade was undone; the earlier scores are back."), "success")
+            else:
+                record = regrade.apply(quiz, actor=current_user, reason=request.form.get("reason", ""), now=now)
+                flash(_("%(n)d answer sheets were regraded.", n=len(record.changes)), "success")
+        except QuizError as exc:
+            db.session.rollback()
+            flash(exc.message, "danger")
+        else:
+            db.session.commit()
+            return redirect(url_for("reports.regrade_page", quiz_id=quiz.id))
+    changes = regrade.preview(quiz, now=now)
+    db.session.commit()
+    history = db.session.execute(select(Regrade).where(Regrade.quiz_id == quiz.id).order_by(Regrade.id.desc())).scalars().all()
+    return render_template("reports/regrade.html", quiz=quiz, changes=changes, history=history, form=form)

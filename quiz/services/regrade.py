@@ -1,0 +1,132 @@
+"""Answer-key correction: regrade a quiz's submitted sheets with the bank's current answers.
+
+`preview` lists every sheet whose score would change, with its rank before and after (ranks by
+the quiz rule over the counted sheets). `apply` writes the new scores and an audit record (who,
+when, why, every before/after value); `undo` puts the recorded before values back (the answer
+key itself stays as it is in the bank).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from flask_babel import gettext as _
+from sqlalchemy import select
+
+from quiz.errors import Conflict, Invalid
+from quiz.extensions import db
+from quiz.models import Answer, Attempt, Quiz, Regrade, User
+from quiz.questions import get_type
+from quiz.services.attempts import finalise_overdue, questions_by_id
+from quiz.services.quizzes import require_quiz
+
+
+@dataclass
+class Change:
+    attempt: Attempt
+    score: tuple[float, float]
+    correct: tuple[int, int]
+    rank: tuple[int | None, int | None]
+    answers: list[list]
+
+
+def ranks_for(quiz: Quiz, attempts: list[Attempt], scores: dict[int, float]) -> dict[int, int]:
+    """Rank of each counted sheet (one per person: best or latest) for the given scores."""
+    best: dict[int, tuple] = {}
+    for a in attempts:
+        score = scores[a.id]
+        key = ((-a.number,) if quiz.attempt_policy == "latest" else (-score, a.time_used_ms, a.submitted_at, a.id))
+        if a.participant_id not in best or key < best[a.participant_id][0]:
+            best[a.participant_id] = (key, a)
+    chosen = sorted((a for _k, a in best.values()), key=lambda a: (-scores[a.id], a.time_used_ms, a.submitted_at))
+    ranks, previous, rank = {}, None, 0
+    for position, a in enumerate(chosen, start=1):
+        key = (scores[a.id], a.time_used_ms, a.submitted_at)
+        if key != previous:
+            rank, previous = position, key
+        ranks[a.id] = rank
+    return ranks
+
+
+def preview(quiz: Quiz, *, now: datetime) -> list[Change]:
+    """Sheets whose score changes under the current answer key, with ranks before and after."""
+    finalise_overdue(quiz, now=now)
+    attempts = db.session.execute(select(Attempt).where(Attempt.quiz_id == quiz.id, Attempt.status == "submitted")
+                                  .order_by(Attempt.id)).scalars().all()
+    if not attempts:
+        return []
+    answers: dict[int, list[Answer]] = {}
+    for a in db.session.execute(select(Answer).where(Answer.attempt_id.in_([x.id for x in attempts]))).scalars():
+        answers.setdefault(a.attempt_id, []).append(a)
+    questions = questions_by_id(list({e["q"] for a in attempts for e in a.paper}))
+    before = {a.id: a.score or 0 for a in attempts}
+    after, details = {}, {}
+    for attempt in attempts:
+        points = {e["q"]: e["points"] for e in attempt.paper}
+        score, correct, rows = 0.0, 0, []
+        for answer in answers.get(attempt.id, []):
+            q = questions[answer.question_id]
+            fraction = get_type(q.type).grade(q.answer, answer.response, quiz.multi_partial)
+            earned = round(points[answer.question_id] * fraction, 4)
+            right = fraction == 1
+            score += earned
+            correct += right
+            if earned != answer.earned or right != answer.correct:
+                rows.append([answer.id, answer.earned, answer.correct, earned, right])
+        after[attempt.id] = round(score, 4)
+        details[attempt.id] = (correct, rows)
+    rank_before, rank_after = ranks_for(quiz, attempts, before), ranks_for(quiz, attempts, after)
+    changes = []
+    for attempt in attempts:
+        correct, rows = details[attempt.id]
+        if rows or abs(after[attempt.id] - before[attempt.id]) > 1e-9 or rank_before.get(attempt.id) != rank_after.get(attempt.id):
+            changes.append(Change(attempt, (before[attempt.id], after[attempt.id]), (attempt.correct_count or 0, correct),
+                                  (rank_before.get(attempt.id), rank_after.get(attempt.id)), rows))
+    return changes
+
+
+def apply(quiz: Quiz, *, actor: User | None, reason: str, now: datetime) -> Regrade:
+    """Regrade and record it. Raises Invalid without a reason, Conflict when nothing changes."""
+    require_quiz(actor, quiz)
+    reason = (reason or "").strip()
+    if not reason:
+        raise Invalid(_("Say why the sheets are regraded (for the audit record)."))
+    changes = preview(quiz, now=now)
+    if not any(c.answers for c in changes):
+        raise Conflict(_("No score changes: the answer key gives the same results."))
+    by_id = {a.id: a for a in db.session.execute(select(Answer).where(
+        Answer.id.in_([row[0] for c in changes for row in c.answers]))).scalars()}
+    for change in changes:
+        for answer_id, _eb, _cb, earned, right in change.answers:
+            by_id[answer_id].earned, by_id[answer_id].correct = earned, right
+        change.attempt.score, change.attempt.correct_count = change.score[1], change.correct[1]
+    record = Regrade(quiz_id=quiz.id, user_id=actor.id if actor else None, reason=reason[:2000], created_at=now,
+                     changes=[{"attempt": c.attempt.id, "name": c.attempt.participant.name, "score": list(c.score),
+                               "correct": list(c.correct), "rank": list(c.rank), "answers": c.answers}
+                              for c in changes])
+    db.session.add(record)
+    db.session.flush()
+    return record
+
+
+def undo(record: Regrade, *, actor: User | None, reason: str = "", now: datetime) -> None:
+    """Put back the scores recorded before the regrade (only the latest regrade, once)."""
+    quiz = db.session.get(Quiz, record.quiz_id)
+    require_quiz(actor, quiz)
+    if record.undone_at is not None:
+        raise Conflict(_("This regrade has already been undone."))
+    newer = db.session.execute(select(Regrade.id).where(Regrade.quiz_id == record.quiz_id, Regrade.id > record.id,
+                                                        Regrade.undone_at.is_(None))).first()
+    if newer:
+        raise Conflict(_("Undo the later regrades first."))
+    ids = [row[0] for c in record.changes for row in c["answers"]]
+    answers = {a.id: a for a in db.session.execute(select(Answer).where(Answer.id.in_(ids))).scalars()} if ids else {}
+    for change in record.changes:
+        attempt = db.session.get(Attempt, change["attempt"])
+        attempt.score, attempt.correct_count = change["score"][0], change["correct"][0]
+        for answer_id, earned_before, correct_before, _ea, _ca in change["answers"]:
+            answers[answer_id].earned, answers[answer_id].correct = earned_before, correct_before
+    record.undone_at = now
+    record.undone_by_id = actor.id if actor else None
+    record.undo_reason = (reason or "")[:1000]
+    db.session.flush()
