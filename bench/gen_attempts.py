@@ -319,8 +319,14 @@ def bulk(args, info: dict) -> dict:
     """Participants, attempts and answers in chunks; returns timings."""
     from quiz.extensions import db
 
+    from types import SimpleNamespace
+
     rng = random.Random(args.seed * 7919 + 1)
-    quiz, opens, closes = info["quiz"], info["opens"], info["closes"]
+    opens, closes = info["opens"], info["closes"]
+    q = info["quiz"]
+    quiz = SimpleNamespace(id=q.id, rules=q.rules, max_score=q.max_score, shuffle_options=q.shuffle_options,
+                           shuffle_questions=q.shuffle_questions, multi_partial=q.multi_partial)
+    db.session.rollback()  # end the session's transaction: on SQLite it holds the write lock
     paper_maker = Paper(quiz, info["questions"])
     dialect = db.engine.dialect.name
     # one participant per slot, units in turn

@@ -27,7 +27,8 @@ class Config:
     ITEMS_PER_PAGE = 50
 
     # Rate limits (Flask-Limiter). Per person or per answer sheet, not per IP, so a thousand
-    # people behind one office NAT are not throttled together.
+    # people behind one office NAT are not throttled together. These three are read when the
+    # views are defined (edit them here, not in instance/config.py).
     RATELIMIT_STORAGE_URI = "memory://"
     RATELIMIT_HEADERS_ENABLED = True
     JOIN_LIMIT = "20/minute"          # per client address + phone number

@@ -37,6 +37,7 @@ def client_ip() -> str:
     return get_remote_address() or request.remote_addr or "unknown"
 
 
-# Limits are declared per endpoint (see views/api.py); storage from RATELIMIT_STORAGE_URI
-# (memory:// by default; redis://… when several workers must share counts).
+# Limits are declared per endpoint with static strings from quiz/config.py (see views/api.py),
+# parsed once. Storage from RATELIMIT_STORAGE_URI (memory:// by default; redis://… to share
+# counts between worker processes).
 limiter = Limiter(key_func=client_ip, default_limits=[])

@@ -92,6 +92,7 @@ def forbidden(error: Forbidden):
 from flask import current_app, url_for  # noqa: E402
 from werkzeug.exceptions import RequestEntityTooLarge  # noqa: E402
 
+from quiz.config import Config  # noqa: E402
 from quiz.extensions import client_ip, limiter  # noqa: E402
 from quiz.services import attempts as attempt_service  # noqa: E402
 from quiz.services import hotpath  # noqa: E402
@@ -155,8 +156,8 @@ def quiz_status(quiz_id: int):
 
 
 @bp.post("/join/<code>")
-@limiter.limit(lambda: current_app.config["JOIN_LIMIT"], key_func=_join_key)
-@limiter.limit(lambda: current_app.config["JOIN_LIMIT_PER_ADDRESS"], key_func=client_ip)
+@limiter.limit(Config.JOIN_LIMIT, key_func=_join_key)
+@limiter.limit(Config.JOIN_LIMIT_PER_ADDRESS, key_func=client_ip)
 def join(code: str):
     """{"name", "phone", "unit"} → the answer sheet (201 new, 200 resumed)."""
     body = json_body()
@@ -183,7 +184,7 @@ def attempt_state(attempt_id: int):
 
 
 @bp.put("/attempts/<int:attempt_id>/answers/<int:question_id>")
-@limiter.limit(lambda: current_app.config["ANSWER_LIMIT"], key_func=_attempt_key)
+@limiter.limit(Config.ANSWER_LIMIT, key_func=_attempt_key)
 def save_answer(attempt_id: int, question_id: int):
     """{"response": …} → saved; 409 after the deadline (nothing changed)."""
     body = json_body()
@@ -229,7 +230,7 @@ def review(attempt_id: int):
 
 
 @bp.post("/attempts/<int:attempt_id>/events")
-@limiter.limit(lambda: current_app.config["ANSWER_LIMIT"], key_func=_attempt_key)
+@limiter.limit(Config.ANSWER_LIMIT, key_func=_attempt_key)
 def event(attempt_id: int):
     body = json_body()
     attempt = attempt_service.get_attempt(attempt_id, attempt_token_from_request())

@@ -65,7 +65,7 @@ def enter_code():
 
 
 @bp.route("/j/<code>", methods=["GET", "POST"])
-@limiter.limit(lambda: "60/minute", key_func=lambda: f"joinpage:{request.remote_addr}:{request.form.get('phone', '')}",
+@limiter.limit("60/minute", key_func=lambda: f"joinpage:{request.remote_addr}:{request.form.get('phone', '')}",
                methods=["POST"])
 def join(code: str):
     quiz = quiz_service.quiz_by_code(code)
