@@ -38,6 +38,7 @@ class SheetMeta:
     nonce: str
     practice: bool
     paper: dict  # question id → option order (list or None)
+    kinds: dict  # question id → (type, option count) as drawn, when the paper records them
 
 
 @dataclass(frozen=True)
@@ -84,7 +85,8 @@ def sheet(attempt_id: int) -> SheetMeta | None:
     if row is None:
         return None
     paper = row.paper if isinstance(row.paper, list) else __import__("json").loads(row.paper)
-    meta = SheetMeta(attempt_id, row.nonce, row.mode == "practice", {e["q"]: e["order"] for e in paper})
+    meta = SheetMeta(attempt_id, row.nonce, row.mode == "practice", {e["q"]: e["order"] for e in paper},
+                     {e["q"]: (e["t"], e["n"]) for e in paper if "t" in e and "n" in e})
     _sheets[attempt_id] = meta
     if len(_sheets) > SHEET_CACHE_SIZE:
         _sheets.popitem(last=False)
@@ -194,19 +196,23 @@ def fast_save(attempt_id: int, question_id: int, response, token: str | None, *,
     if response is None or response == "" or response == [] or (
             isinstance(response, list) and all(isinstance(x, str) and not x.strip() for x in response)):
         return None  # clearing goes through the full path
-    info = question(question_id)
-    if info is None:
-        return None
-    kind = get_type(info.type)
+    if question_id in meta.kinds:
+        qtype, options = meta.kinds[question_id]
+    else:  # papers drawn before type/option count were recorded
+        info = question(question_id)
+        if info is None:
+            return None
+        qtype, options = info.type, info.options
+    kind = get_type(qtype)
     try:
-        canonical = kind.normalise_response(response, info.options)
+        canonical = kind.normalise_response(response, options)
     except AnswerError:
         return None  # the full path decides: 409 for a closed sheet comes before 422
     order = meta.paper[question_id]
-    if info.type in ("single", "multi"):
+    if qtype in ("single", "multi"):
         canonical = to_original(canonical, order)
     saved, deadline = guarded_upsert(attempt_id, question_id, canonical, now)
     if not saved:
         return None
-    return {"saved": True, "response": response_for_client(info.type, canonical, order),
+    return {"saved": True, "response": response_for_client(qtype, canonical, order),
             "deadline": deadline.isoformat() if deadline else None, "server_time": now.isoformat()}

@@ -176,7 +176,8 @@ def draw_paper(quiz: Quiz, pool: list[QuestionRow], rng: random.Random) -> list[
             if quiz.shuffle_options and q.type in ("single", "multi") and q.options_count > 1:
                 order = list(range(q.options_count))
                 rng.shuffle(order)
-            paper.append({"q": q.id, "points": rule.points, "order": order})
+            # type and option count ride along so answer saves need no question lookup
+            paper.append({"q": q.id, "points": rule.points, "order": order, "t": q.type, "n": q.options_count})
     if quiz.shuffle_questions:
         rng.shuffle(paper)
     return paper
