@@ -342,6 +342,15 @@ def bulk(args, info: dict) -> dict:
     started = time.perf_counter()
     with db.engine.begin() as conn:
         writer = Writer(conn, dialect)
+        foreign_keys = []
+        if dialect == "postgresql" and not args.keep_fk_checks:
+            # FK triggers fire per row and cost about 2/3 of the answer COPY; drop them for the load
+            # and add them back (same names and definitions) at the end, which checks every row once.
+            foreign_keys = conn.exec_driver_sql(
+                "SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid) FROM pg_constraint "
+                "WHERE contype = 'f' AND conrelid::regclass::text IN ('participant', 'attempt', 'answer')").all()
+            for table, name, _definition in foreign_keys:
+                conn.exec_driver_sql(f'ALTER TABLE "{table}" DROP CONSTRAINT "{name}"')
         chunk = args.chunk
         for base in range(0, len(unit_of), chunk):
             t0 = time.perf_counter()
@@ -406,6 +415,12 @@ def bulk(args, info: dict) -> dict:
             if not args.quiet:
                 print(f"  {totals['attempts']:>7,} attempts, {totals['answers']:>9,} answers, "
                       f"{time.perf_counter() - started:6.1f} s", flush=True)
+        start = time.perf_counter()
+        for table, name, definition in foreign_keys:
+            conn.exec_driver_sql(f'ALTER TABLE "{table}" ADD CONSTRAINT "{name}" {definition}')
+        if foreign_keys:
+            timings["foreign keys"] = time.perf_counter() - start
+            totals["foreign_keys"] = len(foreign_keys)
         if dialect == "postgresql":
             for table in ("participant", "attempt", "answer"):
                 conn.exec_driver_sql(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
@@ -491,9 +506,13 @@ def main() -> None:
     parser.add_argument("--bank-rows", type=int, default=2000)
     parser.add_argument("--seed", type=int, default=20261123)
     parser.add_argument("--chunk", type=int, default=5000, help="participants per COPY batch")
+    parser.add_argument("--keep-fk-checks", action="store_true",
+                        help="PostgreSQL: keep the foreign keys during COPY (about 3x slower for answers)")
     parser.add_argument("--verify", action="store_true", help="run quiz.services.verify.verify_quiz (slow at 100k)")
     parser.add_argument("--verify-sample", type=int, default=1000, help="regrade N random attempts (0 = skip)")
     parser.add_argument("--quiet", action="store_true")
+    parser.add_argument("--check-only", action="store_true",
+                        help="generate nothing: run the checks on the newest quiz already in the database")
     args = parser.parse_args()
 
     from quiz import create_app
@@ -503,7 +522,7 @@ def main() -> None:
     if url == "sqlite":
         import tempfile
         url = f"sqlite:///{tempfile.mkdtemp(prefix='quizbench-')}/bench.sqlite3"
-    if url.startswith("sqlite:///"):
+    if url.startswith("sqlite:///") and not args.check_only:
         path = Path(url[len("sqlite:///"):])
         for suffix in ("", "-wal", "-shm"):
             Path(str(path) + suffix).unlink(missing_ok=True)
@@ -513,23 +532,33 @@ def main() -> None:
         dialect = db.engine.dialect.name
         print(f"database: {dialect} {url if dialect == 'sqlite' else db.engine.url.render_as_string(hide_password=True)}")
         t0 = time.perf_counter()
-        info = prepare(args, now)
-        t1 = time.perf_counter()
-        quiz = info["quiz"]
-        print(f"schema, {len(info['units'])} units ({len(info['leaves'])} leaf), bank of {info['bank_rows']} "
-              f"questions, quiz {quiz.id} “{quiz.title}”: {t1 - t0:.1f} s")
-        totals = bulk(args, info)
-        t = totals["timings"]
-        w = t["write"]
-        print(f"rows: {totals['participants']:,} participants, {totals['attempts']:,} attempts "
-              f"({info['second']:,} second attempts, {totals['auto']:,} auto-submitted, {totals['fast']:,} flagged fast), "
-              f"{totals['answers']:,} answers ({totals['unanswered']:,} questions left unanswered)")
-        print(f"bulk: {t['total']:.1f} s in all = Python generation {t['python']:.1f} s + "
-              + " + ".join(f"{k} {'COPY' if dialect == 'postgresql' else 'executemany'} {v:.1f} s" for k, v in w.items())
-              + f" (+ commit); {'VACUUM ANALYZE' if dialect == 'postgresql' else 'ANALYZE'} {t['analyze']:.1f} s")
-        if "answer" in w:
-            print(f"answers: {totals['answers']:,} rows written in {w['answer']:.1f} s "
-                  f"({totals['answers'] / w['answer']:,.0f} rows/s)")
+        if args.check_only:
+            from quiz.models import Attempt, Quiz
+            from sqlalchemy import func, select
+
+            quiz = db.session.get(Quiz, db.session.scalar(select(func.max(Quiz.id))))
+            totals = {"attempts": db.session.scalar(select(func.count()).select_from(Attempt)
+                                                    .where(Attempt.quiz_id == quiz.id))}
+            print(f"checking quiz {quiz.id} “{quiz.title}” ({totals['attempts']:,} attempts); nothing is generated")
+        else:
+            info = prepare(args, now)
+            t1 = time.perf_counter()
+            quiz = info["quiz"]
+            print(f"schema, {len(info['units'])} units ({len(info['leaves'])} leaf), bank of {info['bank_rows']} "
+                  f"questions, quiz {quiz.id} “{quiz.title}”: {t1 - t0:.1f} s")
+            totals = bulk(args, info)
+            t = totals["timings"]
+            w = t["write"]
+            print(f"rows: {totals['participants']:,} participants, {totals['attempts']:,} attempts "
+                  f"({info['second']:,} second attempts, {totals['auto']:,} auto-submitted, {totals['fast']:,} flagged fast), "
+                  f"{totals['answers']:,} answers ({totals['unanswered']:,} questions left unanswered)")
+            print(f"bulk: {t['total']:.1f} s in all = Python generation {t['python']:.1f} s + "
+                  + " + ".join(f"{k} {'COPY' if dialect == 'postgresql' else 'executemany'} {v:.1f} s" for k, v in w.items())
+                  + (f" + re-adding {totals['foreign_keys']} foreign keys {t['foreign keys']:.1f} s" if "foreign keys" in t else "")
+                  + f" (+ commit); {'VACUUM ANALYZE' if dialect == 'postgresql' else 'ANALYZE'} {t['analyze']:.1f} s")
+            if "answer" in w:
+                print(f"answers: {totals['answers']:,} rows written in {w['answer']:.1f} s "
+                      f"({totals['answers'] / w['answer']:,.0f} rows/s)")
         db.session.expire_all()
         start = time.perf_counter()
         problems = sql_check(quiz.id)
@@ -546,7 +575,15 @@ def main() -> None:
             from quiz.services.verify import verify_quiz
 
             start = time.perf_counter()
-            report = verify_quiz(quiz, now=now)
+            try:
+                report = verify_quiz(quiz, now=now)
+            except Exception as exc:  # e.g. too many bound parameters at 100k attempts on PostgreSQL
+                db.session.rollback()
+                first = str(getattr(exc, "orig", exc)).splitlines()[0][:300]
+                print(f"verify_quiz FAILED after {time.perf_counter() - start:.1f} s: {type(exc).__name__}: {first}")
+                failed = True
+                report = None
+        if args.verify and report is not None:
             db.session.rollback()
             print(f"verify_quiz: {report.attempts:,} attempts, {report.entries:,} ranked entries, "
                   f"{len(report.differences)} differences ({time.perf_counter() - start:.1f} s)")

@@ -1,0 +1,60 @@
+"""Real browser: an organiser logs in, opens the unit report, downloads the XLSX 公示表 and the
+光荣榜 poster, and the files are what they claim to be."""
+import io
+
+from openpyxl import load_workbook
+
+from quiz.extensions import db
+
+
+def _results(app, quiz_id):
+    from datetime import timedelta
+
+    from quiz.models import Quiz
+    from quiz.models.base import utcnow
+    from quiz.services import attempts as svc
+    from quiz.services.people import create_user
+    from quiz.services.units import find_unit
+
+    with app.app_context():
+        quiz = db.session.get(Quiz, quiz_id)
+        now = utcnow() - timedelta(minutes=30)
+        for i, unit in enumerate(["乔司街道/三角村社区", "乔司街道/永丰村", "伦教街道/常教社区"]):
+            attempt = svc.join(quiz, name=f"参赛者{i}", phone=f"1380000000{i}", unit_path=unit, now=now).attempt
+            first = attempt.paper[0]
+            svc.save_answer(attempt, first["q"], "B" if i != 2 else "A", now=now)
+            svc.submit(attempt, now=now + timedelta(seconds=40 + i))
+        create_user("zuzhi", role="organiser", password="secret-pass", now=now, unit=find_unit("乔司街道"))
+        quiz.unit = find_unit("乔司街道")
+        db.session.commit()
+
+
+def test_organiser_downloads_xlsx_and_poster(browser, live_server, make_quiz, app, tmp_path):
+    quiz = make_quiz()
+    _results(app, quiz["id"])
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN", accept_downloads=True)
+    page = context.new_page()
+    page.goto(f"{live_server}/login")
+    page.fill("input[name=username]", "zuzhi")
+    page.fill("input[name=password]", "secret-pass")
+    page.click("main button[type=submit]")  # not the language switch in the top bar
+    page.goto(f"{live_server}/quizzes/{quiz['id']}/report")
+    assert page.locator("svg").count() == 3
+    assert "三角村社区" in page.content()
+    with page.expect_download() as info:
+        page.click("a[data-download=leaderboard-xlsx]")
+    xlsx = tmp_path / "board.xlsx"
+    info.value.save_as(xlsx)
+    sheet = load_workbook(xlsx).active
+    assert "应知应会知识竞赛" in sheet["A1"].value
+    names = [row[1].value for row in sheet.iter_rows(min_row=3)]
+    assert sorted(names) == ["参赛者0", "参赛者1", "参赛者2"]
+    with page.expect_download() as info:
+        page.click("a[data-download=honour-png]")
+    poster = tmp_path / "poster.png"
+    info.value.save_as(poster)
+    from PIL import Image
+    image = Image.open(io.BytesIO(poster.read_bytes()))
+    assert image.format == "PNG" and image.width == 1080
+    assert len(set(image.convert("RGB").resize((108, 108)).getdata())) > 50  # not blank
+    context.close()
