@@ -83,3 +83,20 @@ def test_poster_downloads_and_cli(client, auth, app, runner, tmp_path):
     assert result.exit_code == 0, result.output
     assert out.read_bytes().startswith(b"\x89PNG")
     assert runner.invoke(args=["export", "poster", str(quiz_id), "-o", str(tmp_path / "x.jpg")]).exit_code != 0
+
+
+def test_points_page(client, auth, app):
+    _data(app)
+    auth.login()
+    page = client.get("/points?period=year")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200 and "张三" in html and "王五" in html
+    fixed = client.get("/points?period=month&mode=fixed&participate=1&passed=2&full_marks=3&daily_cap=5")
+    assert fixed.status_code == 200 and "张三" in fixed.get_data(as_text=True)
+    assert client.get("/points?period=custom&start=2020-01-01&end=2020-02-01").status_code == 200
+    assert client.get("/points?period=custom&start=bad").status_code == 200
+    assert client.get("/points?mode=nonsense").status_code == 200
+    auth.logout()
+    auth.login("lunjiao")
+    html = client.get("/points?period=year").get_data(as_text=True)
+    assert "张三" not in html  # quizzes outside the organiser's scope do not count

@@ -9,7 +9,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
-from quiz.errors import QuizError
+from quiz.errors import Invalid, QuizError
 from quiz.extensions import db
 from quiz.forms import EmptyForm
 from quiz.models import Unit
@@ -196,3 +196,47 @@ def regrade_page(quiz_id: int):
     db.session.commit()
     history = db.session.execute(select(Regrade).where(Regrade.quiz_id == quiz.id).order_by(Regrade.id.desc())).scalars().all()
     return render_template("reports/regrade.html", quiz=quiz, changes=changes, history=history, form=form)
+
+
+@bp.route("/points")
+@manager_required
+def points_page():
+    """积分榜 and 光荣榜 across the quizzes in scope, for a period and a points rule."""
+    from quiz.models import Quiz
+    from quiz.services.points import PERIODS, PointsRule, honour_roll, period_bounds, person_points, unit_points
+    from quiz.services.quizzes import parse_time
+    from quiz.services.scope import unit_filter
+
+    now = utcnow()
+    args = request.args
+    period = args.get("period", "month")
+    try:
+        if period == "custom":
+            start = parse_time(args.get("start"), _("Start"))
+            end = parse_time(args.get("end"), _("End"))
+            if start is None or end is None:
+                raise Invalid(_("Give both the start and the end of a custom period."))
+        else:
+            start, end = period_bounds(period if period in PERIODS else "month", now)
+
+        def number(name, default=0.0):
+            try:
+                return float(args.get(name) or default)
+            except ValueError:
+                raise Invalid(_("%(field)s must be a number.", field=name))
+        cap = args.get("daily_cap")
+        rule = PointsRule(mode=args.get("mode", "score"), participate=number("participate", 1),
+                          passed=number("passed", 2), full_marks=number("full_marks", 3),
+                          daily_cap=number("daily_cap") if cap else None)
+        stmt = select(Quiz).where(Quiz.mode == "exam")
+        condition = unit_filter(current_user)
+        if condition is not None:
+            stmt = stmt.join(Unit, Quiz.unit_id == Unit.id).where(condition)
+        quizzes = db.session.execute(stmt).scalars().all()
+        people = person_points(quizzes, rule, start=start, end=end)
+        roll = honour_roll(quizzes, rule, start=start, end=end, top=10)
+    except QuizError as exc:
+        flash(exc.message, "danger")
+        people, roll, start, end, rule = [], {"full_marks": [], "top": []}, None, None, PointsRule()
+    return render_template("reports/points.html", people=people[:200], units=unit_points(people), roll=roll,
+                           period=period, start=start, end=end, rule=rule, args=args, periods=PERIODS)
