@@ -244,7 +244,10 @@ def what_if(quiz_id, now, repeat, captured_sql) -> list[dict]:
     size = leaderboard_size(quiz, now=now)
     full = leaderboard(quiz, now=now, limit=10 ** 9)
     header, rows = exports.leaderboard_table(quiz, full)
-    db.session.rollback()
+    title = exports.title_line(quiz, now=now, organiser="临平区委政法委")
+    from types import SimpleNamespace
+    quiz = SimpleNamespace(id=quiz.id, attempt_policy=quiz.attempt_policy)
+    db.session.rollback()  # on SQLite the session's transaction would hold the write lock
 
     def clock(fn):
         times = []
@@ -284,7 +287,6 @@ def what_if(quiz_id, now, repeat, captured_sql) -> list[dict]:
         out.append({"name": "proposed full board (no limit)", "min": lo, "median": med,
                     "check": "same board" if same else "DIFFERENT board"})
         trans.rollback()
-    title = exports.title_line(quiz, now=now, organiser="临平区委政法委")
     data, lo, med = clock(lambda: to_xlsx_shared_styles(title, header, rows, sheet="公示榜"))
     from openpyxl import load_workbook
     book = load_workbook(io.BytesIO(data), read_only=True)

@@ -100,3 +100,22 @@ def rank_of(attempt: Attempt, *, now: datetime) -> int | None:
                 and_(counted.c.score == attempt.score, counted.c.time_used_ms == attempt.time_used_ms,
                      counted.c.submitted_at < attempt.submitted_at))))
     return (better or 0) + 1
+
+
+def ranks_for(quiz: Quiz, attempts: list[Attempt], scores: dict[int, float]) -> dict[int, int]:
+    """The same rule computed in Python for given scores (used to check the SQL ranking and to
+    preview a regrade): rank of each counted sheet, one per person (best or latest)."""
+    best: dict[int, tuple] = {}
+    for a in attempts:
+        score = scores[a.id]
+        key = ((-a.number,) if quiz.attempt_policy == "latest" else (-score, a.time_used_ms, a.submitted_at, a.id))
+        if a.participant_id not in best or key < best[a.participant_id][0]:
+            best[a.participant_id] = (key, a)
+    chosen = sorted((a for _k, a in best.values()), key=lambda a: (-scores[a.id], a.time_used_ms, a.submitted_at))
+    ranks, previous, rank = {}, None, 0
+    for position, a in enumerate(chosen, start=1):
+        key = (scores[a.id], a.time_used_ms, a.submitted_at)
+        if key != previous:
+            rank, previous = position, key
+        ranks[a.id] = rank
+    return ranks

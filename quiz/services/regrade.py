@@ -19,6 +19,7 @@ from quiz.models import Answer, Attempt, Quiz, Regrade, User
 from quiz.questions import get_type
 from quiz.services.attempts import finalise_overdue, questions_by_id
 from quiz.services.quizzes import require_quiz
+from quiz.services.ranking import ranks_for
 
 
 @dataclass
@@ -28,24 +29,6 @@ class Change:
     correct: tuple[int, int]
     rank: tuple[int | None, int | None]
     answers: list[list]
-
-
-def ranks_for(quiz: Quiz, attempts: list[Attempt], scores: dict[int, float]) -> dict[int, int]:
-    """Rank of each counted sheet (one per person: best or latest) for the given scores."""
-    best: dict[int, tuple] = {}
-    for a in attempts:
-        score = scores[a.id]
-        key = ((-a.number,) if quiz.attempt_policy == "latest" else (-score, a.time_used_ms, a.submitted_at, a.id))
-        if a.participant_id not in best or key < best[a.participant_id][0]:
-            best[a.participant_id] = (key, a)
-    chosen = sorted((a for _k, a in best.values()), key=lambda a: (-scores[a.id], a.time_used_ms, a.submitted_at))
-    ranks, previous, rank = {}, None, 0
-    for position, a in enumerate(chosen, start=1):
-        key = (scores[a.id], a.time_used_ms, a.submitted_at)
-        if key != previous:
-            rank, previous = position, key
-        ranks[a.id] = rank
-    return ranks
 
 
 def preview(quiz: Quiz, *, now: datetime) -> list[Change]:

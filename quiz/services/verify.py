@@ -11,7 +11,7 @@ from quiz.extensions import db
 from quiz.models import Answer, Attempt, Quiz
 from quiz.questions import get_type
 from quiz.services.attempts import finalise_overdue, questions_by_id
-from quiz.services.ranking import leaderboard
+from quiz.services.ranking import leaderboard, ranks_for
 
 
 @dataclass
@@ -51,24 +51,8 @@ def verify_quiz(quiz: Quiz, *, now: datetime) -> VerifyReport:
             report.differences.append(
                 f"attempt {attempt.id} ({attempt.participant.name}): stored {attempt.score:g}/{attempt.correct_count} "
                 f"correct, recomputed {score:g}/{correct}")
-    # ranks: recompute from scratch with the rule and compare with the service's leaderboard
-    best: dict[int, Attempt] = {}
-    for attempt in attempts:
-        score = recomputed[attempt.id][0]
-        key = ((-attempt.number,) if quiz.attempt_policy == "latest"
-               else (-score, attempt.time_used_ms, attempt.submitted_at, attempt.id))
-        current = best.get(attempt.participant_id)
-        if current is None or key < current[0]:
-            best[attempt.participant_id] = (key, attempt)
-    chosen = [a for _key, a in best.values()]
-    chosen.sort(key=lambda a: (-recomputed[a.id][0], a.time_used_ms, a.submitted_at))
-    expected: dict[int, int] = {}
-    previous, rank = None, 0
-    for position, attempt in enumerate(chosen, start=1):
-        key = (recomputed[attempt.id][0], attempt.time_used_ms, attempt.submitted_at)
-        if key != previous:
-            rank, previous = position, key
-        expected[attempt.id] = rank
+    # ranks: recompute with the rule in Python and compare with the SQL leaderboard
+    expected = ranks_for(quiz, attempts, {a: score for a, (score, _c) in recomputed.items()})
     served = {e["attempt_id"]: e["rank"] for e in leaderboard(quiz, now=now, limit=10 ** 9)}
     report.entries = len(expected)
     for attempt_id, rank in expected.items():
