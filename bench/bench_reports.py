@@ -132,12 +132,13 @@ PROPOSED_INDEX = ("CREATE INDEX ix_attempt_board ON attempt (quiz_id, score DESC
                   "WHERE status = 'submitted'")
 
 
-def proposed_board(quiz, *, until=None):
+def proposed_board(quiz, *, until=None, ranked=True, ahead_of=None):
     """The leaderboard as one ordered statement a partial index can feed, with the same rule as
     ranking.counted_attempts + ranked_entries: an attempt counts when no other submitted attempt
     of the same participant beats it (best: higher score, then less time, then earlier, then
-    lower id; latest: a higher number). The rank is computed over the counted attempts in index
-    order, so LIMIT n reads about n index entries instead of ranking the whole board."""
+    lower id; latest: a higher number). With `ranked` the rank is a window over the counted
+    attempts in index order, so on PostgreSQL LIMIT n reads about n index entries instead of
+    ranking the whole board. `ahead_of` (a row) keeps only the entries strictly ahead of it."""
     from sqlalchemy import and_, exists, func, or_, select
     from sqlalchemy.orm import aliased
 
@@ -154,14 +155,45 @@ def proposed_board(quiz, *, until=None):
                                 b.status == "submitted", b.id != a.id, better)
     if until is not None:
         beaten = beaten.where(b.submitted_at <= until)
-    stmt = (select(func.rank().over(order_by=(a.score.desc(), a.time_used_ms.asc(), a.submitted_at.asc()))
-                   .label("rank"), Participant.name, Unit.path.label("unit"), a.score, a.time_used_ms,
-                   a.id.label("attempt_id"))
+    columns = [Participant.name, Unit.path.label("unit"), a.score, a.time_used_ms, a.submitted_at,
+               a.id.label("attempt_id")]
+    if ranked:
+        columns.insert(0, func.rank().over(order_by=(a.score.desc(), a.time_used_ms.asc(),
+                                                     a.submitted_at.asc())).label("rank"))
+    stmt = (select(*columns)
             .join(Participant, Participant.id == a.participant_id).join(Unit, Unit.id == Participant.unit_id)
             .where(a.quiz_id == quiz.id, a.status == "submitted", ~exists(beaten)))
     if until is not None:
         stmt = stmt.where(a.submitted_at <= until)
+    if ahead_of is not None:
+        r = ahead_of
+        stmt = stmt.where(or_(a.score > r.score, and_(a.score == r.score, a.time_used_ms < r.time_used_ms),
+                              and_(a.score == r.score, a.time_used_ms == r.time_used_ms,
+                                   a.submitted_at < r.submitted_at)))
+        return stmt
     return stmt.order_by(a.score.desc(), a.time_used_ms.asc(), a.submitted_at.asc(), a.id.asc())
+
+
+def proposed_page(conn, quiz, *, limit, offset=0, until=None):
+    """Portable variant (SQLite computes a window over its whole input before LIMIT): the same
+    ordered statement without rank(), and the ranks given in Python, 1, 2, 2, 4 style; a page
+    that does not start at the top counts once the entries strictly ahead of its first row."""
+    from sqlalchemy import func, select
+
+    rows = conn.execute(proposed_board(quiz, until=until, ranked=False).limit(limit).offset(offset)).all()
+    out, previous, rank = [], None, 0
+    for position, row in enumerate(rows):
+        key = (row.score, row.time_used_ms, row.submitted_at)
+        if position == 0:
+            rank = 1
+            if offset:
+                ahead = proposed_board(quiz, until=until, ranked=False, ahead_of=row).subquery()
+                rank += conn.execute(select(func.count()).select_from(ahead)).scalar()
+        elif key != previous:
+            rank = offset + position + 1
+        previous = key
+        out.append((rank, row.attempt_id))
+    return out
 
 
 def proposed_size(quiz):
@@ -226,7 +258,7 @@ def to_xlsx_shared_styles(title, header, rows, *, sheet):
     return buffer.getvalue()
 
 
-def what_if(quiz_id, now, repeat, captured_sql) -> list[dict]:
+def what_if(quiz_id, now, repeat, captured_sql, *, xlsx: bool = True) -> list[dict]:
     """Inside one transaction that is rolled back: create the proposed index, time the current
     service query (as captured) and the proposed statements, and check they give the same ranks."""
     from sqlalchemy import select
@@ -274,6 +306,12 @@ def what_if(quiz_id, now, repeat, captured_sql) -> list[dict]:
         same = [(r.rank, r.attempt_id) for r in value] == served
         out.append({"name": "proposed top-100", "min": lo, "median": med,
                     "check": "same 100 (rank, attempt) as leaderboard()" if same else "DIFFERENT from leaderboard()"})
+        value, lo, med = clock(lambda: proposed_page(conn, quiz, limit=100))
+        out.append({"name": "proposed top-100, no window: ranks in Python", "min": lo, "median": med,
+                    "check": "same 100 (rank, attempt)" if value == served else "DIFFERENT from leaderboard()"})
+        value, lo, med = clock(lambda: proposed_page(conn, quiz, limit=50, offset=middle_offset))
+        out.append({"name": f"proposed page limit=50 offset={middle_offset:,}, no window", "min": lo, "median": med,
+                    "check": "same page" if value == served_mid else "DIFFERENT page"})
         mid = proposed_board(quiz).limit(50).offset(middle_offset)
         value, lo, med = clock(lambda: conn.execute(mid).all())
         same = [(r.rank, r.attempt_id) for r in value] == served_mid
@@ -287,6 +325,8 @@ def what_if(quiz_id, now, repeat, captured_sql) -> list[dict]:
         out.append({"name": "proposed full board (no limit)", "min": lo, "median": med,
                     "check": "same board" if same else "DIFFERENT board"})
         trans.rollback()
+    if not xlsx:
+        return out
     data, lo, med = clock(lambda: to_xlsx_shared_styles(title, header, rows, sheet="公示榜"))
     from openpyxl import load_workbook
     book = load_workbook(io.BytesIO(data), read_only=True)
@@ -464,7 +504,7 @@ def main() -> None:
             captured = [c for c in meter.capture if "rank()" in c[0].lower()]
             meter.capture = None
             db.session.rollback()
-            whatif = what_if(quiz_id, now, args.repeat, captured)
+            whatif = what_if(quiz_id, now, args.repeat, captured, xlsx=not args.skip_xlsx)
             print("\nWhat-if (proposed index in a rolled-back transaction; proposed statements):")
             print("| variant | min ms | median ms | check |")
             print("|---|---|---|---|")
