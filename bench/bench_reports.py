@@ -374,7 +374,8 @@ def main() -> None:
         people = db.session.scalar(select(func.count(func.distinct(Attempt.participant_id))).where(
             Attempt.quiz_id == quiz_id, Attempt.status == "submitted"))
         units = db.session.scalar(select(func.count()).select_from(Unit))
-        unit_path = args.unit or db.session.scalar(select(Unit.path).where(Unit.parent_id.is_(None)).order_by(Unit.id))
+        unit_path = args.unit or db.session.scalar(
+            select(Unit.path).where(Unit.parent_id.is_(None)).order_by(Unit.id))
         print(f"database: {dialect}; quiz {quiz_id}: {attempts:,} attempts, {people:,} people on the board, "
               f"{units} units; now = {now.isoformat(timespec='seconds')}")
         meter = SqlMeter(db.engine)

@@ -304,7 +304,8 @@ def prepare(args, now: datetime) -> dict:
     opens = closes - timedelta(days=CONTEST_DAYS)
     quiz = create_quiz({
         "title": QUIZ_TITLE, "banks": [BANK_NAME], "rules": RULES, "duration_seconds": DURATION,
-        "opens_at": opens, "closes_at": closes, "audience": {"units": [u["path"] for u in units if "/" not in u["path"]]},
+        "opens_at": opens, "closes_at": closes,
+        "audience": {"units": [u["path"] for u in units if "/" not in u["path"]]},
         "attempts_allowed": 2, "attempt_policy": "best", "shuffle_questions": True, "shuffle_options": True,
         "multi_partial": "half", "pass_score": 60, "excellent_score": 90, "min_seconds": MIN_SECONDS,
         "show_answers": "after_close",
@@ -399,8 +400,9 @@ def bulk(args, info: dict) -> dict:
                     fast = time_ms < MIN_SECONDS * 1000
                     totals["auto"] += auto
                     totals["fast"] += fast
-                    a_rows.append((attempt_id, quiz.id, pid, number, f"{rng.getrandbits(128):032x}", "submitted", None,
-                                   json.dumps(paper, separators=(", ", ": ")), start, start + timedelta(seconds=DURATION),
+                    a_rows.append((attempt_id, quiz.id, pid, number, f"{rng.getrandbits(128):032x}", "submitted",
+                                   None, json.dumps(paper, separators=(", ", ": ")), start,
+                                   start + timedelta(seconds=DURATION),
                                    submitted, auto, round(score, 4), quiz.max_score, correct, len(paper), time_ms,
                                    rng.choices([0, 1, 2, 3, 5], weights=[80, 10, 5, 3, 2])[0], fast))
                 created = first_start - timedelta(seconds=rng.uniform(5, 120))  # registered on joining
@@ -530,7 +532,8 @@ def main() -> None:
     now = datetime.now(timezone.utc)
     with app.app_context(), app.test_request_context():
         dialect = db.engine.dialect.name
-        print(f"database: {dialect} {url if dialect == 'sqlite' else db.engine.url.render_as_string(hide_password=True)}")
+        shown = url if dialect == "sqlite" else db.engine.url.render_as_string(hide_password=True)
+        print(f"database: {dialect} {shown}")
         t0 = time.perf_counter()
         if args.check_only:
             from quiz.models import Attempt, Quiz
@@ -550,11 +553,14 @@ def main() -> None:
             t = totals["timings"]
             w = t["write"]
             print(f"rows: {totals['participants']:,} participants, {totals['attempts']:,} attempts "
-                  f"({info['second']:,} second attempts, {totals['auto']:,} auto-submitted, {totals['fast']:,} flagged fast), "
+                  f"({info['second']:,} second attempts, {totals['auto']:,} auto-submitted, "
+                  f"{totals['fast']:,} flagged fast), "
                   f"{totals['answers']:,} answers ({totals['unanswered']:,} questions left unanswered)")
             print(f"bulk: {t['total']:.1f} s in all = Python generation {t['python']:.1f} s + "
-                  + " + ".join(f"{k} {'COPY' if dialect == 'postgresql' else 'executemany'} {v:.1f} s" for k, v in w.items())
-                  + (f" + re-adding {totals['foreign_keys']} foreign keys {t['foreign keys']:.1f} s" if "foreign keys" in t else "")
+                  + " + ".join(f"{k} {'COPY' if dialect == 'postgresql' else 'executemany'} {v:.1f} s"
+                               for k, v in w.items())
+                  + (f" + re-adding {totals['foreign_keys']} foreign keys {t['foreign keys']:.1f} s"
+                     if "foreign keys" in t else "")
                   + f" (+ commit); {'VACUUM ANALYZE' if dialect == 'postgresql' else 'ANALYZE'} {t['analyze']:.1f} s")
             if "answer" in w:
                 print(f"answers: {totals['answers']:,} rows written in {w['answer']:.1f} s "
