@@ -79,3 +79,17 @@ def test_pages(client, auth, app, tree):
     auth.logout()
     auth.login("qiaosi")
     assert client.get(f"/quizzes/{quiz_id}/leaderboard").status_code == 403
+
+
+def test_cached_board_follows_every_score_change(ctx, tree):
+    now = utcnow() - timedelta(hours=1)
+    quiz = make_quiz(now=now)
+    _sit(quiz, now, "13800000001", "甲", "乔司街道/三角村社区", right=False)
+    later = now + timedelta(minutes=5)
+    assert [e["name"] for e in leaderboard(quiz, now=later)] == ["甲"]
+    _sit(quiz, now + timedelta(minutes=1), "13800000002", "乙", "乔司街道/永丰村")  # a new submission
+    assert [e["name"] for e in leaderboard(quiz, now=later)] == ["乙", "甲"]
+    # an open sheet past its deadline is graded (and shown) by the next call
+    join(quiz, now, phone="13800000003", name="丙", unit="伦教街道/常教社区")
+    db.session.commit()
+    assert [e["name"] for e in leaderboard(quiz, now=now + timedelta(hours=2))] == ["乙", "甲", "丙"]

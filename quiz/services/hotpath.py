@@ -54,7 +54,9 @@ _questions: dict[int, QuestionMeta] = {}
 
 def clear_caches() -> None:
     from quiz.services.papers import invalidate_pools
+    from quiz.services.ranking import clear_board_cache
 
+    clear_board_cache()
     _sheets.clear()
     _questions.clear()
     invalidate_pools()

@@ -6,6 +6,7 @@ time, then earlier) or the latest submitted, as the quiz says.
 """
 from __future__ import annotations
 
+from collections import OrderedDict
 from datetime import datetime
 
 from sqlalchemy import and_, func, or_, select
@@ -54,36 +55,79 @@ def ranked_entries(quiz: Quiz, *, until: datetime | None = None):
     ).subquery()
 
 
+BOARD_CACHE_SIZE = 8  # quizzes whose full ranking a process keeps
+_boards: "OrderedDict[tuple, tuple[tuple, list[tuple]]]" = OrderedDict()
+
+
+def board_version(quiz: Quiz, until: datetime | None) -> tuple:
+    """What the ranking depends on, in one cheap query: how many sheets are submitted and the
+    latest submission (both change on every submission or deadline grading), and the number of
+    regrades and undos (they change scores without a new submission)."""
+    from quiz.models import Regrade
+
+    condition = [Attempt.quiz_id == quiz.id, Attempt.status == "submitted"]
+    if until is not None:
+        condition.append(Attempt.submitted_at <= until)
+    regrades = select(func.count(Regrade.id)).where(Regrade.quiz_id == quiz.id).scalar_subquery()
+    undone = select(func.count(Regrade.undone_at)).where(Regrade.quiz_id == quiz.id).scalar_subquery()
+    row = db.session.execute(select(func.count(Attempt.id), func.max(Attempt.submitted_at), regrades, undone)
+                             .where(*condition)).one()
+    return (quiz.id, until, quiz.attempt_policy, *row)
+
+
+def ranked_list(quiz: Quiz, *, until: datetime | None = None) -> list[tuple]:
+    """The whole ranking as (rank, name, unit, score, time_used_ms, attempt_id, participant_id),
+    kept per process and recomputed only when board_version changes (cache invalidation on every
+    score change: submissions, deadline grading, regrades and their undo)."""
+    key = (quiz.id, until)
+    version = board_version(quiz, until)
+    hit = _boards.get(key)
+    if hit is not None and hit[0] == version:
+        _boards.move_to_end(key)
+        return hit[1]
+    ranked = ranked_entries(quiz, until=until)
+    rows = [tuple(r) for r in db.session.execute(
+        select(ranked.c.rank, ranked.c.name, ranked.c.unit, ranked.c.score, ranked.c.time_used_ms,
+               ranked.c.attempt_id, ranked.c.participant_id).order_by(ranked.c.rank, ranked.c.attempt_id))]
+    _boards[key] = (version, rows)
+    if len(_boards) > BOARD_CACHE_SIZE:
+        _boards.popitem(last=False)
+    return rows
+
+
+def clear_board_cache() -> None:
+    _boards.clear()
+
+
+def _matches(row: tuple, search: str, unit: Unit | None) -> bool:
+    from quiz.models.units import PATH_SEPARATOR
+
+    if search and search.casefold() not in row[1].casefold():
+        return False
+    return unit is None or row[2] == unit.path or row[2].startswith(unit.path + PATH_SEPARATOR)
+
+
 def leaderboard(quiz: Quiz, *, now: datetime, limit: int = 100, offset: int = 0, search: str = "",
                 unit: Unit | None = None, public: bool = False) -> list[dict]:
     """The ranked entries (attempts past their deadline are graded first). Ranks are over the
     whole board; `search` (name) and `unit` (subtree) only filter what is shown. A public board
     of a frozen quiz shows the standings at the freeze time."""
     finalise_overdue(quiz, now=now)
-    ranked = ranked_entries(quiz, until=public_cutoff(quiz, now) if public else None)
-    stmt = select(ranked).order_by(ranked.c.rank, ranked.c.attempt_id)
-    stmt = _filtered(stmt, ranked, search, unit)
-    rows = db.session.execute(stmt.limit(limit).offset(offset))
-    return [{"rank": r.rank, "name": r.name, "unit": r.unit, "score": r.score,
-             "time_used_seconds": r.time_used_ms / 1000, "attempt_id": r.attempt_id} for r in rows]
+    rows = ranked_list(quiz, until=public_cutoff(quiz, now) if public else None)
+    search = (search or "").strip()
+    if search or unit is not None:
+        rows = [r for r in rows if _matches(r, search, unit)]
+    return [{"rank": r[0], "name": r[1], "unit": r[2], "score": r[3], "time_used_seconds": r[4] / 1000,
+             "attempt_id": r[5]} for r in rows[offset:offset + limit]]
 
 
 def leaderboard_size(quiz: Quiz, *, now: datetime, search: str = "", unit: Unit | None = None,
                      public: bool = False) -> int:
-    ranked = ranked_entries(quiz, until=public_cutoff(quiz, now) if public else None)
-    stmt = _filtered(select(func.count()).select_from(ranked), ranked, search, unit)
-    return db.session.scalar(stmt) or 0
-
-
-def _filtered(stmt, ranked, search: str, unit: Unit | None):
-    from quiz.models.units import PATH_SEPARATOR
-
-    if search:
-        stmt = stmt.where(ranked.c.name.icontains(search.strip(), autoescape=True))
-    if unit is not None:
-        stmt = stmt.where(or_(ranked.c.unit == unit.path,
-                              ranked.c.unit.startswith(unit.path + PATH_SEPARATOR, autoescape=True)))
-    return stmt
+    rows = ranked_list(quiz, until=public_cutoff(quiz, now) if public else None)
+    search = (search or "").strip()
+    if not search and unit is None:
+        return len(rows)
+    return sum(1 for r in rows if _matches(r, search, unit))
 
 
 def rank_of(attempt: Attempt, *, now: datetime) -> int | None:
