@@ -62,7 +62,7 @@ def analyse(quiz: Quiz, *, now: datetime) -> Analysis:
     attempts = db.session.execute(select(Attempt).where(Attempt.id.in_(select(counted.c.id)))).scalars().all()
     answers = defaultdict(dict)
     if attempts:
-        for a in db.session.execute(select(Answer).where(Answer.attempt_id.in_([x.id for x in attempts]))).scalars():
+        for a in db.session.execute(select(Answer).where(Answer.attempt_id.in_(select(counted.c.id)))).scalars():
             answers[a.attempt_id][a.question_id] = a
     questions = questions_by_id(list({e["q"] for a in attempts for e in a.paper}))
     items = {qid: ItemStats(qid, q.type, q.stem, q.tags, q.answer) for qid, q in questions.items()}

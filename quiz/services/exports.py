@@ -149,7 +149,7 @@ def answers_table(quiz: Quiz) -> tuple[list[str], list[list]]:
     questions = questions_by_id(list({e["q"] for a, _p, _u in attempts for e in a.paper}))
     answers = {}
     if attempts:
-        for a in db.session.execute(select(Answer).where(Answer.attempt_id.in_([x.id for x, _p, _u in attempts]))).scalars():
+        for a in db.session.execute(select(Answer).where(Answer.attempt_id.in_(select(Attempt.id).where(Attempt.quiz_id == quiz.id, Attempt.status == "submitted")))).scalars():
             answers[(a.attempt_id, a.question_id)] = a
     rows = []
     for attempt, person, unit in attempts:

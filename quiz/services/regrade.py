@@ -39,7 +39,7 @@ def preview(quiz: Quiz, *, now: datetime) -> list[Change]:
     if not attempts:
         return []
     answers: dict[int, list[Answer]] = {}
-    for a in db.session.execute(select(Answer).where(Answer.attempt_id.in_([x.id for x in attempts]))).scalars():
+    for a in db.session.execute(select(Answer).where(Answer.attempt_id.in_(select(Attempt.id).where(Attempt.quiz_id == quiz.id, Attempt.status == "submitted")))).scalars():
         answers.setdefault(a.attempt_id, []).append(a)
     questions = questions_by_id(list({e["q"] for a in attempts for e in a.paper}))
     before = {a.id: a.score or 0 for a in attempts}
@@ -77,8 +77,11 @@ def apply(quiz: Quiz, *, actor: User | None, reason: str, now: datetime) -> Regr
     changes = preview(quiz, now=now)
     if not any(c.answers for c in changes):
         raise Conflict(_("No score changes: the answer key gives the same results."))
-    by_id = {a.id: a for a in db.session.execute(select(Answer).where(
-        Answer.id.in_([row[0] for c in changes for row in c.answers]))).scalars()}
+    ids = [row[0] for c in changes for row in c.answers]
+    by_id = {}
+    for start in range(0, len(ids), 10_000):  # PostgreSQL takes at most 65,535 parameters
+        by_id.update({a.id: a for a in db.session.execute(select(Answer).where(
+            Answer.id.in_(ids[start:start + 10_000]))).scalars()})
     for change in changes:
         for answer_id, _eb, _cb, earned, right in change.answers:
             by_id[answer_id].earned, by_id[answer_id].correct = earned, right
@@ -103,7 +106,10 @@ def undo(record: Regrade, *, actor: User | None, reason: str = "", now: datetime
     if newer:
         raise Conflict(_("Undo the later regrades first."))
     ids = [row[0] for c in record.changes for row in c["answers"]]
-    answers = {a.id: a for a in db.session.execute(select(Answer).where(Answer.id.in_(ids))).scalars()} if ids else {}
+    answers = {}
+    for start in range(0, len(ids), 10_000):  # PostgreSQL takes at most 65,535 parameters
+        answers.update({a.id: a for a in db.session.execute(
+            select(Answer).where(Answer.id.in_(ids[start:start + 10_000]))).scalars()})
     for change in record.changes:
         attempt = db.session.get(Attempt, change["attempt"])
         attempt.score, attempt.correct_count = change["score"][0], change["correct"][0]

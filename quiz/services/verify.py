@@ -31,7 +31,7 @@ def verify_quiz(quiz: Quiz, *, now: datetime) -> VerifyReport:
     questions = questions_by_id(ids)
     answers: dict[tuple[int, int], str] = {
         (a.attempt_id, a.question_id): a.response
-        for a in db.session.execute(select(Answer).where(Answer.attempt_id.in_([a.id for a in attempts]))).scalars()
+        for a in db.session.execute(select(Answer).where(Answer.attempt_id.in_(select(Attempt.id).where(Attempt.quiz_id == quiz.id, Attempt.status == "submitted")))).scalars()
     } if attempts else {}
     recomputed: dict[int, tuple[float, int]] = {}
     for attempt in attempts:
