@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import (JSON, Boolean, Float, ForeignKey, Index, Integer, String, Text,
-                        UniqueConstraint)
+                        UniqueConstraint, text)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from quiz.extensions import db
@@ -28,6 +28,9 @@ class Attempt(db.Model):
         UniqueConstraint("quiz_id", "participant_id", "number"),
         UniqueConstraint("quiz_id", "open_slot"),
         Index("ix_attempt_ranking", "quiz_id", "status", "score", "time_used_ms"),
+        # feeds the top-N leaderboard in rank order (ranking.top_entries)
+        Index("ix_attempt_board", "quiz_id", text("score DESC"), "time_used_ms", "submitted_at", "id",
+              postgresql_where=text("status = 'submitted'"), sqlite_where=text("status = 'submitted'")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -107,14 +107,52 @@ def _matches(row: tuple, search: str, unit: Unit | None) -> bool:
     return unit is None or row[2] == unit.path or row[2].startswith(unit.path + PATH_SEPARATOR)
 
 
+def top_entries(quiz: Quiz, *, limit: int, until: datetime | None = None) -> list[tuple]:
+    """The first `limit` entries in rank order without ranking the whole board: a sheet counts
+    when no other submitted sheet of the same person beats it (the same rule as
+    counted_attempts), read in ix_attempt_board order; ranks are given here (1, 2, 2, 4)."""
+    from sqlalchemy import exists
+    from sqlalchemy.orm import aliased
+
+    a, b = aliased(Attempt, name="a"), aliased(Attempt, name="b")
+    if quiz.attempt_policy == "latest":
+        better = b.number > a.number
+    else:
+        better = or_(b.score > a.score, and_(b.score == a.score, or_(
+            b.time_used_ms < a.time_used_ms, and_(b.time_used_ms == a.time_used_ms, or_(
+                b.submitted_at < a.submitted_at, and_(b.submitted_at == a.submitted_at, b.id < a.id))))))
+    beaten = select(b.id).where(b.quiz_id == a.quiz_id, b.participant_id == a.participant_id,
+                                b.status == "submitted", b.id != a.id, better)
+    if until is not None:
+        beaten = beaten.where(b.submitted_at <= until)
+    stmt = (select(Participant.name, Unit.path, a.score, a.time_used_ms, a.submitted_at, a.id, a.participant_id)
+            .join(Participant, Participant.id == a.participant_id).join(Unit, Unit.id == Participant.unit_id)
+            .where(a.quiz_id == quiz.id, a.status == "submitted", ~exists(beaten)))
+    if until is not None:
+        stmt = stmt.where(a.submitted_at <= until)
+    stmt = stmt.order_by(a.score.desc(), a.time_used_ms.asc(), a.submitted_at.asc(), a.id.asc()).limit(limit)
+    out, previous, rank = [], None, 0
+    for position, r in enumerate(db.session.execute(stmt), start=1):
+        key = (r.score, r.time_used_ms, r.submitted_at)
+        if key != previous:
+            rank, previous = position, key
+        out.append((rank, r.name, r.path, r.score, r.time_used_ms, r.id, r.participant_id))
+    return out
+
+
 def leaderboard(quiz: Quiz, *, now: datetime, limit: int = 100, offset: int = 0, search: str = "",
                 unit: Unit | None = None, public: bool = False) -> list[dict]:
     """The ranked entries (attempts past their deadline are graded first). Ranks are over the
     whole board; `search` (name) and `unit` (subtree) only filter what is shown. A public board
     of a frozen quiz shows the standings at the freeze time."""
     finalise_overdue(quiz, now=now)
-    rows = ranked_list(quiz, until=public_cutoff(quiz, now) if public else None)
+    until = public_cutoff(quiz, now) if public else None
     search = (search or "").strip()
+    if not search and unit is None and offset == 0 and limit <= 1000:  # the board's first page: always fresh
+        rows = top_entries(quiz, limit=limit, until=until)
+        return [{"rank": r[0], "name": r[1], "unit": r[2], "score": r[3], "time_used_seconds": r[4] / 1000,
+                     "attempt_id": r[5]} for r in rows]
+    rows = ranked_list(quiz, until=until)
     if search or unit is not None:
         rows = [r for r in rows if _matches(r, search, unit)]
     return [{"rank": r[0], "name": r[1], "unit": r[2], "score": r[3], "time_used_seconds": r[4] / 1000,
