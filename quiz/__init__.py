@@ -114,6 +114,10 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     if not app.debug and not app.testing:
         logging.basicConfig(level=logging.INFO)
+    # Clean answer saves skip Flask (quiz/fastlane.py); everything else reaches the app as usual.
+    from quiz.fastlane import AnswerFastLane
+
+    app.wsgi_app = AnswerFastLane(app, app.wsgi_app)
     return app
 
 

@@ -27,13 +27,15 @@ class Config:
     ITEMS_PER_PAGE = 50
 
     # Rate limits (Flask-Limiter). Per person or per answer sheet, not per IP, so a thousand
-    # people behind one office NAT are not throttled together. These three are read when the
-    # views are defined (edit them here, not in instance/config.py).
+    # people behind one office NAT are not throttled together. The two JOIN limits are read when
+    # the views are defined (edit them here, not in instance/config.py); ANSWER_LIMIT is per app.
     RATELIMIT_STORAGE_URI = "memory://"
     RATELIMIT_HEADERS_ENABLED = True
     JOIN_LIMIT = "20/minute"          # per client address + phone number
     JOIN_LIMIT_PER_ADDRESS = "5000/minute"
-    ANSWER_LIMIT = "600/minute"       # per answer sheet
+    ANSWER_LIMIT = "600/minute"       # per answer sheet (answer saves and tab-switch events)
+    # Serve clean answer saves in a WSGI fast lane in front of Flask (quiz/fastlane.py).
+    ANSWER_FAST_LANE = True
     # Behind a reverse proxy: how many proxies set X-Forwarded-For/-Proto/-Host (0 = none).
     PROXY_FIX_X_FOR = 0
     # Largest JSON body accepted by the participant API.

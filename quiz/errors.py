@@ -98,7 +98,12 @@ def register_error_handlers(app: Flask) -> None:
         message = _message(status) or error.description
         if status == 400 and error.description and "CSRF" in error.description:
             message = _("The form expired or was sent from elsewhere; reload the page and try again.")
-        return _respond(status, message)
+        response, status = _respond(status, message)
+        response = app.make_response((response, status))
+        retry_after = getattr(error, "retry_after", None)
+        if retry_after is not None and "Retry-After" not in response.headers:
+            response.headers["Retry-After"] = str(retry_after)  # 429 tells the phone when to retry
+        return response
 
     @app.errorhandler(Exception)
     def handle_unexpected(error: Exception):

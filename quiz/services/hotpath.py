@@ -11,10 +11,14 @@ and the upsert are one statement (autocommit on PostgreSQL):
 When that statement inserts nothing (submitted, past the deadline, or a practice sheet) the
 caller falls back to the full path in quiz.services.attempts, which raises the right error and
 grades an overdue sheet. The rules are the same as attempts.save_answer.
+
+Everything here takes the engine and the secret key explicitly, so it runs both inside a Flask
+request (views/api.py) and in the WSGI fast lane in front of Flask (quiz/fastlane.py).
 """
 from __future__ import annotations
 
 import hashlib
+import json
 import hmac
 import threading
 import time
@@ -22,11 +26,10 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from flask import current_app
 from sqlalchemy import text
+from sqlalchemy.engine import Engine
 
-from quiz.extensions import db
-from quiz.questions import get_type
+from quiz.questions import AnswerError, get_type
 
 QUESTION_TTL = 60.0        # seconds a cached question type/option count is trusted
 SHEET_CACHE_SIZE = 50_000  # sheets kept per process (paper + nonce never change)
@@ -62,31 +65,30 @@ def clear_caches() -> None:
     invalidate_pools()
 
 
-def _connection():
+def _connection(engine: Engine):
     """A pooled connection outside the request's ORM session (autocommit on PostgreSQL: one round
     trip per statement, no BEGIN/COMMIT)."""
-    engine = db.engine
     conn = engine.connect()
     if engine.dialect.name == "postgresql":
         conn = conn.execution_options(isolation_level="AUTOCOMMIT")
     return conn
 
 
-def _read(sql: str, params: dict):
-    with _connection() as conn:
+def _read(engine: Engine, sql: str, params: dict):
+    with _connection(engine) as conn:
         return conn.execute(text(sql), params).first()
 
 
-def sheet(attempt_id: int) -> SheetMeta | None:
+def sheet(engine: Engine, attempt_id: int) -> SheetMeta | None:
     meta = _sheets.get(attempt_id)
     if meta is not None:
         _sheets.move_to_end(attempt_id)
         return meta
-    row = _read("SELECT a.nonce, a.paper, q.mode FROM attempt a JOIN quiz q ON q.id = a.quiz_id WHERE a.id = :id",
+    row = _read(engine, "SELECT a.nonce, a.paper, q.mode FROM attempt a JOIN quiz q ON q.id = a.quiz_id WHERE a.id = :id",
                 {"id": attempt_id})
     if row is None:
         return None
-    paper = row.paper if isinstance(row.paper, list) else __import__("json").loads(row.paper)
+    paper = row.paper if isinstance(row.paper, list) else json.loads(row.paper)
     meta = SheetMeta(attempt_id, row.nonce, row.mode == "practice", {e["q"]: e["order"] for e in paper},
                      {e["q"]: (e["t"], e["n"]) for e in paper if "t" in e and "n" in e})
     _sheets[attempt_id] = meta
@@ -95,24 +97,23 @@ def sheet(attempt_id: int) -> SheetMeta | None:
     return meta
 
 
-def token_ok(meta: SheetMeta, token: str | None) -> bool:
+def token_ok(meta: SheetMeta, token: str | None, secret_key: str) -> bool:
     """The same HMAC as attempts.attempt_token, without loading the attempt."""
     if not token:
         return False
-    key = current_app.config["SECRET_KEY"].encode()
-    digest = hmac.new(key, f"attempt:{meta.attempt_id}:{meta.nonce}".encode(), hashlib.sha256).hexdigest()
+    digest = hmac.new(secret_key.encode(), f"attempt:{meta.attempt_id}:{meta.nonce}".encode(), hashlib.sha256).hexdigest()
     return hmac.compare_digest(f"{meta.attempt_id}.{digest[:40]}", token.strip())
 
 
-def question(question_id: int) -> QuestionMeta | None:
+def question(engine: Engine, question_id: int) -> QuestionMeta | None:
     meta = _questions.get(question_id)
     now = time.monotonic()
     if meta is not None and now - meta.loaded < QUESTION_TTL:
         return meta
-    row = _read("SELECT type, options FROM question WHERE id = :id", {"id": question_id})
+    row = _read(engine, "SELECT type, options FROM question WHERE id = :id", {"id": question_id})
     if row is None:
         return None
-    options = row.options if isinstance(row.options, list) else __import__("json").loads(row.options or "[]")
+    options = row.options if isinstance(row.options, list) else json.loads(row.options or "[]")
     meta = QuestionMeta(row.type, len(options or []), now)
     _questions[question_id] = meta
     return meta
@@ -163,17 +164,17 @@ def _pg_upsert(engine, params: dict):
                 raise
 
 
-def guarded_upsert(attempt_id: int, question_id: int, response: str, now: datetime) -> tuple[bool, datetime | None]:
+def guarded_upsert(engine: Engine, attempt_id: int, question_id: int, response: str,
+                   now: datetime) -> tuple[bool, datetime | None]:
     """Store the response if the sheet is open and within its deadline, in one statement.
 
     Returns (saved, deadline)."""
-    engine = db.engine
     stored_now = now if engine.dialect.name != "sqlite" else now.astimezone(timezone.utc).replace(tzinfo=None)
     params = {"aid": attempt_id, "qid": question_id, "response": response, "now": stored_now}
     if engine.dialect.name == "postgresql":
         row = _pg_upsert(engine, params)
     else:
-        with _connection() as conn:
+        with _connection(engine) as conn:
             row = conn.execute(text(_UPSERT), params).first()
             conn.commit()
     if row is None:
@@ -186,14 +187,14 @@ def guarded_upsert(attempt_id: int, question_id: int, response: str, now: dateti
     return True, deadline
 
 
-def fast_save(attempt_id: int, question_id: int, response, token: str | None, *, now: datetime) -> dict | None:
+def fast_save(engine: Engine, secret_key: str, attempt_id: int, question_id: int, response, token: str | None,
+              *, now: datetime) -> dict | None:
     """Save through the hot path, or return None when the full path must decide (unknown or
     practice sheet, wrong token, question not on the sheet, nothing to store, refused)."""
-    from quiz.questions import AnswerError
     from quiz.services.attempts import response_for_client, to_original
 
-    meta = sheet(attempt_id)
-    if meta is None or meta.practice or not token_ok(meta, token) or question_id not in meta.paper:
+    meta = sheet(engine, attempt_id)
+    if meta is None or meta.practice or not token_ok(meta, token, secret_key) or question_id not in meta.paper:
         return None
     if response is None or response == "" or response == [] or (
             isinstance(response, list) and all(isinstance(x, str) and not x.strip() for x in response)):
@@ -201,7 +202,7 @@ def fast_save(attempt_id: int, question_id: int, response, token: str | None, *,
     if question_id in meta.kinds:
         qtype, options = meta.kinds[question_id]
     else:  # papers drawn before type/option count were recorded
-        info = question(question_id)
+        info = question(engine, question_id)
         if info is None:
             return None
         qtype, options = info.type, info.options
@@ -213,7 +214,7 @@ def fast_save(attempt_id: int, question_id: int, response, token: str | None, *,
     order = meta.paper[question_id]
     if qtype in ("single", "multi"):
         canonical = to_original(canonical, order)
-    saved, deadline = guarded_upsert(attempt_id, question_id, canonical, now)
+    saved, deadline = guarded_upsert(engine, attempt_id, question_id, canonical, now)
     if not saved:
         return None
     return {"saved": True, "response": response_for_client(qtype, canonical, order),

@@ -1,0 +1,121 @@
+"""WSGI fast lane for the answer-save hot path.
+
+During a contest almost every request is ``PUT /api/v1/attempts/<id>/answers/<qid>``: a phone
+saving the answer just chosen. Run through Flask, Flask-Limiter and the JSON helpers, the
+framework's bookkeeping cost more CPU than the save itself (docs/benchmarks.md). This middleware
+sits in front of the Flask app and serves exactly one case without it: a well-formed JSON save
+with a valid sheet token, within the sheet's rate limit, that the guarded upsert in
+quiz.services.hotpath stores. It answers with the same JSON the Flask view returns.
+
+Anything else (another path or method, a body that is missing, too large, not JSON or not an
+object, a practice sheet, a wrong token, a question not on the sheet, clearing an answer, a
+sheet past its deadline or submitted, the limit exceeded, a database error) falls through to the
+Flask view untouched, which applies the full rules and gives the localized message. The view is
+the reference implementation; tests compare the two.
+
+It is turned off with ``ANSWER_FAST_LANE = False``, and stays off when application-wide
+Flask-Limiter limits are configured (``RATELIMIT_DEFAULT`` / ``RATELIMIT_APPLICATION``), which
+only the Flask path checks.
+"""
+from __future__ import annotations
+
+import io
+import json
+import logging
+import re
+
+from quiz.extensions import SHEET_LIMIT_COUNTED, hit_sheet_limit
+from quiz.models.base import utcnow
+from quiz.services import hotpath
+
+log = logging.getLogger(__name__)
+
+FAST_LANE_TRIED = "quiz.fast_lane_tried"  # environ flag: hotpath.fast_save already declined this save
+_ANSWER_PATH = re.compile(r"/api/v1/attempts/([0-9]{1,18})/answers/([0-9]{1,18})")
+
+
+class AnswerFastLane:
+    def __init__(self, app, wsgi_app):
+        self.app = app
+        self.wsgi_app = wsgi_app
+        config = app.config
+        self.enabled = bool(config.get("ANSWER_FAST_LANE", True)) and not (
+            config.get("RATELIMIT_DEFAULT") or config.get("RATELIMIT_APPLICATION"))
+        self.max_body = int(config["MAX_JSON_BYTES"])
+        self.limit = config["ANSWER_LIMIT"]
+        self.secret_key = config["SECRET_KEY"]
+        self._engine = None
+
+    def __call__(self, environ, start_response):
+        if self.enabled and environ.get("REQUEST_METHOD") == "PUT":
+            match = _ANSWER_PATH.fullmatch(environ.get("PATH_INFO", ""))
+            if match:
+                body = self._serve(environ, int(match[1]), int(match[2]))
+                if body is not None:
+                    start_response("200 OK", [("Content-Type", "application/json"),
+                                              ("Content-Length", str(len(body)))])
+                    return [body]
+        return self.wsgi_app(environ, start_response)
+
+    @property
+    def engine(self):
+        if self._engine is None:
+            from quiz.extensions import db
+
+            with self.app.app_context():
+                self._engine = db.engine
+        return self._engine
+
+    def _serve(self, environ, attempt_id: int, question_id: int) -> bytes | None:
+        """The response body of a clean save, or None to let Flask handle the request."""
+        raw = _read_body(environ, self.max_body)
+        if raw is None:
+            return None
+        content_type = environ.get("CONTENT_TYPE", "").split(";", 1)[0].strip().lower()
+        if not (content_type == "application/json" or content_type.endswith("+json")):
+            return None  # the view explains what to send
+        try:
+            payload = json.loads(raw)
+        except ValueError:
+            return None
+        if not isinstance(payload, dict) or "response" not in payload:
+            return None
+        token = _token(environ)
+        if not token:
+            return None
+        if not hit_sheet_limit(self.limit, attempt_id):
+            return None  # the view counts again and answers 429 with Retry-After
+        environ[SHEET_LIMIT_COUNTED] = attempt_id
+        environ[FAST_LANE_TRIED] = True
+        try:
+            result = hotpath.fast_save(self.engine, self.secret_key, attempt_id, question_id,
+                                       payload["response"], token, now=utcnow())
+        except Exception:  # noqa: BLE001 - the Flask path retries and reports it properly
+            log.warning("answer fast lane failed for sheet %s; falling back", attempt_id, exc_info=True)
+            return None
+        if result is None:
+            return None
+        return self.app.json.dumps(result).encode() + b"\n"
+
+
+def _read_body(environ, limit: int) -> bytes | None:
+    """Read a body of known length up to `limit` and put it back for the Flask app; None when the
+    length is unknown or too large (Flask reads and judges it then)."""
+    try:
+        length = int(environ.get("CONTENT_LENGTH") or "")
+    except ValueError:
+        return None
+    if length <= 0 or length > limit:
+        return None
+    raw = environ["wsgi.input"].read(length)
+    environ["wsgi.input"] = io.BytesIO(raw)
+    environ["CONTENT_LENGTH"] = str(len(raw))
+    return raw if len(raw) == length else None
+
+
+def _token(environ) -> str | None:
+    """The sheet token as views/api.attempt_token_from_request reads it."""
+    scheme, _sep, secret = environ.get("HTTP_AUTHORIZATION", "").partition(" ")
+    if scheme.lower() == "bearer" and secret:
+        return secret.strip()
+    return environ.get("HTTP_X_ATTEMPT_TOKEN")
