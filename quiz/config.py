@@ -8,7 +8,9 @@ class Config:
     SECRET_KEY = "dev-only-change-me"
     SQLALCHEMY_DATABASE_URI: str | None = None  # filled from DATABASE_URL or the instance SQLite file
     # No pre-ping (it costs a round trip per request); connections are recycled every 30 min.
-    SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_recycle": 1800}
+    # pool_size covers a gthread worker's threads (8 in docs/deployment.md): a smaller pool closes
+    # and reopens database connections all the time under load.
+    SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_recycle": 1800, "pool_size": 10, "max_overflow": 20}
     SQLALCHEMY_TRACK_MODIFICATIONS = False
 
     # Uploads: the request body limit; bigger uploads get a 413 with a size message.

@@ -1,0 +1,116 @@
+"""In-process cost of answer-save against the hello-world endpoint (no HTTP server, no client).
+
+Usage:
+    .venv/bin/python bench/bench_inprocess.py [--database-url postgresql://postgres@127.0.0.1/test | sqlite]
+        [--requests 3000] [--rounds 3] [--no-fast-lane]
+
+bench_load.py measures the whole participant path under gunicorn, where the load generator,
+gunicorn, the workers and PostgreSQL share the machine's two cores, so its figures move with
+everything else on the box. This script isolates the application: it calls the WSGI app directly
+(`app(environ, start_response)`) in one thread and reports, per request, the wall time and the
+CPU time of this process for
+
+  ping    GET /api/v1/ping (the hello-world baseline),
+  answer  PUT /api/v1/attempts/<id>/answers/<qid> with a valid token, rotating over 12 answer
+          sheets so the per-sheet rate limit (600/minute) is never reached.
+
+The answer's wall time includes the round trip and durable commit in the database; its CPU time
+is what a worker spends. With --no-fast-lane every save goes through Flask (ANSWER_FAST_LANE off).
+
+Like bench_load.py, it DROPS and rebuilds the schema `public` of the PostgreSQL database it is
+given (or uses a throwaway SQLite file with `--database-url sqlite`).
+"""
+from __future__ import annotations
+
+import argparse
+import io
+import random
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_load import DEFAULT_PG, UNITS, prepare_database  # noqa: E402
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--database-url", default=DEFAULT_PG, help="PostgreSQL URL (schema public is dropped!) or 'sqlite'")
+    parser.add_argument("--requests", type=int, default=3000, help="requests per endpoint and round")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--no-fast-lane", action="store_true", help="send every save through Flask")
+    args = parser.parse_args()
+
+    url = args.database_url
+    if url == "sqlite":
+        url = "sqlite:///" + str(Path(tempfile.mkdtemp(prefix="bench_inprocess-")) / "bench.sqlite3")
+    secret = "bench-inprocess-" + "x" * 24
+    info = prepare_database(url, "generated", 2000, 3600, secret)
+
+    from werkzeug.test import EnvironBuilder
+
+    from quiz import create_app
+
+    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": secret,
+                      "ANSWER_FAST_LANE": not args.no_fast_lane})
+    client = app.test_client()
+    rnd = random.Random(7)
+    sheets = []
+    for i in range(12):
+        response = client.post(f"/api/v1/join/{info['join_code']}",
+                               json={"name": f"测试{i}", "phone": f"1390000{i:04d}", "unit": UNITS[i % len(UNITS)]})
+        if response.status_code not in (200, 201):
+            raise SystemExit(f"join failed: {response.status_code} {response.json}")
+        body = response.json
+        question = next(q for q in body["questions"] if q["type"] == "single")
+        sheets.append((body["attempt_id"], body["token"], question["id"]))
+
+    def environ(method: str, path: str, body=None, headers=None):
+        env = EnvironBuilder(path=path, method=method, json=body, headers=headers or {},
+                             environ_base={"REMOTE_ADDR": "127.0.0.1"}).get_environ()
+        return env, (env["wsgi.input"].read() if body is not None else b"")
+
+    def start_response(status, headers, exc_info=None):
+        start_response.status = status
+
+    def run(requests: list, n: int) -> tuple[float, float]:
+        wall, cpu = time.perf_counter(), time.process_time()
+        for i in range(n):
+            env, raw = requests[i % len(requests)]
+            env = dict(env)
+            env["wsgi.input"] = io.BytesIO(raw)
+            b"".join(app(env, start_response))
+            if not start_response.status.startswith("200"):
+                raise SystemExit(f"unexpected {start_response.status} for {env['PATH_INFO']}")
+        return (time.perf_counter() - wall) / n * 1000, (time.process_time() - cpu) / n * 1000
+
+    pings = [environ("GET", "/api/v1/ping")]
+    answers = [environ("PUT", f"/api/v1/attempts/{aid}/answers/{qid}", {"response": rnd.choice("ABCD")},
+                       {"Authorization": f"Bearer {token}"}) for aid, token, qid in sheets]
+    run(pings, 200)
+    run(answers, 60)  # warm: caches, prepared statements
+    figures = {"ping": [], "answer": []}
+    for _ in range(args.rounds):
+        figures["ping"].append(run(pings, args.requests))
+        figures["answer"].append(run(answers, args.requests))
+
+    print(f"database {info['dialect']}, fast lane {'off' if args.no_fast_lane else 'on'}, "
+          f"{args.rounds} rounds × {args.requests} requests each")
+    print(f"{'endpoint':<10}{'wall ms/req':>14}{'CPU ms/req':>13}   (median of rounds; all rounds: wall / CPU)")
+    for name, rows in figures.items():
+        walls, cpus = [w for w, _ in rows], [c for _, c in rows]
+        print(f"{name:<10}{statistics.median(walls):>14.3f}{statistics.median(cpus):>13.3f}   "
+              + ", ".join(f"{w:.3f}/{c:.3f}" for w, c in rows))
+    ping_cpu = statistics.median(c for _, c in figures["ping"])
+    answer_cpu = statistics.median(c for _, c in figures["answer"])
+    print(f"answer-save CPU = {answer_cpu / ping_cpu:.2f} × ping CPU")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
