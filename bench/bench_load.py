@@ -3,7 +3,8 @@
 Usage:
     .venv/bin/python bench/bench_load.py [--participants 200] [--concurrency 16]
         [--database-url postgresql://postgres@127.0.0.1/test | --database-url sqlite]
-        [--bank generated|csv] [--workers 2] [--ping-requests N] [--time-limit 600]
+        [--bank generated|csv] [--workers 2] [--worker-class gthread|sync|gevent] [--threads 8]
+        [--ping-requests N] [--time-limit 600]
         [--profile-dir DIR [--py-spy PATH]]
 
 What it does, in one run:
@@ -12,15 +13,19 @@ What it does, in one run:
     bank (generated like bench_import.py, or question_banks/基层治理理论知识题库.csv), a small
     unit tree and a timed quiz (单选 10×2, 多选 4×3, 判断 4×1, 填空 2×2; shuffled questions and
     options) through quiz.services.
- 2. Starts gunicorn (2 sync workers by default) on 127.0.0.1:<free port> against
-    `quiz:create_app()` with DATABASE_URL and SECRET_KEY in its environment. Rate limits stay
-    as configured (ON): every simulated phone comes from 127.0.0.1, like an office behind NAT.
- 3. Closed-loop load with the same client concurrency for every phase:
+ 2. Starts gunicorn (2 workers, `-k gthread --threads 8` as in docs/deployment.md, or
+    `--worker-class sync|gevent`) on 127.0.0.1:<free port> against `quiz:create_app()` with DATABASE_URL and
+    SECRET_KEY in its environment. Rate limits stay as configured (ON): every simulated phone comes
+    from 127.0.0.1, like an office behind NAT. On PostgreSQL it first runs CHECKPOINT, so the
+    timed checkpoint (every 5 min, writing for about a minute) does not fall inside the run.
+ 3. Closed-loop load with the same client concurrency for every phase; every request says
+    `Connection: close`, as nginx does towards its upstream (--keep-alive to keep connections):
       ping   – N × GET /api/v1/ping (the hello-world baseline),
       join   – P × POST /api/v1/join/<code>,
       answer – one PUT /api/v1/attempts/<id>/answers/<qid> per question and participant, plus
                a changed answer to ~10 % of the questions (last write wins),
-      submit – P × POST /api/v1/attempts/<id>/submit.
+      submit – P × POST /api/v1/attempts/<id>/submit,
+      ping2  – the baseline again; the target compares answer-save with the mean of both pings.
     Each participant's requests are sequential; participants run in parallel. The client uses
     stdlib http.client in threads (cheap per request; gunicorn's sync workers close the
     connection after every response anyway). CPU time of the client, the gunicorn workers and
@@ -529,12 +534,13 @@ def main() -> int:
     parser.add_argument("--bank-rows", type=int, default=2000, help="size of the generated bank (2000)")
     parser.add_argument("--rewrite", type=float, default=0.1, help="share of answers changed later (0.1)")
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--worker-class", default="sync", help="gunicorn worker class (sync)")
+    parser.add_argument("--worker-class", default="gthread",
+                        help="gunicorn worker class (gthread, as in docs/deployment.md; also sync, or gevent after pip install gevent)")
     parser.add_argument("--no-checkpoint", action="store_true",
                         help="do not CHECKPOINT PostgreSQL before the run (then a timed checkpoint may fall inside it)")
     parser.add_argument("--keep-alive", action="store_true",
                         help="keep client connections open between requests (default: Connection: close, like nginx)")
-    parser.add_argument("--threads", type=int, default=4, help="threads per worker with --worker-class gthread")
+    parser.add_argument("--threads", type=int, default=8, help="threads per worker with --worker-class gthread (8)")
     parser.add_argument("--ratelimit-storage", default=None,
                         help="set FLASK_RATELIMIT_STORAGE_URI for the server (default: the app's memory://)")
     parser.add_argument("--time-limit", type=float, default=600, help="stop issuing requests after this (s)")
