@@ -300,7 +300,17 @@ class GroupCommit:
             item.event.set()
 
 
-group_commit = GroupCommit()
+_groups: dict[str, GroupCommit] = {}
+
+
+def group_commit_for(engine: Engine) -> GroupCommit:
+    """The process's GroupCommit for this database (a batch never mixes two databases)."""
+    key = engine.url.render_as_string(hide_password=False)
+    group = _groups.get(key)
+    if group is None:
+        with _hot_lock:
+            group = _groups.setdefault(key, GroupCommit())
+    return group
 
 
 def guarded_upsert(engine: Engine, attempt_id: int, question_id: int, response: str,
@@ -311,7 +321,7 @@ def guarded_upsert(engine: Engine, attempt_id: int, question_id: int, response: 
     stored_now = now if engine.dialect.name != "sqlite" else now.astimezone(timezone.utc).replace(tzinfo=None)
     params = {"aid": attempt_id, "qid": question_id, "response": response, "now": stored_now}
     if engine.dialect.name == "postgresql":
-        row = group_commit.save(engine, params)
+        row = group_commit_for(engine).save(engine, params)
     else:
         with _connection(engine) as conn:
             row = conn.execute(text(_UPSERT), params).first()
