@@ -346,8 +346,6 @@ export_cli = click.Group("export", help="Published tables (公示表): leaderboa
 def _export(kind: str, quiz_id: int, output: str, organiser: str | None, rank_by: str) -> None:
     from quiz.services import exports
     from quiz.services.quizzes import get_quiz
-    from quiz.services.ranking import leaderboard
-    from quiz.services.reports import unit_report
 
     fmt = Path(output).suffix.lower().lstrip(".")
     if fmt not in ("csv", "xlsx"):
@@ -355,20 +353,7 @@ def _export(kind: str, quiz_id: int, output: str, organiser: str | None, rank_by
     now = utcnow()
     try:
         quiz = get_quiz(quiz_id, actor=None)
-        if kind == "leaderboard":
-            header, rows = exports.leaderboard_table(quiz, leaderboard(quiz, now=now, limit=10 ** 9))
-            sheet = _("Leaderboard")
-        elif kind == "units":
-            header, rows = exports.unit_table(unit_report(quiz, now=now, rank_by=rank_by))
-            sheet = _("Units")
-        elif kind == "answers":
-            header, rows = exports.answers_table(quiz)
-            sheet = _("Answers")
-        else:
-            from quiz.services.analysis import analyse
-
-            header, rows = exports.item_table(analyse(quiz, now=now))
-            sheet = _("Item analysis")
+        sheet, header, rows = exports.export_table(kind, quiz, now=now, rank_by=rank_by)
     except QuizError as exc:
         _fail(exc)
     db.session.commit()

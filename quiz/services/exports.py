@@ -21,6 +21,31 @@ from quiz.services.banks import escape_cell
 LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 
 
+EXPORT_KINDS = ("leaderboard", "units", "answers", "analysis")
+
+
+def export_table(kind: str, quiz: Quiz, *, now: datetime, root=None, rank_by: str = "average",
+                 participation_weight: float = 0.5) -> tuple[str, list[str], list[list]]:
+    """(sheet name, header, rows) of one published table (a kind in EXPORT_KINDS); the report
+    page's download and `quiz export` both use it."""
+    if kind == "leaderboard":
+        from quiz.services.ranking import leaderboard
+
+        return (_("Leaderboard"), *leaderboard_table(quiz, leaderboard(quiz, now=now, limit=10 ** 9)))
+    if kind == "units":
+        from quiz.services.reports import unit_report
+
+        return (_("Units"), *unit_table(unit_report(quiz, now=now, root=root, rank_by=rank_by,
+                                                    participation_weight=participation_weight)))
+    if kind == "answers":
+        return (_("Answers"), *answers_table(quiz))
+    if kind == "analysis":
+        from quiz.services.analysis import analyse
+
+        return (_("Item analysis"), *item_table(analyse(quiz, now=now)))
+    raise ValueError(f"unknown export kind {kind!r}")
+
+
 def leaderboard_table(quiz: Quiz, entries: list[dict]) -> tuple[list[str], list[list]]:
     header = [_("Rank"), _("Full name"), _("Unit"), _("Score"), _("Time used (s)")]
     rows = [[e["rank"], e["name"], e["unit"], _number(e["score"]), round(e["time_used_seconds"], 1)] for e in entries]

@@ -107,24 +107,13 @@ def _download(data: bytes, filename: str, fmt: str) -> Response:
 def download(quiz_id: int, kind: str, fmt: str):
     """kind: leaderboard | units | answers | analysis; fmt: xlsx | csv."""
     quiz = _quiz(quiz_id)
-    if fmt not in MIMETYPES or kind not in ("leaderboard", "units", "answers", "analysis"):
+    if fmt not in MIMETYPES or kind not in exports.EXPORT_KINDS:
         abort(404)
     now = utcnow()
     organiser = current_user.unit.path if current_user.unit else None
-    if kind == "leaderboard":
-        header, rows = exports.leaderboard_table(quiz, leaderboard(quiz, now=now, limit=10 ** 9))
-        sheet = _("Leaderboard")
-    elif kind == "units":
-        rank_by, weight = _report_args()
-        header, rows = exports.unit_table(unit_report(quiz, now=now, root=_scope_root(), rank_by=rank_by,
-                                                      participation_weight=weight))
-        sheet = _("Units")
-    elif kind == "answers":
-        header, rows = exports.answers_table(quiz)
-        sheet = _("Answers")
-    else:
-        header, rows = exports.item_table(analyse(quiz, now=now))
-        sheet = _("Item analysis")
+    rank_by, weight = _report_args()
+    sheet, header, rows = exports.export_table(kind, quiz, now=now, root=_scope_root(), rank_by=rank_by,
+                                               participation_weight=weight)
     db.session.commit()
     title = exports.title_line(quiz, now=now, organiser=organiser)
     data = exports.to_csv(header, rows) if fmt == "csv" else exports.to_xlsx(title, header, rows, sheet=sheet)
