@@ -2,7 +2,7 @@
 
 Usage:
     python bench/gen_attempts.py  --database-url URL          # first: 100,000 attempts, 200 units
-    python bench/bench_reports.py --database-url URL [--repeat 5] [--what-if] [--profile DIR]
+    python bench/bench_reports.py --database-url URL [--repeat 5] [--profile DIR]
 
 Targets (on this machine, 100,000 attempts from 200 units): leaderboard top-100 < 50 ms, unit
 report < 2 s, XLSX 公示表 < 10 s. Each operation is called exactly as the views and `quiz export`
@@ -13,9 +13,9 @@ quiz.services.ranking keeps a process cache (clear_board_cache), the "…_cold" 
 every call: that is what the first call after any score change costs.
 
 On PostgreSQL the ranking SQL leaderboard() really sent is captured and run again under
-EXPLAIN (ANALYZE, BUFFERS). --what-if creates the proposed partial index inside a transaction
-that is rolled back, times the proposed statements (proposed_board / proposed_page) and checks
-they give the same ranks as the service, and times a to_xlsx variant with shared styles.
+EXPLAIN (ANALYZE, BUFFERS). (The --what-if mode that timed a proposed index and query is gone:
+both are now the app's own, migration 0005 and ranking.top_entries; docs/benchmarks.md keeps
+its figures.)
 --profile DIR runs every missed target once more under cProfile (DIR/<name>.prof and .txt).
 Nothing is written to the database.
 """
@@ -140,227 +140,6 @@ def profile(name, fn, prepare, directory: Path, before=None) -> list[str]:
     return [str(path), text]
 
 
-# ====================================================================== what-if (nothing is kept)
-PROPOSED_INDEX = ("CREATE INDEX ix_attempt_board ON attempt (quiz_id, score DESC, time_used_ms, submitted_at, id) "
-                  "WHERE status = 'submitted'")
-
-
-def proposed_board(quiz, *, until=None, ranked=True, ahead_of=None):
-    """The leaderboard as one ordered statement a partial index can feed, with the same rule as
-    ranking.counted_attempts + ranked_entries: an attempt counts when no other submitted attempt
-    of the same participant beats it (best: higher score, then less time, then earlier, then
-    lower id; latest: a higher number). With `ranked` the rank is a window over the counted
-    attempts in index order, so on PostgreSQL LIMIT n reads about n index entries instead of
-    ranking the whole board. `ahead_of` (a row) keeps only the entries strictly ahead of it."""
-    from sqlalchemy import and_, exists, func, or_, select
-    from sqlalchemy.orm import aliased
-
-    from quiz.models import Attempt, Participant, Unit
-
-    a, b = aliased(Attempt, name="a"), aliased(Attempt, name="b")
-    if quiz.attempt_policy == "latest":
-        better = b.number > a.number
-    else:
-        better = or_(b.score > a.score, and_(b.score == a.score, or_(
-            b.time_used_ms < a.time_used_ms, and_(b.time_used_ms == a.time_used_ms, or_(
-                b.submitted_at < a.submitted_at, and_(b.submitted_at == a.submitted_at, b.id < a.id))))))
-    beaten = select(b.id).where(b.quiz_id == a.quiz_id, b.participant_id == a.participant_id,
-                                b.status == "submitted", b.id != a.id, better)
-    if until is not None:
-        beaten = beaten.where(b.submitted_at <= until)
-    columns = [Participant.name, Unit.path.label("unit"), a.score, a.time_used_ms, a.submitted_at,
-               a.id.label("attempt_id")]
-    if ranked:
-        columns.insert(0, func.rank().over(order_by=(a.score.desc(), a.time_used_ms.asc(),
-                                                     a.submitted_at.asc())).label("rank"))
-    stmt = (select(*columns)
-            .join(Participant, Participant.id == a.participant_id).join(Unit, Unit.id == Participant.unit_id)
-            .where(a.quiz_id == quiz.id, a.status == "submitted", ~exists(beaten)))
-    if until is not None:
-        stmt = stmt.where(a.submitted_at <= until)
-    if ahead_of is not None:
-        r = ahead_of
-        stmt = stmt.where(or_(a.score > r.score, and_(a.score == r.score, a.time_used_ms < r.time_used_ms),
-                              and_(a.score == r.score, a.time_used_ms == r.time_used_ms,
-                                   a.submitted_at < r.submitted_at)))
-        return stmt
-    return stmt.order_by(a.score.desc(), a.time_used_ms.asc(), a.submitted_at.asc(), a.id.asc())
-
-
-def proposed_page(conn, quiz, *, limit, offset=0, until=None):
-    """Portable variant (SQLite computes a window over its whole input before LIMIT): the same
-    ordered statement without rank(), and the ranks given in Python, 1, 2, 2, 4 style; a page
-    that does not start at the top counts once the entries strictly ahead of its first row."""
-    from sqlalchemy import func, select
-
-    rows = conn.execute(proposed_board(quiz, until=until, ranked=False).limit(limit).offset(offset)).all()
-    out, previous, rank = [], None, 0
-    for position, row in enumerate(rows):
-        key = (row.score, row.time_used_ms, row.submitted_at)
-        if position == 0:
-            rank = 1
-            if offset:
-                ahead = proposed_board(quiz, until=until, ranked=False, ahead_of=row).subquery()
-                rank += conn.execute(select(func.count()).select_from(ahead)).scalar()
-        elif key != previous:
-            rank = offset + position + 1
-        previous = key
-        out.append((rank, row.attempt_id))
-    return out
-
-
-def proposed_size(quiz):
-    """Entries on the board = people with at least one submitted attempt."""
-    from sqlalchemy import func, select
-
-    from quiz.models import Attempt
-
-    return select(func.count(func.distinct(Attempt.participant_id))).where(
-        Attempt.quiz_id == quiz.id, Attempt.status == "submitted")
-
-
-def to_xlsx_shared_styles(title, header, rows, *, sheet):
-    """exports.to_xlsx with one change: the body cells get their border from one NamedStyle
-    registered once, instead of a new Border object per cell (openpyxl hashes and compares every
-    new style object against its style table: that is where to_xlsx spends its time)."""
-    from openpyxl import Workbook
-    from openpyxl.styles import Alignment, Border, Font, NamedStyle, PatternFill, Side
-    from openpyxl.utils import get_column_letter
-
-    from quiz.services.exports import _display_width
-
-    workbook = Workbook()
-    ws = workbook.active
-    ws.title = sheet[:31]
-    ws.append([title])
-    ws.merge_cells(start_row=1, start_column=1, end_row=1, end_column=len(header))
-    ws["A1"].font = Font(bold=True, size=16)
-    ws["A1"].alignment = Alignment(horizontal="center", vertical="center")
-    ws.row_dimensions[1].height = 30
-    ws.append(header)
-    thin = Side(style="thin", color="999999")
-    box = Border(top=thin, bottom=thin, left=thin, right=thin)
-    for cell in ws[2]:
-        cell.font = Font(bold=True)
-        cell.fill = PatternFill("solid", fgColor="DDEBF7")
-        cell.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
-        cell.border = box
-    body = NamedStyle(name="公示表正文", border=box)
-    workbook.add_named_style(body)
-    for row in rows:
-        ws.append(row)
-    for row in ws.iter_rows(min_row=3):
-        for cell in row:
-            if isinstance(cell.value, str) and cell.value.startswith("="):
-                cell.data_type = "s"
-            cell.style = body.name
-    for index, name in enumerate(header, start=1):
-        values = [name] + [r[index - 1] for r in rows[:2000]]
-        width = max(_display_width(v) for v in values) + 2
-        ws.column_dimensions[get_column_letter(index)].width = min(max(width, 6), 60)
-    ws.freeze_panes = "A3"
-    ws.print_title_rows = "2:2"
-    ws.page_setup.paperSize = ws.PAPERSIZE_A4
-    ws.page_setup.orientation = "portrait" if len(header) <= 6 else "landscape"
-    ws.page_setup.fitToWidth = 1
-    ws.page_setup.fitToHeight = 0
-    ws.sheet_properties.pageSetUpPr.fitToPage = True
-    ws.print_options.horizontalCentered = True
-    buffer = io.BytesIO()
-    workbook.save(buffer)
-    return buffer.getvalue()
-
-
-def what_if(quiz_id, now, repeat, captured_sql, *, xlsx: bool = True) -> list[dict]:
-    """Inside one transaction that is rolled back: create the proposed index, time the current
-    service query (as captured) and the proposed statements, and check they give the same ranks."""
-    from sqlalchemy import select
-
-    from quiz.extensions import db
-    from quiz.models import Quiz
-    from quiz.services import exports
-    from quiz.services.ranking import leaderboard, leaderboard_size
-
-    out = []
-    quiz = db.session.get(Quiz, quiz_id)
-    served = [(e["rank"], e["attempt_id"]) for e in leaderboard(quiz, now=now, limit=100)]
-    middle_offset = 40_000
-    served_mid = [(e["rank"], e["attempt_id"]) for e in leaderboard(quiz, now=now, limit=50, offset=middle_offset)]
-    size = leaderboard_size(quiz, now=now)
-    full = leaderboard(quiz, now=now, limit=10 ** 9)
-    header, rows = exports.leaderboard_table(quiz, full)
-    title = exports.title_line(quiz, now=now, organiser="临平区委政法委")
-    from types import SimpleNamespace
-    quiz = SimpleNamespace(id=quiz.id, attempt_policy=quiz.attempt_policy)
-    db.session.rollback()  # on SQLite the session's transaction would hold the write lock
-
-    def clock(fn):
-        times = []
-        for _ in range(repeat):
-            start = time.perf_counter()
-            value = fn()
-            times.append(time.perf_counter() - start)
-        return value, min(times), statistics.median(times)
-
-    from sqlalchemy import func as sa_func
-
-    from quiz.models import Attempt
-    version_sql = select(sa_func.count(Attempt.id), sa_func.max(Attempt.submitted_at)).where(
-        Attempt.quiz_id == quiz.id, Attempt.status == "submitted")
-    with db.engine.connect() as conn:
-        trans = conn.begin()
-        _v, lo, med = clock(lambda: conn.execute(version_sql).all())
-        out.append({"name": "count + max(submitted_at) of submitted attempts (a version query), today's indexes",
-                    "min": lo, "median": med, "check": ""})
-        start = time.perf_counter()
-        conn.exec_driver_sql(PROPOSED_INDEX)
-        conn.exec_driver_sql("ANALYZE attempt")
-        built = time.perf_counter() - start
-        out.append({"name": "create the proposed index + ANALYZE", "min": built, "median": built, "check": ""})
-        _v, lo, med = clock(lambda: conn.execute(version_sql).all())
-        out.append({"name": "the same version query, proposed index present", "min": lo, "median": med,
-                    "check": "index-only scan" if conn.dialect.name == "postgresql" else ""})
-        if captured_sql:
-            statement, params = captured_sql[0]
-            _v, lo, med = clock(lambda: conn.exec_driver_sql(statement, params).all())
-            out.append({"name": "current ranking SQL (as leaderboard sent it), index present", "min": lo, "median": med,
-                        "check": "index alone does not help this query shape"})
-        top = proposed_board(quiz).limit(100)
-        value, lo, med = clock(lambda: conn.execute(top).all())
-        same = [(r.rank, r.attempt_id) for r in value] == served
-        out.append({"name": "proposed top-100", "min": lo, "median": med,
-                    "check": "same 100 (rank, attempt) as leaderboard()" if same else "DIFFERENT from leaderboard()"})
-        value, lo, med = clock(lambda: proposed_page(conn, quiz, limit=100))
-        out.append({"name": "proposed top-100, no window: ranks in Python", "min": lo, "median": med,
-                    "check": "same 100 (rank, attempt)" if value == served else "DIFFERENT from leaderboard()"})
-        value, lo, med = clock(lambda: proposed_page(conn, quiz, limit=50, offset=middle_offset))
-        out.append({"name": f"proposed page limit=50 offset={middle_offset:,}, no window", "min": lo, "median": med,
-                    "check": "same page" if value == served_mid else "DIFFERENT page"})
-        mid = proposed_board(quiz).limit(50).offset(middle_offset)
-        value, lo, med = clock(lambda: conn.execute(mid).all())
-        same = [(r.rank, r.attempt_id) for r in value] == served_mid
-        out.append({"name": f"proposed page limit=50 offset={middle_offset:,}", "min": lo, "median": med,
-                    "check": "same page" if same else "DIFFERENT page"})
-        value, lo, med = clock(lambda: conn.execute(proposed_size(quiz)).scalar())
-        out.append({"name": "proposed leaderboard_size (count distinct)", "min": lo, "median": med,
-                    "check": "same count" if value == size else f"DIFFERENT count {value} vs {size}"})
-        value, lo, med = clock(lambda: conn.execute(proposed_board(quiz)).all())
-        same = [(r.rank, r.attempt_id) for r in value] == [(e["rank"], e["attempt_id"]) for e in full]
-        out.append({"name": "proposed full board (no limit)", "min": lo, "median": med,
-                    "check": "same board" if same else "DIFFERENT board"})
-        trans.rollback()
-    if not xlsx:
-        return out
-    data, lo, med = clock(lambda: to_xlsx_shared_styles(title, header, rows, sheet="公示榜"))
-    from openpyxl import load_workbook
-    book = load_workbook(io.BytesIO(data), read_only=True)
-    got = [[c.value for c in r] for r in book.active.iter_rows(min_row=3, max_row=12)]
-    same = got == [[v for v in r] for r in rows[:10]]
-    out.append({"name": "to_xlsx with one shared NamedStyle (same rows)", "min": lo, "median": med,
-                "check": f"{len(rows):,} rows, first rows read back equal" if same else "rows differ"})
-    return out
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
@@ -374,8 +153,6 @@ def main() -> None:
     parser.add_argument("--save", type=Path, help="write the two XLSX files here to look at")
     parser.add_argument("--json", type=Path, help="also write the figures as JSON")
     parser.add_argument("--skip-xlsx", action="store_true")
-    parser.add_argument("--what-if", action="store_true",
-                        help="also time the proposed index/query and a shared-style to_xlsx (rolled back)")
     args = parser.parse_args()
 
     from sqlalchemy import func, select
@@ -544,25 +321,6 @@ def main() -> None:
             for line in summarise_plan(plan_lines):
                 print("  " + line)
 
-        whatif = []
-        if args.what_if:
-            db.session.remove()
-            quiz = load_quiz()
-            if clear is not None:
-                clear()
-            meter.capture = []
-            leaderboard(quiz, now=now, limit=100)
-            captured = [c for c in meter.capture if "rank()" in c[0].lower()]
-            meter.capture = None
-            db.session.rollback()
-            whatif = what_if(quiz_id, now, args.repeat, captured, xlsx=not args.skip_xlsx)
-            print("\nWhat-if (proposed index in a rolled-back transaction; proposed statements):")
-            print("| variant | min ms | median ms | check |")
-            print("|---|---|---|---|")
-            for w in whatif:
-                print(f"| {w['name']} | {w['min'] * 1000:,.1f} | {w['median'] * 1000:,.1f} | {w['check']} |")
-            db.session.remove()
-
         profiles = {}
         if args.profile:
             for (name, fn, target, _d, before), r in zip(ops, results):
@@ -576,7 +334,7 @@ def main() -> None:
             args.json.write_text(json.dumps({
                 "dialect": dialect, "quiz_id": quiz_id, "attempts": attempts, "people": people, "units": units,
                 "results": [{k: v for k, v in r.items() if k != "result"} for r in results],
-                "xlsx_stages": stages, "plan": plan_lines, "profiles": profiles, "what_if": whatif,
+                "xlsx_stages": stages, "plan": plan_lines, "profiles": profiles,
             }, indent=2, ensure_ascii=False, default=str))
         missed = [r["name"] for r in results if r["verdict"] == "MISS"]
         print(f"\n{'all targets met' if not missed else 'MISSED: ' + ', '.join(missed)}")
