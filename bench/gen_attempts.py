@@ -468,8 +468,7 @@ def sample_check(quiz, n: int, seed: int) -> tuple[int, list[str]]:
     verify_quiz does for every attempt) and compare with the stored figures."""
     from quiz.extensions import db
     from quiz.models import Answer, Attempt
-    from quiz.questions import get_type
-    from quiz.services.attempts import questions_by_id
+    from quiz.services.attempts import grade_paper, questions_by_id
     from sqlalchemy import select
 
     ids = db.session.execute(select(Attempt.id).where(Attempt.quiz_id == quiz.id)).scalars().all()
@@ -480,16 +479,10 @@ def sample_check(quiz, n: int, seed: int) -> tuple[int, list[str]]:
     questions = questions_by_id(list({e["q"] for a in attempts for e in a.paper}))
     problems = []
     for attempt in attempts:
-        score, correct = 0.0, 0
-        for entry in attempt.paper:
-            response = answers.get((attempt.id, entry["q"]))
-            if response is None:
-                continue
-            q = questions[entry["q"]]
-            fraction = get_type(q.type).grade(q.answer, response, quiz.multi_partial)
-            score += round(entry["points"] * fraction, 4)
-            correct += fraction == 1
-        if abs(round(score, 4) - attempt.score) > 1e-6 or correct != attempt.correct_count:
+        score, correct, _marks = grade_paper(
+            attempt.paper, {e["q"]: answers[(attempt.id, e["q"])] for e in attempt.paper
+                            if (attempt.id, e["q"]) in answers}, questions, quiz.multi_partial)
+        if abs(score - attempt.score) > 1e-6 or correct != attempt.correct_count:
             problems.append(f"attempt {attempt.id}: stored {attempt.score}/{attempt.correct_count}, "
                             f"regraded {score}/{correct}")
         if attempt.time_used_ms != int(round((attempt.submitted_at - attempt.started_at).total_seconds() * 1000)):

@@ -312,6 +312,25 @@ def record_event(attempt: Attempt, kind: str, *, now: datetime) -> int:
 
 
 # ---------------------------------------------------------------- grading
+def grade_paper(paper: list[dict], responses: dict[int, str], questions: dict, multi_partial: str
+                ) -> tuple[float, int, dict[int, tuple[float, bool]]]:
+    """The grading rule every path shares (submission, `quiz verify`, regrade): a sheet's score
+    (rounded to 4 places), its number of fully right answers, and per answered question
+    (earned points, fully right). `responses` maps question id → stored response."""
+    score, correct, marks = 0.0, 0, {}
+    for entry in paper:
+        response = responses.get(entry["q"])
+        if response is None:
+            continue
+        question = questions[entry["q"]]
+        fraction = get_type(question.type).grade(question.answer, response, multi_partial)
+        earned, right = round(entry["points"] * fraction, 4), fraction == 1
+        marks[entry["q"]] = (earned, right)
+        score += earned
+        correct += right
+    return round(score, 4), correct, marks
+
+
 def grade_attempt(attempt: Attempt, *, at: datetime, auto: bool = False) -> Attempt:
     """Grade every saved answer and close the attempt at `at` (its submission time)."""
     if attempt.status != "open":
@@ -320,19 +339,11 @@ def grade_attempt(attempt: Attempt, *, at: datetime, auto: bool = False) -> Atte
     answers = {a.question_id: a for a in db.session.execute(
         select(Answer).where(Answer.attempt_id == attempt.id)).scalars()}
     questions = questions_by_id([e["q"] for e in attempt.paper])
-    score = 0.0
-    correct = 0
-    for entry in attempt.paper:
-        answer = answers.get(entry["q"])
-        if answer is None:
-            continue
-        question = questions[entry["q"]]
-        fraction = get_type(question.type).grade(question.answer, answer.response, quiz.multi_partial)
-        answer.earned = round(entry["points"] * fraction, 4)
-        answer.correct = fraction == 1
-        score += answer.earned
-        correct += answer.correct
-    attempt.score = round(score, 4)
+    score, correct, marks = grade_paper(attempt.paper, {q: a.response for q, a in answers.items()}, questions,
+                                        quiz.multi_partial)
+    for question_id, (earned, right) in marks.items():
+        answers[question_id].earned, answers[question_id].correct = earned, right
+    attempt.score = score
     attempt.correct_count = correct
     attempt.question_count = len(attempt.paper)
     attempt.max_score = round(sum(e["points"] for e in attempt.paper), 4)

@@ -16,8 +16,7 @@ from sqlalchemy import select
 from quiz.errors import Conflict, Invalid
 from quiz.extensions import db
 from quiz.models import Answer, Attempt, Quiz, Regrade, User
-from quiz.questions import get_type
-from quiz.services.attempts import finalise_overdue, questions_by_id
+from quiz.services.attempts import finalise_overdue, grade_paper, questions_by_id
 from quiz.services.quizzes import require_quiz
 from quiz.services.ranking import ranks_for
 
@@ -45,18 +44,13 @@ def preview(quiz: Quiz, *, now: datetime) -> list[Change]:
     before = {a.id: a.score or 0 for a in attempts}
     after, details = {}, {}
     for attempt in attempts:
-        points = {e["q"]: e["points"] for e in attempt.paper}
-        score, correct, rows = 0.0, 0, []
-        for answer in answers.get(attempt.id, []):
-            q = questions[answer.question_id]
-            fraction = get_type(q.type).grade(q.answer, answer.response, quiz.multi_partial)
-            earned = round(points[answer.question_id] * fraction, 4)
-            right = fraction == 1
-            score += earned
-            correct += right
-            if earned != answer.earned or right != answer.correct:
-                rows.append([answer.id, answer.earned, answer.correct, earned, right])
-        after[attempt.id] = round(score, 4)
+        saved = {answer.question_id: answer for answer in answers.get(attempt.id, [])}
+        score, correct, marks = grade_paper(attempt.paper, {q: a.response for q, a in saved.items()}, questions,
+                                            quiz.multi_partial)
+        rows = [[saved[q].id, saved[q].earned, saved[q].correct, earned, right]
+                for q, (earned, right) in marks.items()
+                if earned != saved[q].earned or right != saved[q].correct]
+        after[attempt.id] = score
         details[attempt.id] = (correct, rows)
     rank_before, rank_after = ranks_for(quiz, attempts, before), ranks_for(quiz, attempts, after)
     changes = []

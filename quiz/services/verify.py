@@ -9,8 +9,7 @@ from sqlalchemy import select
 
 from quiz.extensions import db
 from quiz.models import Answer, Attempt, Quiz
-from quiz.questions import get_type
-from quiz.services.attempts import finalise_overdue, questions_by_id
+from quiz.services.attempts import finalise_overdue, grade_paper, questions_by_id
 from quiz.services.ranking import leaderboard, ranks_for
 
 
@@ -36,16 +35,9 @@ def verify_quiz(quiz: Quiz, *, now: datetime) -> VerifyReport:
     recomputed: dict[int, tuple[float, int]] = {}
     for attempt in attempts:
         report.attempts += 1
-        score, correct = 0.0, 0
-        for entry in attempt.paper:
-            response = answers.get((attempt.id, entry["q"]))
-            if response is None:
-                continue
-            q = questions[entry["q"]]
-            fraction = get_type(q.type).grade(q.answer, response, quiz.multi_partial)
-            score += round(entry["points"] * fraction, 4)
-            correct += fraction == 1
-        score = round(score, 4)
+        score, correct, _marks = grade_paper(
+            attempt.paper, {e["q"]: answers[(attempt.id, e["q"])] for e in attempt.paper
+                            if (attempt.id, e["q"]) in answers}, questions, quiz.multi_partial)
         recomputed[attempt.id] = (score, correct)
         if abs(score - (attempt.score or 0)) > 1e-6 or correct != attempt.correct_count:
             report.differences.append(
