@@ -80,7 +80,7 @@ class AnswerFastLane:
             return None
         if not isinstance(payload, dict) or "response" not in payload:
             return None
-        token = _token(environ)
+        token = token_from_environ(environ)
         if not token:
             return None
         if not hit_sheet_limit(self.limit, attempt_id):
@@ -113,8 +113,8 @@ def _read_body(environ, limit: int) -> bytes | None:
     return raw if len(raw) == length else None
 
 
-def _token(environ) -> str | None:
-    """The sheet token as views/api.attempt_token_from_request reads it."""
+def token_from_environ(environ) -> str | None:
+    """The sheet token: `Authorization: Bearer …`, else the `X-Attempt-Token` header."""
     scheme, _sep, secret = environ.get("HTTP_AUTHORIZATION", "").partition(" ")
     if scheme.lower() == "bearer" and secret:
         return secret.strip()

@@ -89,12 +89,12 @@ def forbidden(error: Forbidden):
 
 
 # ====================================================================== quizzes and attempts
-from flask import current_app, url_for  # noqa: E402
+from flask import url_for  # noqa: E402
 from werkzeug.exceptions import RequestEntityTooLarge  # noqa: E402
 
 from quiz.config import Config  # noqa: E402
 from quiz.extensions import check_sheet_limit, client_ip, limiter  # noqa: E402
-from quiz.fastlane import FAST_LANE_TRIED  # noqa: E402
+from quiz.fastlane import FAST_LANE_TRIED, token_from_environ  # noqa: E402
 from quiz.services import attempts as attempt_service  # noqa: E402
 from quiz.services import hotpath  # noqa: E402
 from quiz.services import quizzes as quiz_service  # noqa: E402
@@ -116,11 +116,7 @@ def json_body() -> dict:
 
 
 def attempt_token_from_request() -> str | None:
-    header = request.headers.get("Authorization", "")
-    scheme, _sep, secret = header.partition(" ")
-    if scheme.lower() == "bearer" and secret:
-        return secret.strip()
-    return request.headers.get("X-Attempt-Token")
+    return token_from_environ(request.environ)
 
 
 def _join_key() -> str:
