@@ -12,3 +12,13 @@ document.addEventListener("submit", function (event) {
   p.textContent = note;
   form.appendChild(p);
 });
+
+// Forms marked data-confirm ask before they are sent (used for destructive actions).
+document.addEventListener("submit", function (event) {
+  var form = event.target;
+  var question = form.getAttribute && form.getAttribute("data-confirm");
+  if (question && !window.confirm(question)) {
+    event.preventDefault();
+    event.stopImmediatePropagation();
+  }
+}, true);
