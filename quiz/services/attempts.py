@@ -20,7 +20,7 @@ from datetime import datetime
 from flask import current_app
 from flask_babel import gettext as _
 from flask_babel import ngettext
-from sqlalchemy import delete, select, update
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from quiz.errors import Conflict, Forbidden, Invalid, NotFound, QuizError
@@ -28,7 +28,7 @@ from quiz.extensions import db
 from quiz.models import Answer, Attempt, Participant, Question, Quiz, Unit, User
 from quiz.questions import LETTERS, AnswerError, get_type
 from quiz.questions.blank import split_blanks
-from quiz.services import scope
+from quiz.services import hotpath, scope
 from quiz.services.papers import cached_pool, draw_paper
 from quiz.services.people import normalise_name, normalise_phone
 from quiz.services.units import find_unit
@@ -118,6 +118,7 @@ def identify(quiz: Quiz, *, name: str, phone: str, unit_path: str | None, user: 
 def join(quiz: Quiz, *, name: str = "", phone: str = "", unit_path: str | None = None,
          user: User | None = None, now: datetime, rng: random.Random | None = None) -> JoinResult:
     """Start an attempt, or resume the open one (same phone, before its deadline)."""
+    lock_quiz(quiz, exclusive=False)
     if quiz.opens_at is not None and now < quiz.opens_at:
         raise Conflict(_("This quiz has not opened yet."))
     person = identify(quiz, name=name, phone=phone, unit_path=unit_path, user=user, now=now)
@@ -155,6 +156,14 @@ def join(quiz: Quiz, *, name: str = "", phone: str = "", unit_path: str | None =
             raise
         return JoinResult(existing, True)
     return JoinResult(attempt, False)
+
+
+def lock_quiz(quiz: Quiz, *, exclusive: bool) -> None:
+    """Re-read the quiz with a row lock: joins take a shared key lock (they never wait for each
+    other), closing and extending take the exclusive lock. A join therefore either finishes before
+    a close takes its cut (and its new sheet is cut too) or sees the closed quiz afterwards."""
+    stmt = select(Quiz).where(Quiz.id == quiz.id).execution_options(populate_existing=True)
+    db.session.execute(stmt.with_for_update() if exclusive else stmt.with_for_update(read=True, key_share=True))
 
 
 def _seconds(n: int):
@@ -240,21 +249,6 @@ def join_payload(attempt: Attempt) -> dict:
 
 
 # ---------------------------------------------------------------- answering
-def _upsert_answer(attempt_id: int, question_id: int, response: str, now: datetime) -> None:
-    dialect = db.engine.dialect.name
-    values = {"attempt_id": attempt_id, "question_id": question_id, "response": response, "saved_at": now}
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    elif dialect == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert
-    else:  # pragma: no cover
-        raise RuntimeError(f"unsupported database {dialect}")
-    stmt = insert(Answer).values(**values)
-    stmt = stmt.on_conflict_do_update(index_elements=["attempt_id", "question_id"],
-                                      set_={"response": stmt.excluded.response, "saved_at": stmt.excluded.saved_at})
-    db.session.execute(stmt)
-
-
 def ensure_writable(attempt: Attempt, now: datetime) -> None:
     """Raise Conflict (409) once the attempt is submitted or its deadline has passed."""
     if attempt.status != "open":
@@ -263,6 +257,15 @@ def ensure_writable(attempt: Attempt, now: datetime) -> None:
         grade_attempt(attempt, at=attempt.deadline, auto=True)
         raise Conflict(_("Time is up: the answer was not saved, and the sheet was submitted with the answers "
                          "saved before the deadline."))
+
+
+def _store(attempt: Attempt, question_id: int, response: str | None, now: datetime) -> None:
+    """Write (or clear) one answer through the guarded statement; a sheet closed since
+    ensure_writable looked at it (an organiser's close, a submission) refuses with 409."""
+    if not hotpath.store_in_session(db.session, attempt.id, question_id, response, now):
+        db.session.refresh(attempt)
+        ensure_writable(attempt, now)
+        raise Conflict(_("This answer sheet has already been submitted; the answer was not saved."))
 
 
 def save_answer(attempt: Attempt, question_id: int, response, *, now: datetime) -> dict:
@@ -274,7 +277,7 @@ def save_answer(attempt: Attempt, question_id: int, response, *, now: datetime) 
     kind = get_type(question.type)
     if response is None or response == "" or response == [] or (
             isinstance(response, list) and all(isinstance(x, str) and not x.strip() for x in response)):
-        db.session.execute(delete(Answer).where(Answer.attempt_id == attempt.id, Answer.question_id == question_id))
+        _store(attempt, question_id, None, now)
         return {"saved": True, "response": None}
     try:
         canonical = kind.normalise_response(response, len(question.options or []))
@@ -282,7 +285,7 @@ def save_answer(attempt: Attempt, question_id: int, response, *, now: datetime) 
         raise Invalid(str(exc))
     if question.type in ("single", "multi"):
         canonical = to_original(canonical, entry["order"])
-    _upsert_answer(attempt.id, question_id, canonical, now)
+    _store(attempt, question_id, canonical, now)
     result = {"saved": True, "response": response_for_client(question.type, canonical, entry["order"])}
     if attempt.quiz.is_practice:
         fraction = kind.grade(question.answer, canonical, attempt.quiz.multi_partial)
@@ -332,9 +335,20 @@ def grade_paper(paper: list[dict], responses: dict[int, str], questions: dict, m
 
 
 def grade_attempt(attempt: Attempt, *, at: datetime, auto: bool = False) -> Attempt:
-    """Grade every saved answer and close the attempt at `at` (its submission time)."""
+    """Grade every saved answer and close the attempt at `at` (its submission time; never later than
+    its deadline, which is then an automatic submission).
+
+    The sheet's row is locked first (FOR UPDATE on PostgreSQL) and re-read: answer saves in flight
+    finish before the answers are read, later ones wait and are then refused, so the grade covers
+    exactly the answers that were acknowledged (see hotpath._WRITABLE)."""
     if attempt.status != "open":
         return attempt
+    db.session.execute(select(Attempt).where(Attempt.id == attempt.id).with_for_update()
+                       .execution_options(populate_existing=True))
+    if attempt.status != "open":
+        return attempt
+    if attempt.deadline is not None and at > attempt.deadline:
+        at, auto = attempt.deadline, True
     quiz = attempt.quiz
     answers = {a.question_id: a for a in db.session.execute(
         select(Answer).where(Answer.attempt_id == attempt.id)).scalars()}
@@ -367,14 +381,33 @@ def submit(attempt: Attempt, *, now: datetime) -> Attempt:
     return attempt
 
 
-def finalise_overdue(quiz: Quiz, *, now: datetime) -> int:
-    """Grade every open attempt whose deadline has passed, at its deadline. Returns how many."""
-    overdue = db.session.execute(select(Attempt).where(
+def _overdue_ids(quiz: Quiz, now: datetime) -> list[int]:
+    return list(db.session.execute(select(Attempt.id).where(
         Attempt.quiz_id == quiz.id, Attempt.status == "open", Attempt.deadline.is_not(None),
-        Attempt.deadline < now)).scalars().all()
-    for attempt in overdue:
-        grade_attempt(attempt, at=attempt.deadline, auto=True)
-    return len(overdue)
+        Attempt.deadline < now).order_by(Attempt.id)).scalars())
+
+
+def finalise_overdue(quiz: Quiz, *, now: datetime) -> int:
+    """Grade every open attempt whose deadline has passed, at its deadline (in the caller's
+    transaction, in id order so that two graders never deadlock). Returns how many."""
+    ids = _overdue_ids(quiz, now)
+    for attempt_id in ids:
+        grade_attempt(db.session.get(Attempt, attempt_id), at=now, auto=True)
+    return len(ids)
+
+
+def close_overdue(quiz: Quiz, *, now: datetime) -> int:
+    """Grade every open attempt whose deadline has passed, each in its own short transaction
+    (committed here), so that closing a quiz with thousands of open sheets never holds one long
+    transaction or lock over all of them. Returns how many were graded."""
+    graded = 0
+    for attempt_id in _overdue_ids(quiz, now):
+        attempt = db.session.get(Attempt, attempt_id)
+        if attempt is not None and attempt.status == "open":
+            grade_attempt(attempt, at=now, auto=True)
+            graded += attempt.status == "submitted"
+        db.session.commit()
+    return graded
 
 
 def passed(attempt: Attempt) -> bool | None:

@@ -119,17 +119,62 @@ def question(engine: Engine, question_id: int) -> QuestionMeta | None:
     return meta
 
 
-_UPSERT = """
+# The rule "a sheet is writable": it is open and `now` is not past its deadline. On PostgreSQL the
+# check takes FOR KEY SHARE on the sheet's row, so a grader holding FOR UPDATE on it (submission,
+# deadline grading, an organiser's close) makes the save wait and then re-check the new row: a save
+# is either stored before the sheet is graded (and graded with it) or refused after. SQLite
+# serialises writers (BEGIN IMMEDIATE), which gives the same order without a row lock.
+_WRITABLE = "status = 'open' AND (deadline IS NULL OR deadline >= :now)"
+
+_UPSERT_TEMPLATE = """
 INSERT INTO answer (attempt_id, question_id, response, saved_at)
 SELECT :aid, :qid, :response, :now
-WHERE EXISTS (SELECT 1 FROM attempt WHERE id = :aid AND status = 'open' AND (deadline IS NULL OR deadline >= :now))
+WHERE EXISTS (SELECT 1 FROM attempt WHERE id = :aid AND {writable}{lock})
 ON CONFLICT (attempt_id, question_id) DO UPDATE SET response = excluded.response, saved_at = excluded.saved_at
 RETURNING (SELECT deadline FROM attempt WHERE id = :aid)
 """
+_DELETE_TEMPLATE = """
+DELETE FROM answer WHERE attempt_id = :aid AND question_id = :qid
+AND EXISTS (SELECT 1 FROM attempt WHERE id = :aid AND {writable}{lock})
+"""
+_WRITABLE_TEMPLATE = "SELECT deadline FROM attempt WHERE id = :aid AND {writable}{lock}"
 
 
-_PG_UPSERT = _UPSERT.replace(":aid", "%(aid)s").replace(":qid", "%(qid)s").replace(
-    ":response", "%(response)s").replace(":now", "%(now)s")
+def _statement(template: str, dialect: str) -> str:
+    return template.format(writable=_WRITABLE, lock=" FOR KEY SHARE" if dialect == "postgresql" else "")
+
+
+_UPSERT = _statement(_UPSERT_TEMPLATE, "sqlite")
+
+
+def _pyformat(sql: str) -> str:
+    """:name → %(name)s for the raw psycopg cursor."""
+    for name in ("aid", "qid", "response", "now"):
+        sql = sql.replace(f":{name}", f"%({name})s")
+    return sql
+
+
+_PG_UPSERT = _pyformat(_statement(_UPSERT_TEMPLATE, "postgresql"))
+
+
+def _bind_now(session_or_engine, now: datetime) -> datetime:
+    dialect = session_or_engine.get_bind().dialect.name if hasattr(session_or_engine, "get_bind") \
+        else session_or_engine.dialect.name
+    return now if dialect != "sqlite" else now.astimezone(timezone.utc).replace(tzinfo=None)
+
+
+def store_in_session(session, attempt_id: int, question_id: int, response: str | None, now: datetime) -> bool:
+    """The same guarded write inside an ORM session's transaction (the Flask path): upsert the
+    response, or delete it when `response` is None. False when the sheet is not writable."""
+    dialect = session.get_bind().dialect.name
+    params = {"aid": attempt_id, "qid": question_id, "response": response, "now": _bind_now(session, now)}
+    if response is None:
+        writable = session.execute(text(_statement(_WRITABLE_TEMPLATE, dialect)), params).first()
+        if writable is None:
+            return False
+        session.execute(text(_statement(_DELETE_TEMPLATE, dialect)), params)
+        return True
+    return session.execute(text(_statement(_UPSERT_TEMPLATE, dialect)), params).first() is not None
 
 
 _hot_engines: dict[str, Engine] = {}
@@ -160,6 +205,7 @@ SELECT v.aid, v.qid, v.response, v.now
 FROM unnest(%(aid)s::bigint[], %(qid)s::bigint[], %(response)s::text[], %(now)s::timestamptz[])
      AS v(aid, qid, response, now)
 JOIN attempt a ON a.id = v.aid AND a.status = 'open' AND (a.deadline IS NULL OR a.deadline >= v.now)
+FOR KEY SHARE OF a
 ON CONFLICT (attempt_id, question_id) DO UPDATE SET response = excluded.response, saved_at = excluded.saved_at
 RETURNING attempt_id, question_id, (SELECT deadline FROM attempt WHERE id = answer.attempt_id)
 """
@@ -318,8 +364,7 @@ def guarded_upsert(engine: Engine, attempt_id: int, question_id: int, response: 
     """Store the response if the sheet is open and within its deadline, in one statement.
 
     Returns (saved, deadline)."""
-    stored_now = now if engine.dialect.name != "sqlite" else now.astimezone(timezone.utc).replace(tzinfo=None)
-    params = {"aid": attempt_id, "qid": question_id, "response": response, "now": stored_now}
+    params = {"aid": attempt_id, "qid": question_id, "response": response, "now": _bind_now(engine, now)}
     if engine.dialect.name == "postgresql":
         row = group_commit_for(engine).save(engine, params)
     else:

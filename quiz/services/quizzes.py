@@ -5,14 +5,16 @@ from __future__ import annotations
 import random
 import secrets
 from datetime import datetime, timedelta, timezone
+from typing import Callable
 from zoneinfo import ZoneInfo
 
 from flask_babel import gettext as _
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select, update
 
 from quiz.errors import Forbidden, Invalid, NotFound
 from quiz.extensions import db
 from quiz.models import Attempt, Bank, Quiz, Unit, User
+from quiz.models.base import utcnow
 from quiz.models.quizzes import ATTEMPT_POLICIES, MODES, MULTI_PARTIAL, SHOW_ANSWERS
 from quiz.services import scope
 from quiz.services.papers import check_fillable, load_pool, parse_rules
@@ -231,29 +233,42 @@ def quiz_by_code(code: str) -> Quiz:
     return quiz
 
 
-def close_quiz(quiz: Quiz, *, actor: User | None, now: datetime) -> int:
-    """Close now: no new attempts; open attempts end now and are graded with what was saved.
+def close_quiz(quiz: Quiz, *, actor: User | None, now: datetime | None = None,
+               clock: Callable[[], datetime] | None = None) -> int:
+    """Close now (立即结束): no new attempts; open attempts end at the cut and are graded with what
+    was saved. Returns the number of attempts graded.
 
-    Returns the number of attempts graded.
+    A clean cut, in two steps that each commit:
+    1. the quiz row and its open sheets are locked (saves and joins in flight finish first, later
+       ones wait), the cut is taken (`now`, or `clock()` read once the locks are held, so that every
+       save already stored was made before it), the closing time and every open sheet's deadline
+       become the cut; committed at once, after which every save made later is refused (409);
+    2. each open sheet is graded in its own short transaction (attempts.close_overdue), never one
+       long transaction over every sheet.
     """
-    from quiz.services.attempts import grade_attempt
+    from quiz.services.attempts import close_overdue, lock_quiz
 
     require_quiz(actor, quiz)
-    quiz.closes_at = now
-    graded = 0
-    for attempt in db.session.execute(select(Attempt).where(Attempt.quiz_id == quiz.id,
-                                                            Attempt.status == "open")).scalars().all():
-        if attempt.deadline is None or attempt.deadline > now:
-            attempt.deadline = now
-        grade_attempt(attempt, at=attempt.deadline, auto=True)
-        graded += 1
-    return graded
+    lock_quiz(quiz, exclusive=True)
+    db.session.execute(select(Attempt.id).where(Attempt.quiz_id == quiz.id, Attempt.status == "open")
+                       .order_by(Attempt.id).with_for_update())
+    cut = now if now is not None else (clock or utcnow)()
+    if quiz.closes_at is None or quiz.closes_at > cut:
+        quiz.closes_at = cut
+    db.session.execute(update(Attempt).where(
+        Attempt.quiz_id == quiz.id, Attempt.status == "open",
+        or_(Attempt.deadline.is_(None), Attempt.deadline > cut)).values(deadline=cut))
+    db.session.commit()
+    return close_overdue(quiz, now=cut + timedelta(microseconds=1))
 
 
 def extend_quiz(quiz: Quiz, minutes: int, *, actor: User | None, now: datetime) -> None:
     """Give everyone `minutes` more: the closing time and every open attempt's deadline move."""
+    from quiz.services.attempts import lock_quiz
+
     require_quiz(actor, quiz)
     minutes = _int(minutes, "minutes", minimum=1, maximum=24 * 60)
+    lock_quiz(quiz, exclusive=True)
     delta = timedelta(minutes=minutes)
     if quiz.closes_at is not None:
         quiz.closes_at = max(quiz.closes_at, now) + delta

@@ -21,23 +21,31 @@ class VerifyReport:
 
 
 def verify_quiz(quiz: Quiz, *, now: datetime) -> VerifyReport:
-    """Recompute scores, correct counts and ranks independently of the stored figures."""
+    """Recompute scores, correct counts, each answer's points and ranks independently of the
+    stored figures."""
     finalise_overdue(quiz, now=now)
     report = VerifyReport()
     attempts = db.session.execute(select(Attempt).where(Attempt.quiz_id == quiz.id,
                                                         Attempt.status == "submitted")).scalars().all()
     ids = list({e["q"] for a in attempts for e in a.paper})
     questions = questions_by_id(ids)
-    answers: dict[tuple[int, int], str] = {
-        (a.attempt_id, a.question_id): a.response
+    stored: dict[tuple[int, int], Answer] = {
+        (a.attempt_id, a.question_id): a
         for a in db.session.execute(select(Answer).where(Answer.attempt_id.in_(select(Attempt.id).where(Attempt.quiz_id == quiz.id, Attempt.status == "submitted")))).scalars()
     } if attempts else {}
     recomputed: dict[int, tuple[float, int]] = {}
     for attempt in attempts:
         report.attempts += 1
-        score, correct, _marks = grade_paper(
-            attempt.paper, {e["q"]: answers[(attempt.id, e["q"])] for e in attempt.paper
-                            if (attempt.id, e["q"]) in answers}, questions, quiz.multi_partial)
+        score, correct, marks = grade_paper(
+            attempt.paper, {e["q"]: stored[(attempt.id, e["q"])].response for e in attempt.paper
+                            if (attempt.id, e["q"]) in stored}, questions, quiz.multi_partial)
+        for question_id, (earned, right) in marks.items():
+            answer = stored[(attempt.id, question_id)]
+            if answer.earned is None or abs(answer.earned - earned) > 1e-6 or answer.correct != right:
+                report.differences.append(
+                    f"attempt {attempt.id} question {question_id}: stored {answer.earned} points "
+                    f"({'right' if answer.correct else 'wrong' if answer.correct is not None else 'ungraded'}), "
+                    f"recomputed {earned:g}")
         recomputed[attempt.id] = (score, correct)
         if abs(score - (attempt.score or 0)) > 1e-6 or correct != attempt.correct_count:
             report.differences.append(

@@ -128,7 +128,7 @@ def counts(quiz_id: int):
 def close(quiz_id: int):
     quiz = quiz_service.get_quiz(quiz_id, actor=current_user)
     if EmptyForm().validate_on_submit():
-        graded = quiz_service.close_quiz(quiz, actor=current_user, now=utcnow())
+        graded = quiz_service.close_quiz(quiz, actor=current_user, clock=utcnow)
         db.session.commit()
         flash(ngettext("The quiz is closed; %(num)d open answer sheet was submitted.",
                        "The quiz is closed; %(num)d open answer sheets were submitted.", graded), "success")
