@@ -133,8 +133,10 @@ def practice_from_missed(quiz: Quiz, question_ids: list[int], *, actor: User | N
     if not question_ids:
         raise Invalid(_("Choose at least one question."))
     questions = questions_by_id(question_ids)
-    if len(questions) != len(set(question_ids)):
-        raise Invalid(_("Some of the chosen questions do not exist."))
+    quiz_banks = {b.id for b in quiz.banks}
+    foreign = sorted(set(question_ids) - {qid for qid, q in questions.items() if q.bank_id in quiz_banks})
+    if foreign:  # ids come from a form: only this quiz's own questions may be copied
+        raise Invalid(_("Questions %(ids)s are not on this quiz's papers.", ids=", ".join(map(str, foreign[:10]))))
     name = _("%(title)s · most-missed questions", title=quiz.title)[:200]
     bank = db.session.execute(select(Bank).where(Bank.name == name)).scalar_one_or_none()
     if bank is None:
