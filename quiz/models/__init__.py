@@ -4,4 +4,4 @@ from quiz.models.banks import Bank, ImportLog, Question  # noqa: F401
 from quiz.models.quizzes import Quiz, quiz_bank, quiz_unit  # noqa: F401
 from quiz.models.units import Unit  # noqa: F401
 from quiz.models.users import ApiToken, Participant, User  # noqa: F401
-from quiz.models.audit import Regrade  # noqa: F401,E402
+from quiz.models.audit import Regrade, SheetExclusion  # noqa: F401,E402

@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import (JSON, Boolean, Float, ForeignKey, Index, Integer, String, Text,
-                        UniqueConstraint, text)
+                        UniqueConstraint, false, text)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from quiz.extensions import db
@@ -52,6 +52,8 @@ class Attempt(db.Model):
     time_used_ms: Mapped[int | None] = mapped_column(Integer)
     tab_switches: Mapped[int] = mapped_column(Integer, default=0)
     flagged_fast: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Excluded from rankings, reports and posters by an organiser (audited in SheetExclusion).
+    excluded: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     quiz: Mapped[Quiz] = relationship()
     participant: Mapped[Participant] = relationship()

@@ -1,9 +1,10 @@
-"""Audit records: regrades after an answer-key correction (who, when, why, what changed)."""
+"""Audit records: regrades after an answer-key correction and sheets excluded from rankings (who,
+when, why, what changed)."""
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, ForeignKey, String, Text
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from quiz.extensions import db
@@ -31,3 +32,21 @@ class Regrade(db.Model):
 
     user: Mapped[User | None] = relationship(foreign_keys=[user_id])
     undone_by: Mapped[User | None] = relationship(foreign_keys=[undone_by_id])
+
+
+class SheetExclusion(db.Model):
+    """One exclusion of an answer sheet from rankings, reports and posters, or its restoration.
+    The sheet's current state is Attempt.excluded; these rows are the history (never edited)."""
+
+    __tablename__ = "sheet_exclusion"
+    __table_args__ = (CheckConstraint("action IN ('exclude', 'restore')", name="action"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    attempt_id: Mapped[int] = mapped_column(ForeignKey("attempt.id", ondelete="CASCADE"), index=True)
+    quiz_id: Mapped[int] = mapped_column(ForeignKey("quiz.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
+    action: Mapped[str] = mapped_column(String(10))
+    reason: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    user: Mapped[User | None] = relationship()

@@ -17,8 +17,8 @@ from quiz.services.attempts import finalise_overdue
 
 
 def counted_attempts(quiz: Quiz, *, until: datetime | None = None):
-    """Subquery of the attempt that counts for each participant (submitted attempts only;
-    with `until`, only those submitted at or before it)."""
+    """Subquery of the attempt that counts for each participant (submitted attempts not excluded
+    by an organiser; with `until`, only those submitted at or before it)."""
     if quiz.attempt_policy == "latest":
         order = (Attempt.number.desc(),)
     else:
@@ -26,7 +26,7 @@ def counted_attempts(quiz: Quiz, *, until: datetime | None = None):
     stmt = (
         select(Attempt.id, Attempt.participant_id, Attempt.score, Attempt.time_used_ms, Attempt.submitted_at,
                func.row_number().over(partition_by=Attempt.participant_id, order_by=order).label("pick"))
-        .where(Attempt.quiz_id == quiz.id, Attempt.status == "submitted")
+        .where(Attempt.quiz_id == quiz.id, Attempt.status == "submitted", Attempt.excluded.is_(False))
     )
     if until is not None:
         stmt = stmt.where(Attempt.submitted_at <= until)
@@ -62,15 +62,18 @@ _boards: "OrderedDict[tuple, tuple[tuple, list[tuple]]]" = OrderedDict()
 def board_version(quiz: Quiz, until: datetime | None) -> tuple:
     """What the ranking depends on, in one cheap query: how many sheets are submitted and the
     latest submission (both change on every submission or deadline grading), and the number of
-    regrades and undos (they change scores without a new submission)."""
-    from quiz.models import Regrade
+    regrades and undos (they change scores without a new submission), and the number of
+    exclusions and restorations of sheets."""
+    from quiz.models import Regrade, SheetExclusion
 
     condition = [Attempt.quiz_id == quiz.id, Attempt.status == "submitted"]
     if until is not None:
         condition.append(Attempt.submitted_at <= until)
     regrades = select(func.count(Regrade.id)).where(Regrade.quiz_id == quiz.id).scalar_subquery()
     undone = select(func.count(Regrade.undone_at)).where(Regrade.quiz_id == quiz.id).scalar_subquery()
-    row = db.session.execute(select(func.count(Attempt.id), func.max(Attempt.submitted_at), regrades, undone)
+    exclusions = select(func.count(SheetExclusion.id)).where(SheetExclusion.quiz_id == quiz.id).scalar_subquery()
+    row = db.session.execute(select(func.count(Attempt.id), func.max(Attempt.submitted_at), regrades, undone,
+                                    exclusions)
                              .where(*condition)).one()
     return (quiz.id, until, quiz.attempt_policy, *row)
 
@@ -122,12 +125,12 @@ def top_entries(quiz: Quiz, *, limit: int, until: datetime | None = None) -> lis
             b.time_used_ms < a.time_used_ms, and_(b.time_used_ms == a.time_used_ms, or_(
                 b.submitted_at < a.submitted_at, and_(b.submitted_at == a.submitted_at, b.id < a.id))))))
     beaten = select(b.id).where(b.quiz_id == a.quiz_id, b.participant_id == a.participant_id,
-                                b.status == "submitted", b.id != a.id, better)
+                                b.status == "submitted", b.excluded.is_(False), b.id != a.id, better)
     if until is not None:
         beaten = beaten.where(b.submitted_at <= until)
     stmt = (select(Participant.name, Unit.path, a.score, a.time_used_ms, a.submitted_at, a.id, a.participant_id)
             .join(Participant, Participant.id == a.participant_id).join(Unit, Unit.id == Participant.unit_id)
-            .where(a.quiz_id == quiz.id, a.status == "submitted", ~exists(beaten)))
+            .where(a.quiz_id == quiz.id, a.status == "submitted", a.excluded.is_(False), ~exists(beaten)))
     if until is not None:
         stmt = stmt.where(a.submitted_at <= until)
     stmt = stmt.order_by(a.score.desc(), a.time_used_ms.asc(), a.submitted_at.asc(), a.id.asc()).limit(limit)
@@ -171,7 +174,7 @@ def leaderboard_size(quiz: Quiz, *, now: datetime, search: str = "", unit: Unit 
 def rank_of(attempt: Attempt, *, now: datetime) -> int | None:
     """The rank this attempt holds now if it is the one that counts for its participant, else the
     rank it would hold (1 + entries strictly better)."""
-    if attempt.status != "submitted":
+    if attempt.status != "submitted" or attempt.excluded:
         return None
     counted = counted_attempts(attempt.quiz)
     better = db.session.scalar(
@@ -189,6 +192,8 @@ def ranks_for(quiz: Quiz, attempts: list[Attempt], scores: dict[int, float]) -> 
     preview a regrade): rank of each counted sheet, one per person (best or latest)."""
     best: dict[int, tuple] = {}
     for a in attempts:
+        if a.excluded:
+            continue
         score = scores[a.id]
         key = ((-a.number,) if quiz.attempt_policy == "latest" else (-score, a.time_used_ms, a.submitted_at, a.id))
         if a.participant_id not in best or key < best[a.participant_id][0]:

@@ -258,6 +258,23 @@ def quiz_leaderboard(quiz_id: int):
                                 for e in entries]})
 
 
+@bp.post("/quizzes/<int:quiz_id>/sheets/<int:attempt_id>/<any(exclude, restore):action>")
+@token_required
+def exclude_sheet(quiz_id: int, attempt_id: int, action: str):
+    """{"reason": "…"} → {"attempt_id", "excluded"}: take a sheet out of rankings, or count it again."""
+    from quiz.models import Attempt
+    from quiz.services.exclusions import exclude_sheet as exclude, restore_sheet as restore
+
+    quiz = quiz_service.get_quiz(quiz_id, actor=g.api_user)
+    attempt = db.session.get(Attempt, attempt_id)
+    if attempt is None or attempt.quiz_id != quiz.id:
+        raise QuizError(_("Answer sheet %(id)s is not part of this quiz.", id=attempt_id), status_code=404)
+    (exclude if action == "exclude" else restore)(attempt, reason=str(json_body().get("reason") or ""),
+                                                 actor=g.api_user, now=utcnow())
+    db.session.commit()
+    return jsonify({"attempt_id": attempt.id, "excluded": attempt.excluded})
+
+
 @bp.get("/ping")
 def ping():
     """Hello-world endpoint (the load benchmark's baseline)."""

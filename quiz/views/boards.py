@@ -88,8 +88,10 @@ def organiser_board(quiz_id: int):
     quiz = quiz_service.get_quiz(quiz_id, actor=current_user)
     if quiz.is_practice:
         abort(404)
+    from quiz.services.exclusions import excluded_sheets
+
     return render_template("boards/board.html", public=False, empty_form=EmptyForm(),
-                           **_board(quiz, public=False))
+                           excluded=excluded_sheets(quiz), **_board(quiz, public=False))
 
 
 @bp.route("/quizzes/<int:quiz_id>/freeze", methods=["POST"])

@@ -149,3 +149,43 @@ def extend(quiz_id: int):
             db.session.commit()
             flash(_("Time extended."), "success")
     return redirect(url_for("quizzes.show", quiz_id=quiz.id))
+
+
+def _managed_sheet(quiz_id: int, attempt_id: int):
+    quiz = quiz_service.get_quiz(quiz_id, actor=current_user)
+    attempt = db.session.get(Attempt, attempt_id)
+    if attempt is None or attempt.quiz_id != quiz.id:
+        raise QuizError(_("Answer sheet %(id)s is not part of this quiz.", id=attempt_id), status_code=404)
+    return quiz, attempt
+
+
+@bp.route("/<int:quiz_id>/sheets/<int:attempt_id>")
+@manager_required
+def sheet(quiz_id: int, attempt_id: int):
+    """One answer sheet for the organiser: figures, flags, exclusion state and its history."""
+    from quiz.services.exclusions import history
+
+    quiz, attempt = _managed_sheet(quiz_id, attempt_id)
+    records = [r for r in history(quiz) if r.attempt_id == attempt.id]
+    return render_template("quizzes/sheet.html", quiz=quiz, attempt=attempt, records=records, form=EmptyForm())
+
+
+@bp.route("/<int:quiz_id>/sheets/<int:attempt_id>/<any(exclude, restore):action>", methods=["POST"])
+@manager_required
+def exclude(quiz_id: int, attempt_id: int, action: str):
+    """Exclude a sheet from rankings, reports and posters, or restore it (reason required)."""
+    from quiz.services.exclusions import exclude_sheet, restore_sheet
+
+    quiz, attempt = _managed_sheet(quiz_id, attempt_id)
+    if EmptyForm().validate_on_submit():
+        change = exclude_sheet if action == "exclude" else restore_sheet
+        try:
+            change(attempt, reason=request.form.get("reason", ""), actor=current_user, now=utcnow())
+        except QuizError as exc:
+            db.session.rollback()
+            flash(exc.message, "danger")
+        else:
+            db.session.commit()
+            flash(_("The answer sheet no longer counts in rankings, reports and posters.") if action == "exclude"
+                  else _("The answer sheet counts again."), "success")
+    return redirect(url_for("quizzes.sheet", quiz_id=quiz.id, attempt_id=attempt.id))
