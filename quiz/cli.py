@@ -281,6 +281,24 @@ def bank_export(name: str, output: str, include_retired: bool) -> None:
     click.echo(_("Wrote %(path)s", path=output))
 
 
+@bank_cli.command("share", help="Share a bank (read-only) with the organisers below its owner unit, or stop.")
+@click.argument("name")
+@click.option("--off", is_flag=True, help="Stop sharing.")
+@with_appcontext
+def bank_share(name: str, off: bool) -> None:
+    from quiz.services.banks import get_bank, set_shared
+
+    try:
+        bank = get_bank(name, actor=None)
+        set_shared(bank, not off, actor=None, now=utcnow())
+    except QuizError as exc:
+        _fail(exc)
+    db.session.commit()
+    click.echo(_("“%(bank)s” is no longer shared.", bank=bank.name) if off else
+               _("“%(bank)s” is shared with the organisers below %(unit)s (read-only).", bank=bank.name,
+                 unit=bank.unit.path if bank.unit else _("administrators")))
+
+
 @bank_cli.command("list", help="List banks with their question counts.")
 @with_appcontext
 def bank_list() -> None:
@@ -290,7 +308,7 @@ def bank_list() -> None:
     for bank in db.session.execute(visible_banks(None)).scalars():
         counts = bank_counts(bank)
         click.echo(f"{bank.name}\t{sum(counts.values())}\t"
-                   + " ".join(f"{k}={v}" for k, v in sorted(counts.items())))
+                   + " ".join(f"{k}={v}" for k, v in sorted(counts.items())) + ("\tshared" if bank.shared else ""))
 
 
 # ---------------------------------------------------------------- demo

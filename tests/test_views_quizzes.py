@@ -87,6 +87,7 @@ def test_organiser_cannot_see_other_units_quizzes(client, auth, app, token_for):
         make_bank()
     created = client.post("/api/v1/quizzes", headers={"Authorization": f"Bearer {token_for('admin')}"},
                           json={"title": "管理员的", "banks": ["题库"], "duration_seconds": 600,
+                                "audience": {"units": ["伦教街道"]},  # another street's contest
                                 "rules": [{"type": "单选", "count": 1, "points": 5}]}).json
     auth.login("qiaosi")
     assert client.get(f"/quizzes/{created['id']}").status_code == 403

@@ -117,6 +117,15 @@ def set_retired(question: Question, retired: bool, *, actor: User | None, now: d
     invalidate_pools()
 
 
+def set_shared(bank: Bank, shared: bool, *, actor: User | None, now: datetime) -> None:
+    """Share the bank down the tree (scope.can_use_bank) or stop sharing it. Quizzes already drawn
+    from it keep their questions."""
+    scope.require_bank(actor, bank)
+    bank.shared = bool(shared)
+    bank.updated_at = now
+    db.session.flush()
+
+
 def template_rows(questions) -> list[list[str]]:
     """Questions as rows of the canonical template (header not included)."""
     rows = []

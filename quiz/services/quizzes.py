@@ -100,7 +100,7 @@ def _banks(values, actor: User | None) -> list[Bank]:
             bank = db.session.execute(select(Bank).where(Bank.name == str(value))).scalar_one_or_none()
         if bank is None:
             raise Invalid(_("banks: question bank “%(name)s” does not exist.", name=value))
-        scope.require_bank(actor, bank)
+        scope.require_bank_use(actor, bank)
         if bank not in banks:
             banks.append(bank)
     return banks
@@ -210,20 +210,16 @@ def create_quiz(payload: dict, *, actor: User | None, now: datetime) -> Quiz:
     return quiz
 
 
-def get_quiz(quiz_id: int, *, actor: User | None) -> Quiz:
-    """A quiz the actor manages (admin: any; organiser: owned by their subtree)."""
+def get_quiz(quiz_id: int, *, actor: User | None, access: str = scope.MANAGE) -> Quiz:
+    """A quiz the actor may manage (default) or, with access="view", view (scope.quiz_access)."""
     quiz = db.session.get(Quiz, quiz_id)
     if quiz is None:
         raise NotFound(_("Quiz %(id)s does not exist.", id=quiz_id))
-    require_quiz(actor, quiz)
+    scope.require_quiz(actor, quiz, access)
     return quiz
 
 
-def require_quiz(actor: User | None, quiz: Quiz) -> None:
-    if actor is None or actor.is_admin:
-        return
-    if actor.role != "organiser" or quiz.unit is None or not scope.can_manage_unit(actor, quiz.unit):
-        raise Forbidden(_("This quiz is outside your scope."))
+require_quiz = scope.require_quiz  # the scope rule lives in services/scope.py
 
 
 def quiz_by_code(code: str) -> Quiz:
@@ -293,10 +289,16 @@ def reveal(quiz: Quiz, *, actor: User | None) -> None:
     db.session.flush()
 
 
-def live_counts(quiz: Quiz) -> dict:
-    """joined (distinct participants), in progress, submitted (attempts)."""
+def live_counts(quiz: Quiz, *, root: Unit | None = None) -> dict:
+    """joined (distinct participants), in progress, submitted (attempts); with `root`, only people
+    of that unit's subtree."""
+    condition = [Attempt.quiz_id == quiz.id]
+    if root is not None:
+        from quiz.models import Participant
+
+        condition.append(Attempt.participant_id.in_(
+            select(Participant.id).join(Unit, Unit.id == Participant.unit_id).where(scope.subtree_condition(root))))
     rows = dict(db.session.execute(
-        select(Attempt.status, func.count()).where(Attempt.quiz_id == quiz.id).group_by(Attempt.status)).all())
-    joined = db.session.scalar(select(func.count(func.distinct(Attempt.participant_id)))
-                               .where(Attempt.quiz_id == quiz.id))
+        select(Attempt.status, func.count()).where(*condition).group_by(Attempt.status)).all())
+    joined = db.session.scalar(select(func.count(func.distinct(Attempt.participant_id))).where(*condition))
     return {"joined": joined or 0, "in_progress": rows.get("open", 0), "submitted": rows.get("submitted", 0)}

@@ -1,11 +1,20 @@
-"""Unit scope: admins see everything; an organiser sees and changes only their unit subtree."""
+"""Unit scope: admins see everything; an organiser sees and changes only their unit subtree.
+
+Two things reach below or across that line, read-only:
+- a bank marked *shared* may be read and drawn from by organisers anywhere below its owner unit
+  (by every organiser when administrators own it), never changed by them;
+- an organiser may view a quiz whose audience includes their subtree (a street's contest open to
+  its villages): its page, boards, reports and exports, restricted to the people of their subtree;
+  only the quiz's managers (its unit's organisers and admins) may change it.
+"""
 from __future__ import annotations
 
 from flask_babel import gettext as _
-from sqlalchemy import or_, select
+from sqlalchemy import exists, false, or_, select
+from sqlalchemy.orm import aliased
 
 from quiz.errors import Forbidden
-from quiz.models import Bank, Participant, Unit, User
+from quiz.models import Bank, Participant, Quiz, Unit, User, quiz_unit
 from quiz.models.units import PATH_SEPARATOR
 
 MANAGER_ROLES = ("admin", "organiser")
@@ -41,10 +50,10 @@ def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def subtree_condition(unit: Unit):
-    """SQL condition for `unit` and all its descendants."""
-    return or_(Unit.path == unit.path,
-               Unit.path.like(_escape_like(unit.path + PATH_SEPARATOR) + "%", escape="\\"))
+def subtree_condition(unit: Unit, table=Unit):
+    """SQL condition for `unit` and all its descendants (on `table`, Unit or an alias of it)."""
+    return or_(table.path == unit.path,
+               table.path.like(_escape_like(unit.path + PATH_SEPARATOR) + "%", escape="\\"))
 
 
 def can_manage_unit(user: User | None, unit: Unit | None) -> bool:
@@ -71,6 +80,39 @@ def require_bank(user: User | None, bank: Bank) -> None:
         raise Forbidden(_("This question bank is outside your scope."))
 
 
+def ancestor_paths(unit: Unit) -> list[str]:
+    """The unit's own path and those of every unit above it."""
+    parts = unit.path.split(PATH_SEPARATOR)
+    return [PATH_SEPARATOR.join(parts[:i]) for i in range(1, len(parts) + 1)]
+
+
+def can_use_bank(user: User | None, bank: Bank) -> bool:
+    """May read the bank and draw questions from it: its managers, and organisers below the owner
+    unit of a shared bank (every organiser for a shared administrators' bank)."""
+    if can_manage_bank(user, bank):
+        return True
+    if not bank.shared or user.role != "organiser" or user.unit is None:
+        return False
+    return bank.unit is None or user.unit.is_within(bank.unit)
+
+
+def require_bank_use(user: User | None, bank: Bank) -> None:
+    if not can_use_bank(user, bank):
+        raise Forbidden(_("This question bank is outside your scope."))
+
+
+def usable_banks(user: User | None):
+    """Select of the banks the user may read and draw from (own subtree's, and shared from above)."""
+    if user is None or user.is_admin:
+        return select(Bank).order_by(Bank.name)
+    if user.role != "organiser" or user.unit is None:
+        return select(Bank).where(false())
+    own = unit_filter(user)
+    shared = Bank.shared.is_(True) & or_(Bank.unit_id.is_(None), Unit.path.in_(ancestor_paths(user.unit)))
+    return (select(Bank).outerjoin(Unit, Bank.unit_id == Unit.id)
+            .where(or_(own & Bank.unit_id.is_not(None), shared)).order_by(Bank.name))
+
+
 def require_participant(user: User | None, participant: Participant) -> None:
     if not can_manage_unit(user, participant.unit):
         raise Forbidden(_("This person is outside your scope."))
@@ -95,3 +137,54 @@ def visible_banks(user: User | None):
     if condition is None:
         return stmt
     return stmt.join(Unit, Bank.unit_id == Unit.id).where(condition)
+
+
+# ---------------------------------------------------------------- quizzes
+MANAGE, VIEW = "manage", "view"
+
+
+def quiz_access(user: User | None, quiz: Quiz) -> str | None:
+    """"manage" (admins, organisers of the quiz's unit subtree), "view" (organisers whose subtree
+    meets the quiz's audience: an audience unit above, at or below their unit, or no audience
+    limit) or None."""
+    if user is None or user.is_admin:
+        return MANAGE
+    if user.role != "organiser" or user.unit is None:
+        return None
+    if quiz.unit is not None and quiz.unit.is_within(user.unit):
+        return MANAGE
+    if not quiz.audience_units or any(user.unit.is_within(u) or u.is_within(user.unit)
+                                      for u in quiz.audience_units):
+        return VIEW
+    return None
+
+
+def require_quiz(user: User | None, quiz: Quiz, access: str = MANAGE) -> None:
+    """Forbidden unless the user may `access` ("manage" or "view") the quiz."""
+    granted = quiz_access(user, quiz)
+    if granted is None or (access == MANAGE and granted != MANAGE):
+        raise Forbidden(_("This quiz is outside your scope.") if granted is None
+                        else _("You may view this quiz but not change it; its organisers manage it."))
+
+
+def people_root(user: User | None) -> Unit | None:
+    """The unit whose subtree limits the people an organiser sees in boards, reports and exports
+    (None: everyone)."""
+    return None if user is None or user.is_admin else user.unit
+
+
+def visible_quizzes(user: User | None):
+    """Select of the quizzes the user may view (managed ones and those whose audience meets their
+    subtree), newest first."""
+    stmt = select(Quiz).order_by(Quiz.id.desc())
+    if user is None or user.is_admin:
+        return stmt
+    if user.role != "organiser" or user.unit is None:
+        return stmt.where(false())
+    owner, audience = aliased(Unit), aliased(Unit)
+    managed = exists(select(owner.id).where(owner.id == Quiz.unit_id, subtree_condition(user.unit, owner)))
+    no_limit = ~exists(select(quiz_unit.c.unit_id).where(quiz_unit.c.quiz_id == Quiz.id))
+    meets = exists(select(quiz_unit.c.unit_id).join(audience, audience.id == quiz_unit.c.unit_id).where(
+        quiz_unit.c.quiz_id == Quiz.id,
+        or_(audience.path.in_(ancestor_paths(user.unit)), subtree_condition(user.unit, audience))))
+    return stmt.where(or_(managed, no_limit, meets))

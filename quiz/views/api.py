@@ -71,8 +71,9 @@ def import_bank():
 def list_banks():
     user = g.api_user
     scope.require_manager(user)
-    banks = db.session.execute(scope.visible_banks(user)).scalars().all()
+    banks = db.session.execute(scope.usable_banks(user)).scalars().all()
     return jsonify({"banks": [{"id": b.id, "name": b.name, "unit": b.unit.path if b.unit else None,
+                               "shared": b.shared, "editable": scope.can_manage_bank(user, b),
                                "questions": bank_counts(b)} for b in banks]})
 
 

@@ -32,9 +32,10 @@ UPLOAD_MAX_AGE = 24 * 3600
 _UPLOAD_ID = re.compile(r"^[0-9a-f]{32}$")
 
 
-def _bank_or_404(bank_id: int) -> Bank:
+def _bank_or_404(bank_id: int, *, write: bool = True) -> Bank:
+    """The bank, if the user manages it (write) or may read it (a bank shared from above)."""
     bank = db.get_or_404(Bank, bank_id)
-    scope.require_bank(current_user, bank)
+    (scope.require_bank if write else scope.require_bank_use)(current_user, bank)
     return bank
 
 
@@ -70,12 +71,13 @@ def _stored_upload(upload_id: str) -> tuple[Path, str]:
 @bp.route("/")
 @manager_required
 def index():
-    banks = db.session.execute(scope.visible_banks(current_user)).scalars().all()
+    banks = db.session.execute(scope.usable_banks(current_user)).scalars().all()
     counts = {b.id: bank_service.bank_counts(b) for b in banks}
     form = BankUploadForm()
     form.unit.choices = unit_choices(include_blank=current_user.is_admin, blank_label=_("(administrators only)"))
+    editable = {b.id for b in banks if scope.can_manage_bank(current_user, b)}
     return render_template("banks/index.html", banks=banks, counts=counts, form=form,
-                           types=QUESTION_TYPES)
+                           types=QUESTION_TYPES, editable=editable)
 
 
 @bp.route("/upload", methods=["POST"])
@@ -157,7 +159,7 @@ def confirm():
 @bp.route("/<int:bank_id>")
 @manager_required
 def show(bank_id: int):
-    bank = _bank_or_404(bank_id)
+    bank = _bank_or_404(bank_id, write=False)
     q = request.args.get("q", "").strip()
     qtype = request.args.get("type", "")
     qtype = qtype if qtype in QUESTION_TYPES else ""
@@ -171,7 +173,22 @@ def show(bank_id: int):
     return render_template("banks/show.html", bank=bank, page=page, q=q, qtype=qtype, tag=tag, status=status,
                            tags=bank_service.bank_tags(bank), counts=bank_service.bank_counts(bank),
                            type_choices=type_choices(), types=QUESTION_TYPES, letters=LETTERS,
-                           empty_form=EmptyForm(), logs=logs)
+                           empty_form=EmptyForm(), logs=logs, editable=scope.can_manage_bank(current_user, bank))
+
+
+@bp.route("/<int:bank_id>/share", methods=["POST"])
+@manager_required
+def share(bank_id: int):
+    """Share the bank with the organisers below its owner unit (read-only), or stop sharing."""
+    bank = _bank_or_404(bank_id)
+    if EmptyForm().validate_on_submit():
+        shared = request.form.get("shared") == "1"
+        bank_service.set_shared(bank, shared, actor=current_user, now=utcnow())
+        db.session.commit()
+        flash(_("The bank is shared with the organisers below %(unit)s; they can draw from it but not change it.",
+                unit=bank.unit.path if bank.unit else _("administrators")) if shared
+              else _("The bank is no longer shared."), "success")
+    return redirect(url_for("banks.show", bank_id=bank.id))
 
 
 @bp.route("/questions/<int:question_id>/edit", methods=["GET", "POST"])

@@ -28,10 +28,13 @@ def _ranked_quiz(quiz_id: int) -> Quiz:
     return quiz
 
 
-def _board(quiz: Quiz, *, public: bool):
+def _board(quiz: Quiz, *, public: bool, root: Unit | None = None):
+    """The board's page of entries; `root` limits it to one unit subtree (an organiser's people)."""
     now = utcnow()
     search = request.args.get("q", "").strip()[:50]
     unit = find_unit(request.args["unit"]) if request.args.get("unit") else None
+    if root is not None and (unit is None or not unit.is_within(root)):
+        unit = root
     try:
         page = max(1, int(request.args.get("page", 1)))
     except ValueError:
@@ -41,7 +44,9 @@ def _board(quiz: Quiz, *, public: bool):
     total = leaderboard_size(quiz, now=now, search=search, unit=unit, public=public)
     db.session.commit()  # attempts graded at their deadline
     return dict(quiz=quiz, entries=entries, total=total, page=page, pages=max(1, -(-total // PER_PAGE)),
-                q=search, unit=unit.path if unit else "", unit_options=_unit_options(quiz),
+                q=search, unit=unit.path if unit else "",
+                unit_options=[p for p in _unit_options(quiz) if root is None or p == root.path
+                              or p.startswith(root.path + "/")],
                 frozen_at=public_cutoff(quiz, now) if public else None)
 
 
@@ -84,14 +89,18 @@ def big_screen(quiz_id: int):
 @bp.route("/quizzes/<int:quiz_id>/leaderboard")
 @manager_required
 def organiser_board(quiz_id: int):
-    """Live results for organisers (never frozen), with freeze and reveal."""
-    quiz = quiz_service.get_quiz(quiz_id, actor=current_user)
-    if quiz.is_practice:
-        abort(404)
+    """Live results for organisers (never frozen), with freeze and reveal; organisers who only view
+    the quiz see their subtree's people (with their overall ranks)."""
+    from quiz.services import scope
     from quiz.services.exclusions import excluded_sheets
 
+    quiz = quiz_service.get_quiz(quiz_id, actor=current_user, access=scope.VIEW)
+    if quiz.is_practice:
+        abort(404)
+    root = scope.people_root(current_user)
     return render_template("boards/board.html", public=False, empty_form=EmptyForm(),
-                           excluded=excluded_sheets(quiz), **_board(quiz, public=False))
+                           manage=scope.quiz_access(current_user, quiz) == scope.MANAGE,
+                           excluded=excluded_sheets(quiz, root=root), **_board(quiz, public=False, root=root))
 
 
 @bp.route("/quizzes/<int:quiz_id>/freeze", methods=["POST"])

@@ -37,20 +37,14 @@ def qr_svg(text: str) -> str:
     return buffer.getvalue().decode("utf-8")
 
 
-def _visible_quizzes():
-    stmt = select(Quiz).order_by(Quiz.id.desc())
-    condition = scope.unit_filter(current_user)
-    if condition is not None:
-        stmt = stmt.join(Unit, Quiz.unit_id == Unit.id).where(condition)
-    return stmt
-
-
 @bp.route("/")
 @manager_required
 def index():
-    quizzes = db.session.execute(_visible_quizzes()).scalars().all()
-    counts = {q.id: quiz_service.live_counts(q) for q in quizzes}
-    return render_template("quizzes/index.html", quizzes=quizzes, counts=counts, now=utcnow())
+    quizzes = db.session.execute(scope.visible_quizzes(current_user)).scalars().all()
+    root = scope.people_root(current_user)
+    counts = {q.id: quiz_service.live_counts(q, root=root) for q in quizzes}
+    access = {q.id: scope.quiz_access(current_user, q) for q in quizzes}
+    return render_template("quizzes/index.html", quizzes=quizzes, counts=counts, access=access, now=utcnow())
 
 
 def payload_from_form(form) -> dict:
@@ -84,7 +78,7 @@ def payload_from_form(form) -> dict:
 @manager_required
 def create():
     form = EmptyForm()
-    banks = db.session.execute(scope.visible_banks(current_user)).scalars().all()
+    banks = db.session.execute(scope.usable_banks(current_user)).scalars().all()
     if form.validate_on_submit():
         try:
             quiz = quiz_service.create_quiz(payload_from_form(request.form), actor=current_user, now=utcnow())
@@ -102,25 +96,29 @@ def create():
 @bp.route("/<int:quiz_id>")
 @manager_required
 def show(quiz_id: int):
-    quiz = quiz_service.get_quiz(quiz_id, actor=current_user)
+    quiz = quiz_service.get_quiz(quiz_id, actor=current_user, access=scope.VIEW)
     now = utcnow()
     attempt_service.finalise_overdue(quiz, now=now)
     db.session.commit()
+    root = scope.people_root(current_user)
     join_url = url_for("play.join", code=quiz.join_code, _external=True)
-    attempts = db.session.execute(
-        select(Attempt).where(Attempt.quiz_id == quiz.id).join(Participant)
-        .order_by(Attempt.tab_switches.desc(), Attempt.id.desc()).limit(200)).scalars().all()
-    top = [] if quiz.is_practice else leaderboard(quiz, now=now, limit=10)
+    stmt = (select(Attempt).where(Attempt.quiz_id == quiz.id).join(Participant)
+            .order_by(Attempt.tab_switches.desc(), Attempt.id.desc()).limit(200))
+    if root is not None:
+        stmt = stmt.join(Unit, Unit.id == Participant.unit_id).where(scope.subtree_condition(root))
+    attempts = db.session.execute(stmt).scalars().all()
+    top = [] if quiz.is_practice else leaderboard(quiz, now=now, limit=10, unit=root)
     return render_template("quizzes/show.html", quiz=quiz, join_url=join_url, qr=qr_svg(join_url),
-                           counts=quiz_service.live_counts(quiz), attempts=attempts, top=top,
-                           empty_form=EmptyForm(), now=now, types=QUESTION_TYPES)
+                           counts=quiz_service.live_counts(quiz, root=root), attempts=attempts, top=top,
+                           empty_form=EmptyForm(), now=now, types=QUESTION_TYPES, root=root,
+                           manage=scope.quiz_access(current_user, quiz) == scope.MANAGE)
 
 
 @bp.route("/<int:quiz_id>/counts.json")
 @manager_required
 def counts(quiz_id: int):
-    quiz = quiz_service.get_quiz(quiz_id, actor=current_user)
-    return jsonify(quiz_service.live_counts(quiz))
+    quiz = quiz_service.get_quiz(quiz_id, actor=current_user, access=scope.VIEW)
+    return jsonify(quiz_service.live_counts(quiz, root=scope.people_root(current_user)))
 
 
 @bp.route("/<int:quiz_id>/close", methods=["POST"])
