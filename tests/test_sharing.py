@@ -128,3 +128,24 @@ def test_village_organiser_views_the_streets_contest_for_their_village_only(app,
     street = _login(app, "qiaosi")
     page = street.get(f"/quizzes/{quiz_id}").get_data(as_text=True)
     assert "村民甲" in page and "邻村乙" in page and f"/quizzes/{quiz_id}/close" in page
+
+
+def test_api_quiz_status_for_a_viewing_organiser(app, users, tree, token_for):
+    _village_organiser(app)
+    with app.app_context():
+        start = utcnow() - timedelta(hours=1)
+        make_bank()
+        quiz = create_quiz({"title": "街道知识竞赛", "banks": ["题库"], "rules": RULES, "duration_seconds": 600,
+                            "unit": "乔司街道", "audience": {"units": ["乔司街道"]}}, actor=None, now=start)
+        db.session.commit()
+        _sit(quiz, start, "13800000001", "村民甲", "乔司街道/三角村社区")
+        _sit(quiz, start, "13800000002", "邻村乙", "乔司街道/永丰村")
+        quiz_id = quiz.id
+    client = app.test_client()
+    village = client.get(f"/api/v1/quizzes/{quiz_id}", headers={"Authorization": f"Bearer {token_for('sanjiao')}"})
+    assert village.status_code == 200
+    assert (village.get_json()["access"], village.get_json()["submitted"]) == ("view", 1)
+    street = client.get(f"/api/v1/quizzes/{quiz_id}", headers={"Authorization": f"Bearer {token_for('qiaosi')}"})
+    assert (street.get_json()["access"], street.get_json()["submitted"]) == ("manage", 2)
+    other = client.get(f"/api/v1/quizzes/{quiz_id}", headers={"Authorization": f"Bearer {token_for('lunjiao')}"})
+    assert other.status_code == 403

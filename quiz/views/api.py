@@ -142,11 +142,12 @@ def create_quiz():
 @bp.get("/quizzes/<int:quiz_id>")
 @token_required
 def quiz_status(quiz_id: int):
-    quiz = quiz_service.get_quiz(quiz_id, actor=g.api_user)
-    counts = quiz_service.live_counts(quiz)
+    quiz = quiz_service.get_quiz(quiz_id, actor=g.api_user, access=scope.VIEW)
+    counts = quiz_service.live_counts(quiz, root=scope.people_root(g.api_user))
     return jsonify({"id": quiz.id, "title": quiz.title, "join_code": quiz.join_code, "join_url": join_url(quiz),
                     "opens_at": quiz.opens_at.isoformat() if quiz.opens_at else None,
-                    "closes_at": quiz.closes_at.isoformat() if quiz.closes_at else None, **counts})
+                    "closes_at": quiz.closes_at.isoformat() if quiz.closes_at else None,
+                    "access": scope.quiz_access(g.api_user, quiz), **counts})
 
 
 @bp.post("/join/<code>")
