@@ -3,10 +3,11 @@ join; 随机组卷 balanced by a stored difficulty mix; rule count 0; fillabilit
 analysis of a fixed paper; the quiz form, the quiz page, the pick page and the join page."""
 import random
 import re
+import threading
 from collections import Counter
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
 
 from quiz.errors import Conflict, Forbidden, Invalid
 from quiz.extensions import db
@@ -334,6 +335,82 @@ def test_migration_marks_existing_quizzes_random(tmp_path):
         assert db.session.execute(text("SELECT paper_mode, paper FROM quiz")).one() == ("random", None)
         db.session.remove()
         db.engine.dispose()
+
+
+# ---------------------------------------------------------------- joins and edits at the same moment
+def _postgresql_only():
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("row locks are PostgreSQL's (SQLite serialises writers)")
+
+
+def _in_thread(app, work, *, lock_timeout="10s"):
+    """Run work() in its own app context (own session and connection); returns (thread, result)."""
+    result = {}
+
+    def run():
+        with app.app_context():
+            try:
+                db.session.execute(text(f"SET lock_timeout = '{lock_timeout}'"))
+                result["value"] = work()
+                db.session.commit()
+            except Exception as exc:  # noqa: BLE001 - handed back to the test
+                db.session.rollback()
+                result["error"] = exc
+            finally:
+                db.session.remove()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread, result
+
+
+def test_two_joins_do_not_wait_for_each_other(app, tree):
+    with app.app_context():
+        _postgresql_only()
+        quiz_id = quiz_with().id
+    with app.app_context():  # a join in flight: its sheet inserted, not committed
+        svc.join(db.session.get(Quiz, quiz_id), name="甲", phone="13800000001", unit_path="乔司街道/永丰村", now=FIXED_NOW)
+        thread, result = _in_thread(app, lambda: svc.join(
+            db.session.get(Quiz, quiz_id), name="乙", phone="13800000002", unit_path="乔司街道/永丰村",
+            now=FIXED_NOW).attempt.id, lock_timeout="3s")
+        thread.join(15)
+        db.session.commit()
+    assert "error" not in result and result["value"]
+
+
+def test_an_edit_waits_for_a_join_in_flight_and_then_finds_the_paper_locked(app, tree):
+    with app.app_context():
+        _postgresql_only()
+        quiz = quiz_with()
+        quiz_id, other = quiz.id, next(i for i in ids_of("分级题库", "single") if i not in {e["q"] for e in quiz.paper})
+    with app.app_context():
+        svc.join(db.session.get(Quiz, quiz_id), name="甲", phone="13800000001", unit_path="乔司街道/永丰村", now=FIXED_NOW)
+        thread, result = _in_thread(app, lambda: papers.set_fixed_paper(
+            db.session.get(Quiz, quiz_id), [{"id": other, "points": 2}], actor=None, now=FIXED_NOW))
+        thread.join(1.0)
+        assert thread.is_alive()  # waiting for the join's lock
+        db.session.commit()
+        thread.join(15)
+    assert isinstance(result.get("error"), Conflict) and "试卷已锁定" in result["error"].message
+
+
+def test_a_join_waits_for_an_edit_in_flight_and_copies_the_new_paper(app, tree):
+    with app.app_context():
+        _postgresql_only()
+        quiz = quiz_with(shuffle_questions=False)
+        quiz_id, old = quiz.id, [e["q"] for e in quiz.paper]
+        new = [i for i in ids_of("分级题库", "single") if i not in old][:3]
+    with app.app_context():
+        papers.set_fixed_paper(db.session.get(Quiz, quiz_id), [{"id": i, "points": 2} for i in new], actor=None,
+                               now=FIXED_NOW)
+        thread, result = _in_thread(app, lambda: [e["q"] for e in svc.join(
+            db.session.get(Quiz, quiz_id), name="甲", phone="13800000001", unit_path="乔司街道/永丰村",
+            now=FIXED_NOW).attempt.paper])
+        thread.join(1.0)
+        assert thread.is_alive()  # waiting for the edit
+        db.session.commit()
+        thread.join(15)
+    assert "error" not in result and result["value"] == new
 
 
 # ---------------------------------------------------------------- item analysis

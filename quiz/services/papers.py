@@ -440,7 +440,7 @@ def paper_for_join(quiz: Quiz, rng: random.Random) -> list[dict]:
     # key-share: compatible with other joins and with closing or extending the quiz, but an edit
     # of the paper (FOR UPDATE) and this join wait for each other (module docstring)
     stored = db.session.execute(select(Quiz.paper).where(Quiz.id == quiz.id)
-                                .with_for_update(key_share=True)).scalar_one()
+                                .with_for_update(read=True, key_share=True)).scalar_one()
     index = cached_index(bank_ids)
     entries = []
     for entry in stored or []:
