@@ -616,3 +616,19 @@ def test_pick_page_of_a_random_quiz_explains_itself(client, auth, app):
     quiz_id = int(location.rstrip("/").split("/")[-1])
     page = client.get(f"/quizzes/{quiz_id}/paper", follow_redirects=True).get_data(as_text=True)
     assert "随机组卷" in page and "paper-form" not in page
+
+
+def test_pick_page_lists_only_banks_the_organiser_may_pick_from(client, auth, app, tree):
+    with app.app_context():
+        mine = leveled_bank("乔司题库", unit=db.session.get(Unit, tree["乔司街道"]))
+        admins = leveled_bank("管理员题库", prefix="管")  # no unit: administrators only
+        quiz = create_quiz({"title": "混合题库", "banks": [mine, admins], "unit": "乔司街道", "duration_seconds": 600,
+                            "rules": [{"type": "单选", "count": 2, "points": 2}]}, actor=None, now=FIXED_NOW)
+        db.session.commit()
+        quiz_id, own = quiz.id, {str(i) for i in ids_of(mine, "single")}
+    auth.login("qiaosi")
+    seen = set()
+    for number in (1, 2, 3):
+        page = client.get(f"/quizzes/{quiz_id}/paper", query_string={"type": "single", "page": number})
+        seen |= set(re.findall(r'<li class="question" id="q(\d+)"', page.get_data(as_text=True)))
+    assert seen == own

@@ -494,7 +494,7 @@ def hand_picked(items, *, banks: list[Bank], rule_points: dict[str, float], acto
         question = found.get(qid)
         if question is None:
             raise Invalid(_("questions: question %(id)d does not exist.", id=qid))
-        if not scope.can_manage_bank(actor, question.bank):
+        if not scope.can_manage_bank(actor, question.bank):  # as scope.require_bank for the quiz's banks
             raise Forbidden(_("questions: question %(id)d is in a question bank outside your scope.", id=qid))
         if question.bank_id not in bank_ids:
             raise Invalid(_("questions: question %(id)d is in “%(bank)s”, which is not one of this quiz's question "
@@ -684,11 +684,17 @@ def fixed_rows(quiz: Quiz) -> list[PaperRow]:
     return [PaperRow(i, found[e["q"]], e["points"]) for i, e in enumerate(entries, start=1) if e["q"] in found]
 
 
-def candidates(quiz: Quiz, *, q: str = "", qtype: str = "", tag: str = ""):
-    """Select of the questions the pick page offers: in use, in the quiz's banks, filtered."""
+def pickable_banks(quiz: Quiz, actor: User | None) -> list[Bank]:
+    """The quiz's banks the actor may pick questions from (hand_picked checks the same)."""
+    return [bank for bank in quiz.banks if scope.can_manage_bank(actor, bank)]
+
+
+def candidates(quiz: Quiz, actor: User | None, *, q: str = "", qtype: str = "", tag: str = ""):
+    """Select of the questions the pick page offers: in use, in the quiz's banks the actor may
+    pick from, filtered by text, type and tag."""
     from quiz.services.banks import question_filter
 
-    return question_filter(list(quiz.banks), q=q, qtype=qtype, tag=tag, status="active")
+    return question_filter(pickable_banks(quiz, actor), q=q, qtype=qtype, tag=tag, status="active")
 
 
 def default_points(quiz: Quiz, question: Question) -> float:

@@ -179,10 +179,10 @@ def paper_page(quiz_id: int):
     qtype = request.args.get("type", "")
     qtype = qtype if qtype in QUESTION_TYPES else ""
     tag = request.args.get("tag", "").strip()[:200]
-    page = db.paginate(paper_service.candidates(quiz, q=q, qtype=qtype, tag=tag),
+    page = db.paginate(paper_service.candidates(quiz, current_user, q=q, qtype=qtype, tag=tag),
                        per_page=current_app.config["ITEMS_PER_PAGE"], error_out=False)
     rows = paper_service.fixed_rows(quiz)
-    tags = sorted({t for bank in quiz.banks for t in bank_tags(bank)})
+    tags = sorted({t for bank in paper_service.pickable_banks(quiz, current_user) for t in bank_tags(bank)})
     return render_template("quizzes/paper.html", quiz=quiz, rows=rows, page=page, q=q, qtype=qtype, tag=tag,
                            tags=tags, on_paper={r.question.id: r.number for r in rows},
                            started=paper_service.sheets_started(quiz), types=QUESTION_TYPES,
