@@ -21,7 +21,8 @@ What it makes (all through quiz.services except the bulk rows):
 - participants spread over the leaf units (participation 45–105 % of the headcount), about 5 %
   of them with a second attempt;
 - one submitted attempt per (participant, number): a paper drawn by the quiz's rules (same
-  shape as papers.draw_paper), per-question answers from a per-person ability, a time used
+  shape as papers.draw_paper; the quiz is 随机组卷, drawn per type without its difficulty mix),
+  per-question answers from a per-person ability, a time used
   (log-normal around 7 minutes, some auto-submitted at the 20-minute deadline, some flagged
   fast under 60 s), submissions spread over the 7 days with daytime and evening peaks;
 - answer rows graded with the question types' own grade(), so answer.earned/correct add up to
@@ -307,6 +308,7 @@ def prepare(args, now: datetime) -> dict:
         "title": QUIZ_TITLE, "banks": [BANK_NAME], "rules": RULES, "duration_seconds": DURATION,
         "opens_at": opens, "closes_at": closes,
         "audience": {"units": [u["path"] for u in units if "/" not in u["path"]]},
+        "paper_mode": "random",  # the attempts below are per-person draws (随机组卷)
         "attempts_allowed": 2, "attempt_policy": "best", "shuffle_questions": True, "shuffle_options": True,
         "multi_partial": "half", "pass_score": 60, "excellent_score": 90, "min_seconds": MIN_SECONDS,
         "show_answers": "after_close",

@@ -27,6 +27,7 @@ MODES = ("exam", "practice")
 SHOW_ANSWERS = ("after_submit", "after_close", "never")
 ATTEMPT_POLICIES = ("best", "latest")
 MULTI_PARTIAL = ("none", "half")
+PAPER_MODES = ("fixed", "random")  # 统一试卷 (one paper for everyone) / 随机组卷 (a balanced draw per person)
 
 
 class Quiz(db.Model):
@@ -43,6 +44,11 @@ class Quiz(db.Model):
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
     # [{"type": "single", "count": 20, "points": 2.0, "tags": [...], "difficulty": [..]}]
     rules: Mapped[list] = mapped_column(JSON, default=list)
+    # Paper mode (quiz.services.papers): "fixed" = 统一试卷, the paper below is copied at every join;
+    # "random" = 随机组卷, a draw per person (rules carry their difficulty "mix" when balanced).
+    paper_mode: Mapped[str] = mapped_column(String(10), default="fixed", server_default="fixed")
+    # The fixed paper: [{"q": question id, "points": 2.0, "t": "single", "n": 4}] (None when random)
+    paper: Mapped[list | None] = mapped_column(JSON)
     duration_seconds: Mapped[int | None] = mapped_column(Integer)
     opens_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     closes_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

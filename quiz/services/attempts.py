@@ -29,7 +29,7 @@ from quiz.models import Answer, Attempt, Participant, Question, Quiz, Unit, User
 from quiz.questions import LETTERS, AnswerError, get_type
 from quiz.questions.blank import split_blanks
 from quiz.services import hotpath, scope
-from quiz.services.papers import cached_pool, draw_paper
+from quiz.services.papers import paper_for_join
 from quiz.services.people import normalise_name, normalise_phone
 from quiz.services.units import find_unit
 
@@ -135,7 +135,7 @@ def join(quiz: Quiz, *, name: str = "", phone: str = "", unit_path: str | None =
     if quiz.attempts_allowed and used >= quiz.attempts_allowed:
         raise Conflict(ngettext("You have already used your %(num)d attempt for this quiz.",
                                 "You have used all %(num)d attempts for this quiz.", quiz.attempts_allowed))
-    paper = draw_paper(quiz, cached_pool([b.id for b in quiz.banks]), rng or random.Random(secrets.randbits(64)))
+    paper = paper_for_join(quiz, rng or random.Random(secrets.randbits(64)))  # 统一试卷: a copy; 随机组卷: a draw
     deadline = None
     if quiz.duration_seconds and not quiz.is_practice:
         deadline = now + _seconds(quiz.duration_seconds)

@@ -31,10 +31,12 @@ def get_bank(name: str, *, actor: User | None) -> Bank:
     return bank
 
 
-def question_filter(bank: Bank, *, q: str = "", qtype: str = "", tag: str = "",
+def question_filter(bank: Bank | list[Bank], *, q: str = "", qtype: str = "", tag: str = "",
                     status: str = "active"):
-    """Select of a bank's questions filtered by text (stem/explanation), type, tag and status."""
-    stmt = select(Question).where(Question.bank_id == bank.id)
+    """Select of a bank's (or several banks') questions filtered by text (stem/explanation),
+    type, tag and status."""
+    banks = bank if isinstance(bank, list) else [bank]
+    stmt = select(Question).where(Question.bank_id.in_([b.id for b in banks]))
     if status == "active":
         stmt = stmt.where(Question.retired.is_(False))
     elif status == "retired":

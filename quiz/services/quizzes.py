@@ -17,7 +17,7 @@ from quiz.models import Attempt, Bank, Quiz, Unit, User
 from quiz.models.base import utcnow
 from quiz.models.quizzes import ATTEMPT_POLICIES, MODES, MULTI_PARTIAL, SHOW_ANSWERS
 from quiz.services import scope
-from quiz.services.papers import check_fillable, load_pool, parse_rules
+from quiz.services.papers import plan_paper
 from quiz.services.units import find_unit
 
 JOIN_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I
@@ -138,11 +138,12 @@ def new_join_code(rng: random.Random | None = None) -> str:
     raise RuntimeError("could not find a free join code")
 
 
-def create_quiz(payload: dict, *, actor: User | None, now: datetime) -> Quiz:
+def create_quiz(payload: dict, *, actor: User | None, now: datetime, rng: random.Random | None = None) -> Quiz:
     """Validate the settings (DOMAIN.md "Papers and scoring") and create the quiz.
 
     Raises Invalid naming the field, or Forbidden for banks/units outside the actor's scope.
-    Rules the chosen banks cannot fill are refused.
+    Rules the chosen banks cannot fill are refused. The paper (统一试卷 drawn once or
+    hand-picked, or 随机组卷 with balanced rules) is made by papers.plan_paper; `rng` draws it.
     """
     if not isinstance(payload, dict):
         raise Invalid(_("Send the quiz settings as a JSON object."))
@@ -152,8 +153,7 @@ def create_quiz(payload: dict, *, actor: User | None, now: datetime) -> Quiz:
         raise Invalid(_("title: required, at most 200 characters."))
     mode = _choice(payload.get("mode"), "mode", MODES, "exam")
     banks = _banks(payload.get("banks"), actor)
-    rules = parse_rules(payload.get("rules"))
-    check_fillable(rules, load_pool([b.id for b in banks]))
+    plan = plan_paper(payload, banks, actor=actor, rng=rng)
     duration = _int(payload.get("duration_seconds"), "duration_seconds", minimum=10, maximum=MAX_DURATION)
     if mode == "exam" and duration is None:
         raise Invalid(_("duration_seconds: required for a timed quiz."))
@@ -166,7 +166,7 @@ def create_quiz(payload: dict, *, actor: User | None, now: datetime) -> Quiz:
     default_attempts = 0 if mode == "practice" else 1
     pass_score = _score(payload.get("pass_score"), "pass_score")
     excellent_score = _score(payload.get("excellent_score"), "excellent_score")
-    max_score = round(sum(r.count * r.points for r in rules), 4)
+    max_score = plan.max_score
     for name, value in (("pass_score", pass_score), ("excellent_score", excellent_score)):
         if value is not None and value > max_score:
             raise Invalid(_("%(field)s (%(value)g) is above the paper's full marks (%(max)g).",
@@ -184,7 +184,9 @@ def create_quiz(payload: dict, *, actor: User | None, now: datetime) -> Quiz:
         join_code=new_join_code(),
         unit=owner,
         created_by_id=actor.id if actor is not None else None,
-        rules=[r.as_dict() for r in rules],
+        rules=plan.rules,
+        paper_mode=plan.mode,
+        paper=plan.paper,
         duration_seconds=duration if mode == "exam" else duration,
         opens_at=opens_at,
         closes_at=closes_at,

@@ -98,6 +98,7 @@ from quiz.extensions import check_sheet_limit, client_ip, limiter  # noqa: E402
 from quiz.fastlane import FAST_LANE_TRIED, token_from_environ  # noqa: E402
 from quiz.services import attempts as attempt_service  # noqa: E402
 from quiz.services import hotpath  # noqa: E402
+from quiz.services import papers as paper_service  # noqa: E402
 from quiz.services import quizzes as quiz_service  # noqa: E402
 from quiz.services.ranking import leaderboard  # noqa: E402
 
@@ -147,7 +148,32 @@ def quiz_status(quiz_id: int):
     return jsonify({"id": quiz.id, "title": quiz.title, "join_code": quiz.join_code, "join_url": join_url(quiz),
                     "opens_at": quiz.opens_at.isoformat() if quiz.opens_at else None,
                     "closes_at": quiz.closes_at.isoformat() if quiz.closes_at else None,
-                    "access": scope.quiz_access(g.api_user, quiz), **counts})
+                    "paper_mode": quiz.paper_mode, "access": scope.quiz_access(g.api_user, quiz), **counts})
+
+
+@bp.get("/quizzes/<int:quiz_id>/paper")
+@token_required
+def quiz_paper(quiz_id: int):
+    """The paper: mode, rules (with difficulty mixes), the fixed paper's questions, locked or not."""
+    quiz = quiz_service.get_quiz(quiz_id, actor=g.api_user)
+    return jsonify(paper_service.paper_json(quiz))
+
+
+@bp.put("/quizzes/<int:quiz_id>/paper")
+@token_required
+def edit_quiz_paper(quiz_id: int):
+    """{"questions": [{"id": 12, "points": 2}, …]} replaces the fixed paper, {"redraw": true} draws
+    it again from the rules; 409 once anybody has joined."""
+    body = json_body()
+    quiz = quiz_service.get_quiz(quiz_id, actor=g.api_user)
+    if body.get("redraw") is True:
+        paper_service.redraw_fixed_paper(quiz, actor=g.api_user, now=utcnow())
+    elif "questions" in body:
+        paper_service.set_fixed_paper(quiz, body["questions"], actor=g.api_user, now=utcnow())
+    else:
+        raise Invalid(_("Send {\"questions\": [{\"id\": 12, \"points\": 2}, …]} or {\"redraw\": true}."))
+    db.session.commit()
+    return jsonify(paper_service.paper_json(quiz))
 
 
 @bp.post("/join/<code>")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 
-from flask import Blueprint, flash, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_login import current_user
@@ -15,8 +15,9 @@ from quiz.extensions import db
 from quiz.forms import EmptyForm
 from quiz.models import Attempt, Participant, Quiz, Unit
 from quiz.models.base import utcnow
-from quiz.questions import QUESTION_TYPES
+from quiz.questions import LETTERS, QUESTION_TYPES, type_choices
 from quiz.services import attempts as attempt_service
+from quiz.services import papers as paper_service
 from quiz.services import quizzes as quiz_service
 from quiz.services import scope
 from quiz.services.ranking import leaderboard
@@ -52,9 +53,8 @@ def payload_from_form(form) -> dict:
     rules = []
     for qtype, count, points, tags in zip(form.getlist("rule_type"), form.getlist("rule_count"),
                                           form.getlist("rule_points"), form.getlist("rule_tags")):
-        if not count.strip():
-            continue
-        rules.append({"type": qtype, "count": count, "points": points, "tags": tags})
+        # every row is sent, so "Paper rule n" in a message is the form's row n; empty = 0 = off
+        rules.append({"type": qtype, "count": count.strip() or "0", "points": points, "tags": tags})
     minutes = form.get("duration_minutes", "").strip()
     try:
         duration = int(round(float(minutes) * 60)) if minutes else None
@@ -70,7 +70,7 @@ def payload_from_form(form) -> dict:
         "shuffle_questions": form.get("shuffle_questions") == "y", "shuffle_options": form.get("shuffle_options") == "y",
         "multi_partial": form.get("multi_partial"), "pass_score": form.get("pass_score"),
         "excellent_score": form.get("excellent_score"), "show_answers": form.get("show_answers"),
-        "min_seconds": form.get("min_seconds"),
+        "min_seconds": form.get("min_seconds"), "paper_mode": form.get("paper_mode") or "fixed",
     }
 
 
@@ -111,7 +111,8 @@ def show(quiz_id: int):
     return render_template("quizzes/show.html", quiz=quiz, join_url=join_url, qr=qr_svg(join_url),
                            counts=quiz_service.live_counts(quiz, root=root), attempts=attempts, top=top,
                            empty_form=EmptyForm(), now=now, types=QUESTION_TYPES, root=root,
-                           manage=scope.quiz_access(current_user, quiz) == scope.MANAGE)
+                           manage=scope.quiz_access(current_user, quiz) == scope.MANAGE,
+                           paper_rows=paper_service.fixed_rows(quiz))
 
 
 @bp.route("/<int:quiz_id>/counts.json")
@@ -187,3 +188,89 @@ def exclude(quiz_id: int, attempt_id: int, action: str):
             flash(_("The answer sheet no longer counts in rankings, reports and posters.") if action == "exclude"
                   else _("The answer sheet counts again."), "success")
     return redirect(url_for("quizzes.sheet", quiz_id=quiz.id, attempt_id=attempt.id))
+
+
+# ---------------------------------------------------------------- the fixed paper (统一试卷)
+PICK_ARGS = ("q", "type", "tag", "page")
+
+
+def _pick_args() -> dict:
+    """The pick page's search arguments, kept across its actions."""
+    return {k: v for k, v in request.args.items() if k in PICK_ARGS and v}
+
+
+def _back_to_pick(quiz_id: int):
+    return redirect(url_for("quizzes.paper_page", quiz_id=quiz_id, **_pick_args()))
+
+
+@bp.route("/<int:quiz_id>/paper")
+@manager_required
+def paper_page(quiz_id: int):
+    """Review and edit the fixed paper: reorder, set points, remove, add from the quiz's banks."""
+    quiz = quiz_service.get_quiz(quiz_id, actor=current_user)
+    if quiz.paper_mode != "fixed":
+        flash(_("This quiz draws a paper per person (随机组卷); there is no fixed paper to edit."), "warning")
+        return redirect(url_for("quizzes.show", quiz_id=quiz.id))
+    from quiz.services.banks import bank_tags
+
+    q = request.args.get("q", "").strip()[:200]
+    qtype = request.args.get("type", "")
+    qtype = qtype if qtype in QUESTION_TYPES else ""
+    tag = request.args.get("tag", "").strip()[:200]
+    page = db.paginate(paper_service.candidates(quiz, current_user, q=q, qtype=qtype, tag=tag),
+                       per_page=current_app.config["ITEMS_PER_PAGE"], error_out=False)
+    rows = paper_service.fixed_rows(quiz)
+    tags = sorted({t for bank in paper_service.pickable_banks(quiz, current_user) for t in bank_tags(bank)})
+    return render_template("quizzes/paper.html", quiz=quiz, rows=rows, page=page, q=q, qtype=qtype, tag=tag,
+                           tags=tags, on_paper={r.question.id: r.number for r in rows},
+                           started=paper_service.sheets_started(quiz), types=QUESTION_TYPES,
+                           type_choices=type_choices(), letters=LETTERS, form=EmptyForm(),
+                           default_points=paper_service.default_points, args=_pick_args())
+
+
+def _paper_action(quiz_id: int, action) -> object:
+    """Run one edit of the fixed paper (a service call), commit, flash, back to the pick page."""
+    quiz = quiz_service.get_quiz(quiz_id, actor=current_user)
+    if EmptyForm().validate_on_submit():
+        try:
+            message = action(quiz)
+        except QuizError as exc:
+            db.session.rollback()
+            flash(exc.message, "danger")
+        else:
+            db.session.commit()
+            flash(message, "success")
+    return _back_to_pick(quiz.id)
+
+
+@bp.route("/<int:quiz_id>/paper", methods=["POST"])
+@manager_required
+def paper_save(quiz_id: int):
+    """Save the paper form: points and order as shown, with one row moved or removed."""
+    def save(quiz):
+        items = [{"id": qid, "points": points} for qid, points in
+                 zip(request.form.getlist("qid"), request.form.getlist("points"))]
+        paper_service.set_fixed_paper(quiz, paper_service.rearranged(
+            items, up=request.form.get("up"), down=request.form.get("down"), remove=request.form.get("remove")),
+            actor=current_user, now=utcnow())
+        return _("Paper saved.")
+    return _paper_action(quiz_id, save)
+
+
+@bp.route("/<int:quiz_id>/paper/add", methods=["POST"])
+@manager_required
+def paper_add(quiz_id: int):
+    def add(quiz):
+        paper_service.add_to_paper(quiz, request.form.get("question_id", ""), request.form.get("points", ""),
+                                   actor=current_user, now=utcnow())
+        return _("Question added to the paper.")
+    return _paper_action(quiz_id, add)
+
+
+@bp.route("/<int:quiz_id>/paper/redraw", methods=["POST"])
+@manager_required
+def paper_redraw(quiz_id: int):
+    def redraw(quiz):
+        paper_service.redraw_fixed_paper(quiz, actor=current_user, now=utcnow())
+        return _("A new paper was drawn from the rules.")
+    return _paper_action(quiz_id, redraw)
