@@ -49,6 +49,10 @@ class SecurityMiddleware:
             (app.config.get("REMEMBER_COOKIE_NAME", "remember_token"), "REMEMBER_COOKIE_SECURE"),
         ) if app.config.get(setting) is None}
 
+    def __getattr__(self, name):
+        """Transparent: the wrapped app's attributes (e.g. the fast lane's `enabled`) stay reachable."""
+        return getattr(self.wsgi_app, name)
+
     def __call__(self, environ, start_response):
         def start(status, response_headers, exc_info=None):
             present = {name.lower() for name, _value in response_headers}

@@ -77,7 +77,7 @@ def test_login_locks_the_user_name_after_ten_failures_and_says_when_to_retry(cli
         assert response.status_code == 200 and "用户名或密码错误" in flashed(response)
     locked = login(client, "qiaosi")  # even the right password, until the window ends
     assert locked.status_code == 429
-    assert 1 <= int(locked.headers["Retry-After"]) <= 15 * 60
+    assert int(locked.headers["Retry-After"]) >= 14 * 60  # the lockout's window (or a longer limit's)
     message = flashed(locked)
     assert "登录失败次数过多" in message and "15 分钟后" in message
     assert client.get("/quizzes/").status_code == 302  # not logged in
