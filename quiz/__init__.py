@@ -118,6 +118,10 @@ def create_app(test_config: dict | None = None) -> Flask:
     from quiz.fastlane import AnswerFastLane
 
     app.wsgi_app = AnswerFastLane(app, app.wsgi_app)
+    # Outermost: security headers and Secure cookies on every response; the memory:// warning.
+    from quiz.security import init_security
+
+    init_security(app)
     return app
 
 

@@ -213,6 +213,38 @@ def roster_import(file: str, skip_invalid: bool, dry_run: bool, as_json: bool) -
     sys.exit(0 if ok else 1)
 
 
+@roster_cli.command("codes", help="Make personal access codes for a unit's roster and write the list (XLSX/CSV).")
+@click.option("--unit", "unit_path", required=True, help="Unit path; sub-units are included.")
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="FILE.xlsx or FILE.csv")
+@click.option("--missing-only", is_flag=True, help="Only give codes to people without one (others keep theirs).")
+@click.option("--list-only", is_flag=True, help="Make no codes; write the current list.")
+@with_appcontext
+def roster_codes(unit_path: str, output: str, missing_only: bool, list_only: bool) -> None:
+    from quiz.services import exports
+    from quiz.services.people import access_code_table, generate_access_codes
+    from quiz.services.units import get_unit
+
+    fmt = Path(output).suffix.lower().lstrip(".")
+    if fmt not in ("csv", "xlsx"):
+        raise click.BadParameter(_("the output file must end in .csv or .xlsx"), param_hint="-o")
+    try:
+        unit = get_unit(unit_path)
+        made = 0 if list_only else generate_access_codes(unit, actor=None, now=utcnow(), missing_only=missing_only)
+        header, rows = access_code_table(unit, actor=None)
+    except QuizError as exc:
+        _fail(exc)
+    title = _("Personal access codes: %(unit)s", unit=unit.path)
+    data = exports.to_csv(header, rows) if fmt == "csv" else exports.to_xlsx(title, header, rows, sheet=_("Access codes"))
+    try:  # the list first: new codes that nobody can read would lock people out
+        Path(output).write_bytes(data)
+    except OSError as exc:
+        db.session.rollback()
+        raise click.ClickException(_("cannot write %(path)s: %(error)s", path=output, error=exc.strerror))
+    db.session.commit()
+    click.echo(_("%(made)d new access codes; %(listed)d people listed in %(path)s",
+                 made=made, listed=len(rows), path=output))
+
+
 def _file_level(report) -> bool:
     return report.created + report.updated + report.unchanged == 0 and bool(report.rejected)
 

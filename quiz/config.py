@@ -1,6 +1,8 @@
 """Configuration defaults. No secrets here: they come from instance/config.py or the environment."""
 from __future__ import annotations
 
+from datetime import timedelta
+
 
 class Config:
     """Defaults, overridden in order by instance/config.py, the environment and test_config."""
@@ -25,6 +27,21 @@ class Config:
     WTF_CSRF_TIME_LIMIT = None
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
+    # Secure cookies: None = automatic (Secure when the request came over HTTPS, directly or through
+    # the proxy's X-Forwarded-Proto with PROXY_FIX_X_FOR set), True = always, False = never.
+    SESSION_COOKIE_SECURE: bool | None = None
+    REMEMBER_COOKIE_SECURE: bool | None = None
+    REMEMBER_COOKIE_HTTPONLY = True
+    REMEMBER_COOKIE_SAMESITE = "Lax"
+    REMEMBER_COOKIE_DURATION = timedelta(days=7)  # "Remember me" (Flask-Login's default is a year)
+    # Security headers on every response (quiz/security.py). The policy allows no inline scripts;
+    # FRAME_ANCESTORS ("'none'", "'self'" or origins) also sets X-Frame-Options (DENY/SAMEORIGIN).
+    SECURITY_HEADERS = True
+    CONTENT_SECURITY_POLICY = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+                               "img-src 'self' data:; font-src 'self' data:; connect-src 'self'; "
+                               "object-src 'none'; base-uri 'self'; form-action 'self'")
+    FRAME_ANCESTORS = "'none'"
+    REFERRER_POLICY = "same-origin"
 
     ITEMS_PER_PAGE = 50
 
@@ -36,6 +53,13 @@ class Config:
     JOIN_LIMIT = "20/minute"          # per client address + phone number
     JOIN_LIMIT_PER_ADDRESS = "5000/minute"
     ANSWER_LIMIT = "600/minute"       # per answer sheet (answer saves and tab-switch events)
+    # Abuse limits (quiz/services/guards.py), counted only on failures and read per request:
+    # wrong join codes and wrong join details (name/phone/access code) per client address; wrong
+    # details per phone number; failed log-ins per user name (lockout) and per client address.
+    JOIN_GUESS_LIMIT = "100 per 10 minutes"
+    JOIN_MISMATCH_LIMIT_PER_PHONE = "10 per 15 minutes"
+    LOGIN_FAILURE_LIMIT = "10 per 15 minutes"
+    LOGIN_FAILURE_LIMIT_PER_ADDRESS = "100 per 15 minutes"
     # Serve clean answer saves in a WSGI fast lane in front of Flask (quiz/fastlane.py).
     ANSWER_FAST_LANE = True
     # Behind a reverse proxy: how many proxies set X-Forwarded-For/-Proto/-Host (0 = none).

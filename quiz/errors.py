@@ -41,6 +41,20 @@ class Conflict(QuizError):
     status_code = 409
 
 
+class IdentityMismatch(Forbidden):
+    """Join details that do not identify the person: one message whatever did not match."""
+
+
+class TooManyAttempts(QuizError):
+    """Over an abuse limit (wrong join codes, failed log-ins): 429 with Retry-After."""
+
+    status_code = 429
+
+    def __init__(self, message: str, *, retry_after: int):
+        super().__init__(message)
+        self.retry_after = max(1, int(retry_after))
+
+
 def wants_json() -> bool:
     """API paths and clients that prefer JSON get JSON errors."""
     if request.path.startswith("/api/"):
@@ -90,7 +104,10 @@ def _respond(status: int, message: str, payload: dict | None = None):
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(QuizError)
     def handle_quiz_error(error: QuizError):
-        return _respond(error.status_code, error.message, error.payload)
+        response = app.make_response(_respond(error.status_code, error.message, error.payload))
+        if getattr(error, "retry_after", None):
+            response.headers["Retry-After"] = str(error.retry_after)
+        return response
 
     @app.errorhandler(HTTPException)
     def handle_http(error: HTTPException):

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, Column, Float, ForeignKey, Integer, String, Table, Text
+from sqlalchemy import JSON, Boolean, Column, Float, ForeignKey, Integer, String, Table, Text, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from quiz.extensions import db
@@ -28,6 +28,9 @@ SHOW_ANSWERS = ("after_submit", "after_close", "never")
 ATTEMPT_POLICIES = ("best", "latest")
 MULTI_PARTIAL = ("none", "half")
 PAPER_MODES = ("fixed", "random")  # 统一试卷 (one paper for everyone) / 随机组卷 (a balanced draw per person)
+# Who may join: anyone in the audience units (name + phone), people on the roster, or people on
+# the roster with their personal access code.
+IDENTITY_CHECKS = ("none", "roster", "code")
 
 
 class Quiz(db.Model):
@@ -53,6 +56,8 @@ class Quiz(db.Model):
     opens_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     closes_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     roster_only: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Personal access codes required (identity_check "code"); implies roster_only.
+    access_code_required: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     attempts_allowed: Mapped[int] = mapped_column(Integer, default=1)  # 0 = unlimited
     attempt_policy: Mapped[str] = mapped_column(String(10), default="best")
     shuffle_questions: Mapped[bool] = mapped_column(Boolean, default=True)
@@ -71,6 +76,13 @@ class Quiz(db.Model):
     unit: Mapped[Unit | None] = relationship()
     banks: Mapped[list[Bank]] = relationship(secondary=quiz_bank, order_by="Bank.name")
     audience_units: Mapped[list[Unit]] = relationship(secondary=quiz_unit, order_by="Unit.path")
+
+    @property
+    def identity_check(self) -> str:
+        """Who may join: none, roster or code (IDENTITY_CHECKS)."""
+        if self.access_code_required:
+            return "code"
+        return "roster" if self.roster_only else "none"
 
     @property
     def is_practice(self) -> bool:

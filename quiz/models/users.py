@@ -92,6 +92,9 @@ class Participant(db.Model):
     unit_id: Mapped[int] = mapped_column(ForeignKey("unit.id", ondelete="RESTRICT"), index=True)
     user_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"), unique=True)
     on_roster: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Personal access code (个人访问码) for quizzes with identity_check "code": handed out by the
+    # organiser, kept in plain text so the list can be exported again (docs/deployment.md).
+    access_code: Mapped[str | None] = mapped_column(String(12))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 

@@ -23,14 +23,14 @@ from flask_babel import ngettext
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
-from quiz.errors import Conflict, Forbidden, Invalid, NotFound, QuizError
+from quiz.errors import Conflict, Forbidden, IdentityMismatch, Invalid, NotFound, QuizError
 from quiz.extensions import db
 from quiz.models import Answer, Attempt, Participant, Question, Quiz, Unit, User
 from quiz.questions import LETTERS, AnswerError, get_type
 from quiz.questions.blank import split_blanks
 from quiz.services import hotpath, scope
 from quiz.services.papers import paper_for_join
-from quiz.services.people import normalise_name, normalise_phone
+from quiz.services.people import access_code_matches, normalise_access_code, normalise_name, normalise_phone
 from quiz.services.units import find_unit
 
 
@@ -67,33 +67,54 @@ def _in_audience(quiz: Quiz, unit: Unit) -> bool:
 
 
 def identify(quiz: Quiz, *, name: str, phone: str, unit_path: str | None, user: User | None,
-             now: datetime) -> Participant:
-    """The participant joining: from the roster (roster-only quizzes) or created/updated."""
-    if user is not None and unit_path is None:
+             now: datetime, access_code: str | None = None) -> Participant:
+    """The participant joining, checked as the quiz asks (Quiz.identity_check):
+
+    - none: name + phone number; a new phone number creates a person in the chosen unit;
+    - roster: a person on the roster, with the roster's name;
+    - code: as roster, plus the person's personal access code.
+
+    Details that do not identify the person raise IdentityMismatch with one message whatever did
+    not match (docs/deployment.md "Joining"). A person's unit is never changed by joining: someone
+    who picks another unit joins under their registered unit (only an organiser moves people,
+    with their past results).
+    """
+    if user is not None and unit_path is None:  # a logged-in account linked to a person: no code needed
         person = db.session.execute(select(Participant).where(Participant.user_id == user.id)).scalar_one_or_none()
         if person is not None:
+            if quiz.roster_only and not person.on_roster:
+                raise Forbidden(_("This quiz is only for the people on its roster; please contact the organiser."))
             if not _in_audience(quiz, person.unit):
                 raise Forbidden(_("This quiz is not open to your unit."))
             return person
     name = normalise_name(name)
     phone = normalise_phone(phone)
     person = db.session.execute(select(Participant).where(Participant.phone == phone)).scalar_one_or_none()
+    if quiz.access_code_required and not normalise_access_code(access_code):
+        raise Invalid(_("access code: enter the personal access code the organiser gave you."))
     if quiz.roster_only:
-        if person is None or not person.on_roster or not _in_audience(quiz, person.unit):
-            raise Forbidden(_("%(name)s (%(phone)s) is not on this quiz's roster; please check the phone "
-                              "number or contact the organiser.", name=name, phone=phone[:3] + "****" + phone[-4:]))
-        if person.name != name:
-            raise Forbidden(_("The name does not match the roster entry for this phone number."))
-        if user is not None and person.user_id is None and not db.session.execute(
-                select(Participant.id).where(Participant.user_id == user.id)).first():
-            person.user_id = user.id
-        return person
-    unit = find_unit(unit_path) if unit_path else (person.unit if person else None)
-    if unit is None:
-        raise Invalid(_("unit: choose your unit from the list."))
-    if not _in_audience(quiz, unit):
-        raise Forbidden(_("This quiz is not open to “%(unit)s”.", unit=unit.path))
-    if person is None:
+        matches = person is not None and person.on_roster and person.name == name
+        if quiz.access_code_required:
+            matches = matches and access_code_matches(person, access_code)
+            if not matches:
+                raise IdentityMismatch(_("The name, phone number and access code do not match this quiz's "
+                                         "roster; please check them or contact the organiser."))
+        elif not matches:
+            raise IdentityMismatch(_("The name and phone number do not match this quiz's roster; please check "
+                                     "them or contact the organiser."))
+    elif person is not None and person.name != name:
+        raise IdentityMismatch(_("The name and phone number do not match; please check them or contact "
+                                 "the organiser."))
+    if person is not None:
+        if not _in_audience(quiz, person.unit):
+            raise Forbidden(_("This quiz is not open to your registered unit “%(unit)s”; if you have moved, "
+                              "please ask the organiser to update your details.", unit=person.unit.path))
+    else:
+        unit = find_unit(unit_path) if unit_path else None
+        if unit is None:
+            raise Invalid(_("unit: choose your unit from the list."))
+        if not _in_audience(quiz, unit):
+            raise Forbidden(_("This quiz is not open to “%(unit)s”.", unit=unit.path))
         person = Participant(name=name, phone=phone, unit_id=unit.id, on_roster=False, created_at=now,
                              updated_at=now, user_id=user.id if user is not None else None)
         try:
@@ -104,11 +125,9 @@ def identify(quiz: Quiz, *, name: str, phone: str, unit_path: str | None, user: 
             if person in db.session:
                 db.session.expunge(person)
             person = db.session.execute(select(Participant).where(Participant.phone == phone)).scalar_one()
-    elif person.name != name:
-        raise Forbidden(_("This phone number is registered under another name; please check it."))
-    elif person.unit_id != unit.id and not person.on_roster:
-        person.unit = unit
-        person.updated_at = now
+            if person.name != name:
+                raise IdentityMismatch(_("The name and phone number do not match; please check them or "
+                                         "contact the organiser."))
     if user is not None and person.user_id is None and not db.session.execute(
             select(Participant.id).where(Participant.user_id == user.id)).first():
         person.user_id = user.id  # a logged-in account joining links itself to this person
@@ -116,12 +135,14 @@ def identify(quiz: Quiz, *, name: str, phone: str, unit_path: str | None, user: 
 
 
 def join(quiz: Quiz, *, name: str = "", phone: str = "", unit_path: str | None = None,
-         user: User | None = None, now: datetime, rng: random.Random | None = None) -> JoinResult:
+         user: User | None = None, now: datetime, rng: random.Random | None = None,
+         access_code: str | None = None) -> JoinResult:
     """Start an attempt, or resume the open one (same phone, before its deadline)."""
     lock_quiz(quiz, exclusive=False)
     if quiz.opens_at is not None and now < quiz.opens_at:
         raise Conflict(_("This quiz has not opened yet."))
-    person = identify(quiz, name=name, phone=phone, unit_path=unit_path, user=user, now=now)
+    person = identify(quiz, name=name, phone=phone, unit_path=unit_path, user=user, now=now,
+                      access_code=access_code)
     open_attempt = _open_attempt(quiz, person)
     if open_attempt is not None:
         if open_attempt.deadline is not None and now > open_attempt.deadline:

@@ -437,10 +437,10 @@ def paper_for_join(quiz: Quiz, rng: random.Random) -> list[dict]:
     bank_ids = [b.id for b in quiz.banks]
     if quiz.paper_mode != "fixed" or quiz.paper is None:
         return draw_paper(quiz, cached_pool(bank_ids), rng)
-    # key-share: compatible with other joins and with closing or extending the quiz, but an edit
-    # of the paper (FOR UPDATE) and this join wait for each other (module docstring)
-    stored = db.session.execute(select(Quiz.paper).where(Quiz.id == quiz.id)
-                                .with_for_update(read=True, key_share=True)).scalar_one()
+    # attempts.join has re-read the quiz under a key-share lock (attempts.lock_quiz): other joins
+    # go on, while an edit of the paper, a close or an extension (FOR UPDATE) and this join wait
+    # for each other, so `quiz.paper` is the paper as it stands (module docstring)
+    stored = quiz.paper
     index = cached_index(bank_ids)
     entries = []
     for entry in stored or []:

@@ -1,7 +1,10 @@
 """Accounts, API tokens and rosters (参赛名单): creating people and checking phone numbers."""
 from __future__ import annotations
 
+import hmac
+import random
 import re
+import secrets
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -219,3 +222,67 @@ def import_roster(data: bytes, filename: str, *, actor: User | None, now: dateti
     savepoint.commit()
     report.written = True
     return report
+
+
+# ---------------------------------------------------------------- personal access codes
+ACCESS_CODE_LENGTH = 6
+
+
+def normalise_access_code(raw) -> str:
+    """An access code as typed (any case, full-width forms, spaces or dashes) → 'K7MQ2X'."""
+    return re.sub(r"[\s\-]", "", fold(raw or "")).upper()[:32]
+
+
+def access_code_matches(person: Participant, raw) -> bool:
+    """Whether `raw` is this person's current access code (constant-time comparison)."""
+    code = normalise_access_code(raw)
+    return bool(person.access_code and code) and hmac.compare_digest(person.access_code, code)
+
+
+def _roster_in(unit: Unit):
+    return (select(Participant).join(Unit, Participant.unit_id == Unit.id)
+            .where(Participant.on_roster.is_(True), scope.subtree_condition(unit))
+            .order_by(Unit.path, Participant.name, Participant.id))
+
+
+def generate_access_codes(unit: Unit, *, actor: User | None, now: datetime, missing_only: bool = False,
+                          rng: random.Random | None = None) -> int:
+    """Give every roster person in `unit`'s subtree a new personal access code (6 characters
+    without look-alikes); a new code replaces the old one, which stops working. With
+    `missing_only`, only people without a code get one. Returns how many codes were made."""
+    from quiz.services.quizzes import JOIN_ALPHABET
+
+    scope.require_manager(actor)
+    scope.require_unit(actor, unit)
+    choose = (rng or secrets.SystemRandom()).choice
+    made = 0
+    for person in db.session.execute(_roster_in(unit)).scalars():
+        if missing_only and person.access_code:
+            continue
+        person.access_code = "".join(choose(JOIN_ALPHABET) for _ in range(ACCESS_CODE_LENGTH))
+        person.updated_at = now
+        made += 1
+    db.session.flush()
+    return made
+
+
+def access_code_table(unit: Unit, *, actor: User | None) -> tuple[list[str], list[list]]:
+    """The list to hand out: 姓名, 单位, 手机号 (masked), 访问码 for the roster people of `unit`'s
+    subtree who have a code."""
+    scope.require_manager(actor)
+    scope.require_unit(actor, unit)
+    header = [_("Full name"), _("Unit"), _("Mobile phone"), _("Access code")]
+    rows = [[p.name, p.unit.path, p.masked_phone, p.access_code]
+            for p in db.session.execute(_roster_in(unit).where(Participant.access_code.is_not(None))).scalars()]
+    return header, rows
+
+
+def missing_access_codes(quiz) -> int:
+    """Roster people in the quiz's audience (every unit when it has none) who have no access code."""
+    from sqlalchemy import func, or_
+
+    stmt = (select(func.count(Participant.id)).join(Unit, Participant.unit_id == Unit.id)
+            .where(Participant.on_roster.is_(True), Participant.access_code.is_(None)))
+    if quiz.audience_units:
+        stmt = stmt.where(or_(*[scope.subtree_condition(u) for u in quiz.audience_units]))
+    return db.session.scalar(stmt) or 0

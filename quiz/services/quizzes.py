@@ -15,7 +15,7 @@ from quiz.errors import Forbidden, Invalid, NotFound
 from quiz.extensions import db
 from quiz.models import Attempt, Bank, Quiz, Unit, User
 from quiz.models.base import utcnow
-from quiz.models.quizzes import ATTEMPT_POLICIES, MODES, MULTI_PARTIAL, SHOW_ANSWERS
+from quiz.models.quizzes import ATTEMPT_POLICIES, IDENTITY_CHECKS, MODES, MULTI_PARTIAL, SHOW_ANSWERS
 from quiz.services import scope
 from quiz.services.papers import plan_paper
 from quiz.services.units import find_unit
@@ -128,6 +128,15 @@ def _audience(payload: dict, actor: User | None) -> tuple[list[Unit], bool]:
     return units, roster_only
 
 
+def _identity_check(payload: dict, roster_only: bool) -> str:
+    """identity_check (none | roster | code); roster_only true is the older spelling of roster."""
+    check = _choice(payload.get("identity_check"), "identity_check", IDENTITY_CHECKS,
+                    "roster" if roster_only else "none")
+    if roster_only and check == "none":
+        raise Invalid(_("identity_check “none” contradicts roster_only: a roster-only quiz checks the roster."))
+    return check
+
+
 def new_join_code(rng: random.Random | None = None) -> str:
     """An unused 6-character join code (no look-alike characters)."""
     choose = (rng or secrets.SystemRandom()).choice
@@ -162,6 +171,7 @@ def create_quiz(payload: dict, *, actor: User | None, now: datetime, rng: random
     if opens_at and closes_at and closes_at <= opens_at:
         raise Invalid(_("closes_at must be later than opens_at."))
     units, roster_only = _audience(payload, actor)
+    identity_check = _identity_check(payload, roster_only)
     policy = payload.get("attempt_policy", payload.get("counts"))
     default_attempts = 0 if mode == "practice" else 1
     pass_score = _score(payload.get("pass_score"), "pass_score")
@@ -190,7 +200,8 @@ def create_quiz(payload: dict, *, actor: User | None, now: datetime, rng: random
         duration_seconds=duration if mode == "exam" else duration,
         opens_at=opens_at,
         closes_at=closes_at,
-        roster_only=roster_only,
+        roster_only=identity_check != "none",
+        access_code_required=identity_check == "code",
         attempts_allowed=_int(payload.get("attempts_allowed"), "attempts_allowed", minimum=0, maximum=1000,
                               default=default_attempts),
         attempt_policy=_choice(policy, "attempt_policy", ATTEMPT_POLICIES, "best"),

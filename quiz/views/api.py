@@ -97,6 +97,7 @@ from quiz.config import Config  # noqa: E402
 from quiz.extensions import check_sheet_limit, client_ip, limiter  # noqa: E402
 from quiz.fastlane import FAST_LANE_TRIED, token_from_environ  # noqa: E402
 from quiz.services import attempts as attempt_service  # noqa: E402
+from quiz.services import guards  # noqa: E402
 from quiz.services import hotpath  # noqa: E402
 from quiz.services import papers as paper_service  # noqa: E402
 from quiz.services import quizzes as quiz_service  # noqa: E402
@@ -148,7 +149,8 @@ def quiz_status(quiz_id: int):
     return jsonify({"id": quiz.id, "title": quiz.title, "join_code": quiz.join_code, "join_url": join_url(quiz),
                     "opens_at": quiz.opens_at.isoformat() if quiz.opens_at else None,
                     "closes_at": quiz.closes_at.isoformat() if quiz.closes_at else None,
-                    "paper_mode": quiz.paper_mode, "access": scope.quiz_access(g.api_user, quiz), **counts})
+                    "paper_mode": quiz.paper_mode, "identity_check": quiz.identity_check,
+                    "access": scope.quiz_access(g.api_user, quiz), **counts})
 
 
 @bp.get("/quizzes/<int:quiz_id>/paper")
@@ -180,12 +182,16 @@ def edit_quiz_paper(quiz_id: int):
 @limiter.limit(Config.JOIN_LIMIT, key_func=_join_key)
 @limiter.limit(Config.JOIN_LIMIT_PER_ADDRESS, key_func=client_ip)
 def join(code: str):
-    """{"name", "phone", "unit"} → the answer sheet (201 new, 200 resumed)."""
+    """{"name", "phone", "unit", "code"} → the answer sheet (201 new, 200 resumed). "code" is the
+    personal access code, needed when the quiz's identity_check is "code"."""
     body = json_body()
-    quiz = quiz_service.quiz_by_code(code)
+    quiz = guards.quiz_for_code(code, address=client_ip())
     now = utcnow()
-    result = attempt_service.join(quiz, name=str(body.get("name") or ""), phone=str(body.get("phone") or ""),
-                                  unit_path=str(body["unit"]) if body.get("unit") else None, now=now)
+    phone = str(body.get("phone") or "")
+    access_code = body.get("code", body.get("access_code"))
+    result = guards.guarded_join(phone, address=client_ip(), join=lambda: attempt_service.join(
+        quiz, name=str(body.get("name") or ""), phone=phone, unit_path=str(body["unit"]) if body.get("unit") else None,
+        now=now, access_code=str(access_code) if access_code else None))
     db.session.commit()
     return jsonify(attempt_service.join_payload(result.attempt)), (200 if result.resumed else 201)
 

@@ -3,8 +3,12 @@ from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from flask_login import current_user
+from flask_wtf import FlaskForm
 from sqlalchemy import or_, select
+from wtforms import BooleanField, SelectField
 
 from quiz.errors import QuizError
 from quiz.extensions import db
@@ -48,8 +52,11 @@ def roster():
     page = db.paginate(stmt, per_page=50, error_out=False)
     form = ParticipantForm()
     form.unit.choices = unit_choices()
+    code_form = AccessCodeForm()
+    code_form.unit.choices = unit_choices()
+    code_form.unit.data = unit_id
     return render_template("people/roster.html", page=page, q=q, unit_id=unit_id, form=form,
-                           upload_form=UploadForm(), units=unit_choices())
+                           upload_form=UploadForm(), units=unit_choices(), code_form=code_form)
 
 
 @bp.route("/import", methods=["POST"])
@@ -96,6 +103,61 @@ def save_participant():
     labels = {"created": _("added"), "updated": _("updated"), "unchanged": _("unchanged")}
     flash(_("%(name)s saved (%(status)s).", name=person.name, status=labels[status]), "success")
     return redirect(url_for("people.roster"))
+
+
+class AccessCodeForm(FlaskForm):
+    unit = SelectField(_l("Unit"), choices=[], validate_choice=False)
+    missing_only = BooleanField(_l("Only people without a code"))
+
+
+@bp.app_template_global()
+def missing_access_codes(quiz) -> int:
+    """For the quiz page: roster people of a code-checked quiz who cannot join yet."""
+    return people_service.missing_access_codes(quiz)
+
+
+@bp.route("/access-codes", methods=["POST"])
+@manager_required
+def generate_access_codes():
+    """Give the roster people of a unit's subtree new personal access codes (old ones stop working)."""
+    form = AccessCodeForm()
+    if not form.validate_on_submit():
+        flash_form_errors(form)
+        return redirect(url_for("people.roster", _anchor="access-codes"))
+    try:
+        unit = _unit_from_choice(form.unit.data)
+        if unit is None:
+            raise QuizError(_("Choose a unit."))
+        made = people_service.generate_access_codes(unit, actor=current_user, now=utcnow(),
+                                                    missing_only=form.missing_only.data)
+    except QuizError as exc:
+        db.session.rollback()
+        flash(exc.message, "danger")
+        return redirect(url_for("people.roster", _anchor="access-codes"))
+    db.session.commit()
+    flash(ngettext("%(num)d access code made for %(unit)s. Download the list below and hand the codes out.",
+                   "%(num)d access codes made for %(unit)s. Download the list below and hand the codes out.",
+                   made, unit=unit.path), "success")
+    return redirect(url_for("people.roster", unit=unit.id, _anchor="access-codes"))
+
+
+@bp.route("/access-codes.<fmt>")
+@manager_required
+def access_code_list(fmt: str):
+    """The access-code list of a unit's subtree (姓名, 单位, 手机号 masked, 访问码) as XLSX or CSV."""
+    from quiz.services import exports
+    from quiz.views.reports import MIMETYPES, _download
+
+    if fmt not in MIMETYPES:
+        raise QuizError(_("Choose CSV or XLSX."), status_code=404)
+    unit = _unit_from_choice(request.args.get("unit", ""))
+    if unit is None:
+        raise QuizError(_("Choose a unit."))
+    header, rows = people_service.access_code_table(unit, actor=current_user)
+    title = _("Personal access codes: %(unit)s", unit=unit.path)
+    data = exports.to_csv(header, rows) if fmt == "csv" else exports.to_xlsx(title, header, rows,
+                                                                             sheet=_("Access codes"))
+    return _download(data, _("access-codes-%(unit)s.%(fmt)s", unit=unit.path.replace("/", "-"), fmt=fmt), fmt)
 
 
 @bp.route("/accounts", methods=["GET", "POST"])

@@ -13,11 +13,12 @@ from flask_wtf import FlaskForm
 from wtforms import StringField
 from wtforms.validators import DataRequired, Length
 
-from quiz.errors import QuizError
-from quiz.extensions import db, limiter
+from quiz.errors import QuizError, TooManyAttempts
+from quiz.extensions import client_ip, db, limiter
 from quiz.models import Attempt, Participant, Unit
 from quiz.models.base import utcnow
 from quiz.services import attempts as attempt_service
+from quiz.services import guards
 from quiz.services import quizzes as quiz_service
 from quiz.services.scope import subtree_condition
 
@@ -28,6 +29,7 @@ class JoinForm(FlaskForm):
     name = StringField(validators=[DataRequired(), Length(max=100)])
     phone = StringField(validators=[DataRequired(), Length(max=30)])
     unit = StringField(validators=[Length(max=1000)])
+    access_code = StringField(validators=[Length(max=32)])  # quizzes with identity_check "code"
 
 
 class CodeForm(FlaskForm):
@@ -68,25 +70,33 @@ def enter_code():
 @limiter.limit("60/minute", key_func=lambda: f"joinpage:{request.remote_addr}:{request.form.get('phone', '')}",
                methods=["POST"])
 def join(code: str):
-    quiz = quiz_service.quiz_by_code(code)
+    quiz = guards.quiz_for_code(code, address=client_ip())
     form = JoinForm()
     now = utcnow()
     user = current_user._get_current_object() if current_user.is_authenticated else None
     linked = _me() if user is not None else None
     if request.method == "GET" and linked is not None:  # a logged-in participant: details filled in
         form.name.data, form.phone.data, form.unit.data = linked.name, linked.phone, linked.unit.path
+    retry_after = None
     if form.validate_on_submit():
         try:
-            result = attempt_service.join(quiz, name=form.name.data, phone=form.phone.data,
-                                          unit_path=form.unit.data or None, user=user, now=now)
+            result = guards.guarded_join(form.phone.data, address=client_ip(), join=lambda: attempt_service.join(
+                quiz, name=form.name.data, phone=form.phone.data, unit_path=form.unit.data or None, user=user,
+                now=now, access_code=form.access_code.data or None))
         except QuizError as exc:
             db.session.rollback()
             flash(exc.message, "danger")
+            if isinstance(exc, TooManyAttempts):
+                retry_after = exc.retry_after
         else:
             db.session.commit()
             _remember(result.attempt)
             if result.resumed:
                 flash(_("Welcome back: your saved answers are restored."), "success")
+            unit = result.attempt.participant.unit.path
+            if not quiz.roster_only and form.unit.data and form.unit.data.strip() != unit:
+                flash(_("You are registered under “%(unit)s”, so your answers count for that unit. If this is "
+                        "wrong, please ask the organiser to change it.", unit=unit), "warning")
             return redirect(url_for("play.sheet", attempt_id=result.attempt.id))
     status = "open"
     if quiz.opens_at is not None and now < quiz.opens_at:

@@ -66,6 +66,7 @@ def payload_from_form(form) -> dict:
         "duration_seconds": duration, "opens_at": form.get("opens_at") or None,
         "closes_at": form.get("closes_at") or None,
         "audience": {"units": [u for u in form.getlist("units") if u], "roster_only": form.get("roster_only") == "y"},
+        "identity_check": form.get("identity_check") or None,
         "attempts_allowed": form.get("attempts_allowed") or None, "attempt_policy": form.get("attempt_policy"),
         "shuffle_questions": form.get("shuffle_questions") == "y", "shuffle_options": form.get("shuffle_options") == "y",
         "multi_partial": form.get("multi_partial"), "pass_score": form.get("pass_score"),

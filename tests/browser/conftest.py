@@ -61,14 +61,30 @@ def browser():
         browser.close()
 
 
+def watch_csp(context) -> list[str]:
+    """Collect the Content Security Policy violations chromium reports on the console of any page
+    of `context` ("Refused to execute inline script because it violates … Content Security
+    Policy …")."""
+    violations: list[str] = []
+
+    def listen(message):
+        if "Content Security Policy" in message.text:
+            violations.append(f"{message.location.get('url', '')}: {message.text}")
+
+    context.on("console", listen)
+    return violations
+
+
 @pytest.fixture
 def context(browser):
-    """A phone: 375×740, touch, Chinese locale."""
+    """A phone: 375×740, touch, Chinese locale. Fails when any page logs a CSP violation."""
     context = browser.new_context(viewport=PHONE, device_scale_factor=2, is_mobile=True, has_touch=True,
                                   locale="zh-CN", timezone_id="Asia/Shanghai")
     context.set_default_timeout(10_000)
+    violations = watch_csp(context)
     yield context
     context.close()
+    assert not violations, "pages broke the Content Security Policy:\n" + "\n".join(violations)
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ import io
 from openpyxl import load_workbook
 
 from quiz.extensions import db
+from tests.browser.conftest import watch_csp
 
 
 def _results(app, quiz_id):
@@ -33,6 +34,7 @@ def test_organiser_downloads_xlsx_and_poster(browser, live_server, make_quiz, ap
     quiz = make_quiz()
     _results(app, quiz["id"])
     context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN", accept_downloads=True)
+    violations = watch_csp(context)
     page = context.new_page()
     page.goto(f"{live_server}/login")
     page.fill("input[name=username]", "zuzhi")
@@ -59,3 +61,4 @@ def test_organiser_downloads_xlsx_and_poster(browser, live_server, make_quiz, ap
     small = image.convert("RGB").resize((108, 108))
     assert len({small.getpixel((x, y)) for x in range(108) for y in range(108)}) > 50  # not blank
     context.close()
+    assert not violations, violations

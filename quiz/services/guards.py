@@ -1,0 +1,153 @@
+"""Abuse limits: guessing join codes, join details and passwords.
+
+Only failures are counted, in Flask-Limiter's storage (RATELIMIT_STORAGE_URI: shared between
+worker processes and hosts with Redis), with the limits named in quiz/config.py:
+
+- JOIN_GUESS_LIMIT, per client address: unknown join codes and join details that do not match
+  (name and phone, or the personal access code). Over the limit, every join-code lookup from the
+  address is refused until the window ends, otherwise a right guess would still be recognised.
+  200 colleagues behind one office NAT typing the right code never count at all.
+- JOIN_MISMATCH_LIMIT_PER_PHONE, per phone number (known or not, so it reveals nothing): wrong
+  names or access codes for one phone, from any address.
+- LOGIN_FAILURE_LIMIT, per user name (existing or not, so the lockout reveals nothing): a
+  lockout until the window ends, with a message saying when to retry. A successful log-in clears
+  only this account's own count.
+- LOGIN_FAILURE_LIMIT_PER_ADDRESS, per client address: many accounts tried from one address.
+
+A storage outage lets requests through (logged), like the answer-sheet limit: an unreachable
+rate-limit store must not stop a contest.
+"""
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+from flask import current_app
+from flask_babel import gettext as _
+
+from quiz.errors import IdentityMismatch, Invalid, NotFound, TooManyAttempts
+from quiz.extensions import _parsed, limiter
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+# ---------------------------------------------------------------- counting failures
+def _limit(setting: str):
+    return _parsed(current_app.config[setting])
+
+
+def wait_seconds(setting: str, *key: str) -> int:
+    """Seconds until the failures counted under `key` fall below the limit; 0 when not over it."""
+    if not limiter.enabled:
+        return 0
+    item = _limit(setting)
+    try:
+        if limiter.limiter.test(item, setting, *key):
+            return 0
+        reset = limiter.limiter.get_window_stats(item, setting, *key).reset_time
+    except Exception:  # noqa: BLE001 - the limit store is down: let people in
+        log.warning("rate-limit storage unavailable; %s not checked", setting, exc_info=True)
+        return 0
+    return max(1, math.ceil(reset - time.time()))
+
+
+def count_failure(setting: str, *key: str) -> None:
+    """Count one failure under `key`."""
+    if not limiter.enabled:
+        return
+    try:
+        limiter.limiter.hit(_limit(setting), setting, *key)
+    except Exception:  # noqa: BLE001
+        log.warning("rate-limit storage unavailable; %s not counted", setting, exc_info=True)
+
+
+def clear_failures(setting: str, *key: str) -> None:
+    if not limiter.enabled:
+        return
+    try:
+        limiter.limiter.clear(_limit(setting), setting, *key)
+    except Exception:  # noqa: BLE001
+        log.warning("rate-limit storage unavailable; %s not cleared", setting, exc_info=True)
+
+
+def _minutes(seconds: int) -> int:
+    return max(1, math.ceil(seconds / 60))
+
+
+# ---------------------------------------------------------------- joining
+def _check_address(address: str) -> None:
+    wait = wait_seconds("JOIN_GUESS_LIMIT", address)
+    if wait:
+        raise TooManyAttempts(_("Too many wrong join codes or join details were sent from your network. "
+                                "Please try again in %(minutes)d minutes.", minutes=_minutes(wait)),
+                              retry_after=wait)
+
+
+def quiz_for_code(code: str, *, address: str):
+    """The quiz with this join code; unknown codes count against the address (then 429 for all)."""
+    from quiz.services.quizzes import quiz_by_code
+
+    _check_address(address)
+    try:
+        return quiz_by_code(code)
+    except NotFound:
+        count_failure("JOIN_GUESS_LIMIT", address)
+        raise
+
+
+def guarded_join(phone: str, *, address: str, join: Callable[[], T]) -> T:
+    """Run `join` (attempts.join), counting details that do not match against the address and
+    the phone number, and refusing further tries over either limit."""
+    from quiz.services.people import normalise_phone
+
+    _check_address(address)
+    try:
+        key = normalise_phone(phone)
+    except Invalid:
+        key = None  # join() names the bad phone number
+    if key is not None:
+        wait = wait_seconds("JOIN_MISMATCH_LIMIT_PER_PHONE", key)
+        if wait:
+            raise TooManyAttempts(_("Too many wrong names or access codes were tried with this phone number. "
+                                    "Please try again in %(minutes)d minutes or contact the organiser.",
+                                    minutes=_minutes(wait)), retry_after=wait)
+    try:
+        return join()
+    except IdentityMismatch:
+        count_failure("JOIN_GUESS_LIMIT", address)
+        if key is not None:
+            count_failure("JOIN_MISMATCH_LIMIT_PER_PHONE", key)
+        raise
+
+
+# ---------------------------------------------------------------- logging in
+def _account_key(username: str) -> str:
+    return (username or "").strip().casefold()[:64]
+
+
+def check_login_allowed(username: str, *, address: str) -> None:
+    """Raise TooManyAttempts while the user name is locked or the address has failed too often.
+    The same for user names that do not exist."""
+    wait = wait_seconds("LOGIN_FAILURE_LIMIT", _account_key(username))
+    if wait:
+        raise TooManyAttempts(_("Too many failed log-ins for this user name. For safety, logging in is paused: "
+                                "please try again in %(minutes)d minutes.", minutes=_minutes(wait)),
+                              retry_after=wait)
+    wait = wait_seconds("LOGIN_FAILURE_LIMIT_PER_ADDRESS", address)
+    if wait:
+        raise TooManyAttempts(_("Too many failed log-ins from your network. Please try again in %(minutes)d minutes.",
+                                minutes=_minutes(wait)), retry_after=wait)
+
+
+def login_failed(username: str, *, address: str) -> None:
+    count_failure("LOGIN_FAILURE_LIMIT", _account_key(username))
+    count_failure("LOGIN_FAILURE_LIMIT_PER_ADDRESS", address)
+
+
+def login_succeeded(username: str) -> None:
+    """Clear this account's own failures (never the address's: others share it)."""
+    clear_failures("LOGIN_FAILURE_LIMIT", _account_key(username))
