@@ -291,6 +291,11 @@ ZIP_CHANGES = {
     if name.startswith("xl/worksheets/") else content,
     "shared string index out of range": lambda name, content: content.replace(b"<v>0</v>", b"<v>99999</v>")
     if name.startswith("xl/worksheets/") else content,
+    "cell outside any row": lambda name, content: content.replace(b"<sheetData>", b'<sheetData><c r="XFD1">'
+                                                                  b"<v>1</v></c>", 1)
+    if name.startswith("xl/worksheets/") else content,
+    "rows numbered 0 and -1": lambda name, content: content.replace(b'<row r="1"', b'<row r="0"', 1)
+    .replace(b'<row r="2"', b'<row r="-1"', 1) if name.startswith("xl/worksheets/") else content,
     "doctype": lambda name, content: content.replace(b"?>", b'?><!DOCTYPE x [<!ENTITY e "e">]>', 1)
     if name.startswith("xl/worksheets/") else content,
 }

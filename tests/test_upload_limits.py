@@ -159,6 +159,12 @@ def test_columns_limit(ctx):
     assert rejection(xlsx, "x.xlsx", columns=4).row == 1
 
 
+def test_columns_limit_outside_any_row(ctx):
+    data = hostile.xlsx_package(hostile.sheet(b'<c r="XFD1"><v>1</v></c><row r="0"><c r="A0"><v>1</v></c></row>'))
+    problem = rejection(data, "x.xlsx")
+    assert problem.row == 1 and "256" in problem.message
+
+
 def test_cells_limit(ctx):
     problem = rejection(csv_rows(3, width=4), "x.csv", cells=10)
     assert "10" in problem.message and problem.row == 3

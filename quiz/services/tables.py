@@ -195,6 +195,7 @@ def _too_many_rows(limits: UploadLimits, row: int) -> FileRejected:
 
 
 def _too_many_columns(limits: UploadLimits, row: int, column: int) -> FileRejected:
+    row = max(row, 1)  # a cell outside any <row> (or in a row numbered 0) counts as row 1
     return FileRejected(_("Row %(row)d: a cell in column %(column)s is past the limit of %(limit)s "
                           "columns; delete the extra columns.",
                           row=row, column=_column_name(column), limit=_n(limits.columns)), row=row)
@@ -207,6 +208,7 @@ def _too_many_cells(limits: UploadLimits, row: int) -> FileRejected:
 
 
 def _cell_too_long(limits: UploadLimits, row: int, column: int | None) -> FileRejected:
+    row = max(row, 1)
     if column is None:
         return FileRejected(_("Row %(row)d: a cell has more than %(limit)s characters.",
                               row=row, limit=_n(limits.cell_chars)), row=row)
