@@ -14,11 +14,15 @@ runs (limits in `UploadLimits`, defaults in quiz/config.py `UPLOAD_MAX_*`):
    declared uncompressed size per member and in total, and compression ratio. Python's
    zipfile never returns more bytes than a member declares (a lie fails its CRC check), so
    the declared sizes bound what any later step can unpack.
-2. XLSX, a streaming expat pass over each XML member, classified by its root element (not its
-   name, which a file can choose): worksheets (rows, columns, cells; the `<dimension>` is
-   ignored), shared strings, styles, the workbook (sheet count) and the other parts openpyxl
-   parses eagerly. Counting stops at the first limit exceeded, so a hostile part costs only
-   what it takes to reach the limit. A DOCTYPE (entity expansion) is refused outright.
+2. XLSX, a streaming expat pass over each XML member, classified by its root element:
+   worksheets (rows, columns, cells, summed over all sheets; the `<dimension>` is ignored),
+   shared strings, styles, the workbook (sheet count) and the other parts openpyxl parses
+   whole. Counting stops at the first limit exceeded, so a hostile part costs only what it
+   takes to reach the limit. A DOCTYPE (entity expansion) is refused outright. Then, since
+   openpyxl finds parts by name, content type and relationship rather than by root, each part
+   it will read must have the root its limits were checked for, no sheet may be listed twice
+   (openpyxl would read it once per entry) and chart sheets (read whole, with their charts)
+   are refused.
 3. openpyxl in read-only mode with `reset_dimensions()` (rows are padded only to their last
    real cell, never to the declared dimension), and CSV through the csv module; both check
    rows, columns, cells and cell length again while they build the table (belt and braces:
