@@ -15,12 +15,12 @@ from sqlalchemy import func, select
 
 from bench import bench_uploads as hostile
 from quiz.extensions import db
-from quiz.models import Bank, Participant, Question, Unit
+from quiz.models import Bank, Participant, Question
 from quiz.services.importer import import_bank_file
 from quiz.services.people import import_roster
 from quiz.services.tables import FileRejected, UploadLimits, read_table
 from quiz.services.units import import_units
-from tests.conftest import FIXED_NOW, HEADER, csv_bytes
+from tests.conftest import FIXED_NOW
 
 ONE_CELL = hostile.sheet(b'<row r="1"><c r="A1"><v>1</v></c></row>')
 
