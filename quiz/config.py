@@ -19,6 +19,23 @@ class Config:
     MAX_CONTENT_LENGTH = 20 * 1024 * 1024
     # Where uploaded files wait between preview and confirmation.
     UPLOAD_FOLDER: str | None = None
+    # Bounds on the work one uploaded spreadsheet (bank, units, roster) may cause, checked
+    # before and while it is parsed (quiz/services/tables.py; docs/formats.md "Limits").
+    # Sized so that a 20,000-question bank and a 100,000-person roster import with room to spare.
+    UPLOAD_MAX_ROWS = 120_000                # rows incl. header, title and blank rows
+    UPLOAD_MAX_COLUMNS = 256                 # the bank template has 15, a roster 3
+    UPLOAD_MAX_CELLS = 1_000_000             # XLSX: every stored cell, formatted empty ones too
+    UPLOAD_MAX_CELL_CHARS = 32_767           # Excel's own limit for one cell
+    UPLOAD_MAX_ROW_CHARS = 1_000_000         # one CSV row's text (the longest bank row is ~25,000)
+    UPLOAD_MAX_SHARED_STRINGS = 500_000      # XLSX shared-string table
+    UPLOAD_MAX_STYLES = 20_000               # XLSX cell formats, fonts, fills, borders, number formats
+    UPLOAD_MAX_SHEETS = 100
+    UPLOAD_MAX_XML_ELEMENTS = 100_000        # any other XLSX part openpyxl parses (workbook, rels …)
+    UPLOAD_MAX_ZIP_MEMBERS = 1_000           # a real workbook has 10–50
+    UPLOAD_MAX_PART_BYTES = 100 * 1024 * 1024         # one unpacked XLSX member
+    UPLOAD_MAX_UNCOMPRESSED_BYTES = 200 * 1024 * 1024  # all unpacked XLSX members
+    UPLOAD_MAX_COMPRESSION_RATIO = 100       # members over 1 MB; real sheets compress 5–20 to 1
+    UPLOAD_MAX_SECONDS = 30                  # wall time for reading one file (a busy server is slow)
 
     BABEL_DEFAULT_LOCALE = "zh_CN"
     BABEL_DEFAULT_TIMEZONE = "Asia/Shanghai"

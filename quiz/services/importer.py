@@ -9,6 +9,7 @@ or tags changed is updated; everything else is unchanged.
 from __future__ import annotations
 
 import hashlib
+import math
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -30,6 +31,9 @@ from quiz.services.tables import FileRejected, find_header, normalise_header, re
 MAX_OPTION_LENGTH = 1000
 MAX_EXPLANATION_LENGTH = 10000
 MAX_TAG_LENGTH = 50
+# All of a question's tags as stored (";a;b;"): the length of the tags_text column, which
+# PostgreSQL enforces (a longer value would fail the insert).
+MAX_TAGS_TEXT_LENGTH = Question.__table__.c.tags_text.type.length
 
 # field → accepted header names (compared after normalise_header)
 COLUMN_ALIASES: dict[str, tuple[str, ...]] = {
@@ -54,6 +58,8 @@ DIFFICULTY_WORDS = {"容易": 1, "简单": 1, "易": 1, "较易": 2, "中等": 3
 DIFFICULTY_NAMES = {1: "容易", 3: "中等", 5: "困难"}
 
 _FORMULA_ESCAPE = re.compile(r"^'(?=[=+\-@\t\r])")
+# A plain decimal number as people type it: 2, 1.5, .5, +3, 1e2 (after fold(): ASCII digits).
+_NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 _TAG_SPLIT = re.compile(r"[;；,，、]+")
 
 
@@ -137,31 +143,46 @@ def unescape_formula(text: str) -> str:
     return _FORMULA_ESCAPE.sub("", text)
 
 
+def _shown(text: str, limit: int = 20) -> str:
+    """A cell quoted in a message: at most `limit` characters."""
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+def _number(text: str) -> float | None:
+    """A cell's number, or None when it is not a finite number ('高', 'nan', 'inf', '1e999').
+
+    float() alone is not enough: it accepts 'nan', 'infinity' and '1_0', and an exponent
+    like '1e999' overflows to inf."""
+    if not _NUMBER.fullmatch(text):
+        return None
+    value = float(text)
+    return value if math.isfinite(value) else None
+
+
 def parse_difficulty(raw: str) -> int | None:
+    """容易/较易/中等/较难/困难 (and a few synonyms) or a whole number 1–5; AnswerError otherwise."""
     text = fold(raw)
     if not text:
         return None
     if text in DIFFICULTY_WORDS:
         return DIFFICULTY_WORDS[text]
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1
-    if value.is_integer() and 1 <= value <= 5:
+    value = _number(text)
+    if value is not None and value.is_integer() and 1 <= value <= 5:
         return int(value)
-    raise AnswerError(_("difficulty “%(value)s” should be 容易/较易/中等/较难/困难 or 1–5", value=text))
+    raise AnswerError(_("difficulty “%(value)s” should be 容易/较易/中等/较难/困难 or 1–5",
+                        value=_shown(text)))
 
 
 def parse_points(raw: str) -> float | None:
+    """A number more than 0 and at most 1000; AnswerError otherwise."""
     text = fold(raw)
     if not text:
         return None
-    try:
-        value = float(text)
-    except ValueError:
-        raise AnswerError(_("points “%(value)s” is not a number", value=text))
-    if not (0 < value <= 1000) or value != value:
-        raise AnswerError(_("points “%(value)s” must be more than 0 and at most 1000", value=text))
+    value = _number(text)
+    if value is None:
+        raise AnswerError(_("points “%(value)s” is not a number", value=_shown(text)))
+    if not 0 < value <= 1000:
+        raise AnswerError(_("points “%(value)s” must be more than 0 and at most 1000", value=_shown(text)))
     return value
 
 
@@ -182,6 +203,8 @@ def split_tags(text: str) -> list[str]:
             if len(tag) > MAX_TAG_LENGTH:
                 raise AnswerError(_("tag “%(tag)s” is too long", tag=tag[:20] + "…"))
             tags.append(tag)
+    if len(encode_tags(tags)) > MAX_TAGS_TEXT_LENGTH:
+        raise AnswerError(_("too many tags (at most %(limit)d characters in all)", limit=MAX_TAGS_TEXT_LENGTH))
     return tags
 
 
