@@ -8,10 +8,12 @@
   var text = data.text;
   var charts = [];
   var FONT = 14;
-  var ROW = 34;  // px per unit bar: room for a two-line name at 14 px
+  var LINE = 18;  // line height of a unit name
+  var measure = document.createElement("canvas").getContext("2d");
 
   function empty(element) {
     var p = document.createElement("p");
+    element.textContent = "";
     p.className = "muted";
     p.textContent = text.empty;
     element.style.minHeight = "0";
@@ -29,6 +31,15 @@
   function nameWidth(element) {
     // names wrap inside 40 % of the chart (at least 120 px) instead of being cut off
     return Math.max(120, Math.round(element.clientWidth * 0.4));
+  }
+
+  function rowHeight(names, width) {
+    // every bar gets room for the longest name wrapped to `width` (one line on a desktop)
+    measure.font = FONT + "px sans-serif";
+    var lines = names.reduce(function (most, name) {
+      return Math.max(most, Math.ceil((measure.measureText(name).width + 4) / width));
+    }, 1);
+    return Math.max(34, lines * LINE + 14);
   }
 
   function unitBars(id, key, format, maximum) {
@@ -53,12 +64,12 @@
       xAxis: {
         type: "value", min: 0,
         max: function (v) { return Math.max(maximum, v.max); },
-        axisLabel: { fontSize: FONT - 1, formatter: function (v) { return format(v); } }
+        axisLabel: { fontSize: FONT - 1, hideOverlap: true, formatter: function (v) { return format(v); } }
       },
       yAxis: {
         type: "category", inverse: true, data: units.map(function (u) { return u.name; }),
         axisTick: { show: false },
-        axisLabel: { fontSize: FONT, color: "#222", width: width, overflow: "break", interval: 0, lineHeight: 17 }
+        axisLabel: { fontSize: FONT, color: "#222", width: width, overflow: "break", interval: 0, lineHeight: LINE }
       },
       series: [{
         type: "bar", name: key === "average" ? text.average : text.participation,
@@ -67,7 +78,7 @@
         label: { show: true, position: "right", fontSize: FONT - 1, color: "#222",
                  formatter: function (p) { return format(p.value); } }
       }]
-    }, units.length * ROW + 48);
+    }, units.length * rowHeight(units.map(function (u) { return u.name; }), width) + 48);
   }
 
   function histogram() {
@@ -76,6 +87,9 @@
     var h = data.histogram;
     var total = h.counts.reduce(function (a, b) { return a + b; }, 0);
     if (!h.labels.length || !total) { empty(element); return; }
+    // turn the bin labels only when they would not fit side by side (phones, 100-point papers)
+    var longest = Math.max.apply(null, h.labels.map(function (l) { return l.length; }));
+    var slanted = longest * (FONT - 5) + 10 > (element.clientWidth - 60) / h.labels.length;
     start(element, {
       animation: false,
       grid: { left: 8, right: 16, top: 28, bottom: 8, containLabel: true },
@@ -84,7 +98,7 @@
         type: "category", data: h.labels, name: text.score, nameLocation: "middle", nameGap: 44,
         nameTextStyle: { fontSize: FONT },
         axisTick: { alignWithLabel: true },
-        axisLabel: { fontSize: FONT - 1, color: "#222", interval: 0, rotate: h.labels.length > 8 ? 30 : 0 }
+        axisLabel: { fontSize: FONT - 1, color: "#222", interval: 0, rotate: slanted ? 40 : 0 }
       },
       yAxis: { type: "value", minInterval: 1, name: text.people, nameTextStyle: { fontSize: FONT },
                axisLabel: { fontSize: FONT - 1 } },
@@ -106,11 +120,27 @@
   }
 
   // Charts follow the window, and the printed page (A4 portrait is about 680 px wide).
-  window.addEventListener("resize", function () { charts.forEach(function (c) { c.resize(); }); });
-  window.addEventListener("beforeprint", function () {
-    charts.forEach(function (c) { c.resize({ width: 680 }); });
+  var pending = null;
+  window.addEventListener("resize", function () {  // redraw: name widths and bin labels follow the width
+    if (printing) return;
+    clearTimeout(pending);
+    pending = setTimeout(function () {
+      charts.forEach(function (c) { c.dispose(); });
+      charts = [];
+      draw();
+    }, 150);
   });
-  window.addEventListener("afterprint", function () { charts.forEach(function (c) { c.resize(); }); });
+  var printing = false;
+  function forPrint() { printing = true; charts.forEach(function (c) { c.resize({ width: 680 }); }); }
+  function forScreen() { printing = false; charts.forEach(function (c) { c.resize(); }); }
+  window.addEventListener("beforeprint", forPrint);
+  window.addEventListener("afterprint", forScreen);
+  if (window.matchMedia) {  // browsers that announce printing only through the media query
+    var print = window.matchMedia("print");
+    var follow = function (m) { (m.matches ? forPrint : forScreen)(); };
+    if (print.addEventListener) print.addEventListener("change", follow);
+    else if (print.addListener) print.addListener(follow);
+  }
 
   // The organiser typed on the page goes into every download and poster link at once.
   var organiser = document.getElementById("organiser");
