@@ -199,7 +199,7 @@ def main() -> None:
                                    sheet="公示榜")
 
         def unit_xlsx(quiz):
-            header, rows = exports.unit_table(unit_report(quiz, now=now))
+            _sheet, header, rows = exports.export_table("units", quiz, now=now)  # one level, as downloaded
             return exports.to_xlsx(exports.title_line(quiz, now=now, organiser="临平区委政法委"), header, rows,
                                    sheet="单位排名")
 
@@ -228,7 +228,7 @@ def main() -> None:
             ops += [
                 ("xlsx_leaderboard", lb_xlsx, 10.0,
                  "公示表: leaderboard(limit=10**9) + leaderboard_table + title_line + to_xlsx"),
-                ("xlsx_unit_report", unit_xlsx, 10.0, "unit_report + unit_table + to_xlsx"),
+                ("xlsx_unit_report", unit_xlsx, 10.0, "export_table('units') + to_xlsx"),
             ]
         # A process cache of the ranking (quiz.services.ranking.clear_board_cache, if present) makes
         # repeated calls hits; the "cold" rows empty it before every call, which costs what the

@@ -25,7 +25,8 @@ def _two_quizzes(app):
         closed = make_quiz(now=now, title="已结束的竞赛", rules=rules, banks=["题库"], closes_at=utcnow().isoformat(),
                            unit="伦教街道")
         _sit(closed, now, "13800000003", "丙", "伦教街道/常教社区")
-        judge = db.session.execute(select(Question).where(Question.type == "judge").order_by(Question.id)).scalars().first()
+        judge = db.session.execute(select(Question).where(Question.type == "judge")
+                                   .order_by(Question.id)).scalars().first()
         unused = db.session.execute(select(Question).where(Question.type == "single")).scalars().first()
         return live.id, closed.id, judge.id, unused.id
 

@@ -41,21 +41,32 @@ def safe_cell(value, sheet=None, style=None):
     dropped), numbers stay numbers; `style`, a cell of the
     same workbook, lends its style (copying a style is much cheaper than assigning fonts/borders).
     """
+    text = isinstance(value, str)
     if sheet is None:
-        if isinstance(value, str) and value.startswith(FORMULA_START):
-            return "'" + value
-        return value
-    from openpyxl.cell import WriteOnlyCell
-    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
-
-    if isinstance(value, str):
-        value = ILLEGAL_CHARACTERS_RE.sub("", value)  # control characters XLSX cannot hold
-    cell = WriteOnlyCell(sheet, value=value)
-    if isinstance(value, str):
+        return "'" + value if text and value.startswith(FORMULA_START) else value
+    cell_class, illegal = _openpyxl()
+    if text:
+        value = illegal.sub("", value)  # control characters XLSX cannot hold
+    cell = cell_class(sheet, row=1, column=1, value=value)  # as WriteOnlyCell; the sheet places it
+    if text:
         cell.data_type = "s"  # text, never a formula
     if style is not None:
         cell._style = copy(style._style)
     return cell
+
+
+def _openpyxl():
+    """openpyxl's cell class and illegal-character pattern, imported on first use (not at start-up)."""
+    global _OPENPYXL
+    if _OPENPYXL is None:
+        from openpyxl.cell import Cell
+        from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
+        _OPENPYXL = (Cell, ILLEGAL_CHARACTERS_RE)
+    return _OPENPYXL
+
+
+_OPENPYXL = None
 
 
 def export_table(kind: str, quiz: Quiz, *, now: datetime, root=None, rank_by: str = "average",
@@ -91,8 +102,9 @@ def unit_table(rows) -> tuple[list[str], list[list]]:
     """Units of one level: rank (未参与 for a unit without participants), path and figures."""
     header = [_("Rank"), _("Unit"), _("Headcount"), _("Participants"), _("Participation rate"),
               _("Average score"), _("Pass rate"), _("Excellent rate")]
-    body = [[_("Did not take part") if r.rank is None else r.rank, r.path, r.headcount, r.participants, _percent(r.participation_rate),
-             _number(r.average_score), _percent(r.pass_rate), _percent(r.excellent_rate)] for r in rows]
+    body = [[_("Did not take part") if r.rank is None else r.rank, r.path, r.headcount, r.participants,
+             _percent(r.participation_rate), _number(r.average_score), _percent(r.pass_rate),
+             _percent(r.excellent_rate)] for r in rows]
     return header, body
 
 

@@ -2,9 +2,10 @@
 
 `quizzes_using` finds the quizzes whose answer sheets have a question (the question edit page
 warns with it and offers their regrade pages). `preview` lists every sheet whose score would
-change, with its rank before and after (ranks by the quiz rule over the counted sheets). `apply` writes the new scores and an audit record (who,
-when, why, every before/after value); `undo` puts the recorded before values back (the answer
-key itself stays as it is in the bank).
+change, with its rank before and after (ranks by the quiz rule over the counted sheets).
+`apply` writes the new scores and an audit record (who, when, why, every before/after value);
+`undo` puts the recorded before values back (the answer key itself stays as it is in the bank),
+with a reason that is recorded too.
 """
 from __future__ import annotations
 

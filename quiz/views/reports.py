@@ -83,7 +83,7 @@ def unit_page(quiz_id: int):
         "histogram": score_histogram(scores, quiz.max_score),
         "full_marks": quiz.max_score,
         "text": {"average": _("Average score"), "participation": _("Participation rate"),
-                 "people": _("People"), "score": _("Score"), "empty": _("No results yet."),
+                 "people": _("Number of people"), "score": _("Score"), "empty": _("No results yet."),
                  "not_taken_part": _("Did not take part"), "rank": _("Rank")},
     }
     level_choices = [(d, _("Level %(n)d (%(count)d units)", n=d + 1, count=sum(1 for r in rows if r.depth == d)))

@@ -49,7 +49,8 @@ def test_organiser_downloads_xlsx_and_poster(browser, live_server, make_quiz, ap
     assert "三角村社区" in bars and "永丰村" in bars
     bins = page.locator("#chart-histogram svg text").all_text_contents()
     assert all(str(n) in bins for n in range(9)) and not any("." in b and "–" in b for b in bins)
-    sizes = page.eval_on_selector_all(".chart svg text", "els => els.map(e => parseFloat(getComputedStyle(e).fontSize))")
+    sizes = page.eval_on_selector_all(".chart svg text",
+                                      "els => els.map(e => parseFloat(getComputedStyle(e).fontSize))")
     assert sizes and min(sizes) >= 13
     assert not errors
     with page.expect_download() as info:
