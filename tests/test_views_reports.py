@@ -172,6 +172,7 @@ def test_poster_and_downloads_follow_the_level_and_settings_of_the_page(client, 
     assert args == {"level": "1", "rank_by": "participation", "weight": "0.2", "organiser": "乔司街道党工委"}
     assert client.get(path, query_string=args).data.startswith(b"\x89PNG")
     subtitle, rows = drawn[-1]
+    assert client.get(path, query_string={**args, "level": "9"}).status_code in (400, 422)  # no such level
     # by participation 2/120 (三角村社区) equals 1/60 (常教社区): a shared rank; 永丰村 did not take part
     assert [(r[0], r[1]) for r in rows] == [(1, "乔司街道/三角村社区"), (1, "伦教街道/常教社区"), ("未参与", "乔司街道/永丰村")]
     assert "乔司街道党工委" in subtitle
