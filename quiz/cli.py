@@ -393,7 +393,8 @@ def verify_command(quiz_id: int) -> None:
 export_cli = click.Group("export", help="Published tables (公示表): leaderboard and unit report as XLSX or CSV.")
 
 
-def _export(kind: str, quiz_id: int, output: str, organiser: str | None, rank_by: str) -> None:
+def _export(kind: str, quiz_id: int, output: str, organiser: str | None, rank_by: str,
+            level: int | None = None) -> None:
     from quiz.services import exports
     from quiz.services.quizzes import get_quiz
 
@@ -403,7 +404,8 @@ def _export(kind: str, quiz_id: int, output: str, organiser: str | None, rank_by
     now = utcnow()
     try:
         quiz = get_quiz(quiz_id, actor=None)
-        sheet, header, rows = exports.export_table(kind, quiz, now=now, rank_by=rank_by)
+        sheet, header, rows = exports.export_table(kind, quiz, now=now, rank_by=rank_by,
+                                                   level=None if level is None else level - 1)
     except QuizError as exc:
         _fail(exc)
     db.session.commit()
@@ -422,15 +424,20 @@ def export_leaderboard(quiz_id: int, output: str, organiser: str | None) -> None
     _export("leaderboard", quiz_id, output, organiser, "average")
 
 
+LEVEL_HELP = ("Level of the unit tree to rank: 1 = top units, 2 = their sub-units … "
+              "(default: the first level with more than one unit, as on the report page).")
+
+
 @export_cli.command("units", help="The per-unit report (participation, averages, pass rates, ranks).")
 @click.argument("quiz_id", type=int)
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="FILE.xlsx or FILE.csv")
 @click.option("--organiser", help="Organiser shown in the title row.")
 @click.option("--rank-by", type=click.Choice(["average", "participation", "mix"]), default="average",
               show_default=True, help="Which figure ranks the units.")
+@click.option("--level", type=click.IntRange(1, 999), help=LEVEL_HELP)
 @with_appcontext
-def export_units(quiz_id: int, output: str, organiser: str | None, rank_by: str) -> None:
-    _export("units", quiz_id, output, organiser, rank_by)
+def export_units(quiz_id: int, output: str, organiser: str | None, rank_by: str, level: int | None) -> None:
+    _export("units", quiz_id, output, organiser, rank_by, level)
 
 
 @export_cli.command("answers", help="Every answer of every submitted sheet (for archives; includes phone numbers).")
@@ -455,8 +462,12 @@ def export_analysis(quiz_id: int, output: str) -> None:
 @click.option("--top", default=10, show_default=True, type=click.IntRange(1, 300), help="Honour roll: top N.")
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="FILE.png or FILE.pdf")
 @click.option("--organiser", help="Organiser shown under the title.")
+@click.option("--level", type=click.IntRange(1, 999), help="Units poster: " + LEVEL_HELP)
+@click.option("--rank-by", type=click.Choice(["average", "participation", "mix"]), default="average",
+              show_default=True, help="Units poster: which figure ranks the units.")
 @with_appcontext
-def export_poster(quiz_id: int, kind: str, top: int, output: str, organiser: str | None) -> None:
+def export_poster(quiz_id: int, kind: str, top: int, output: str, organiser: str | None, level: int | None,
+                  rank_by: str) -> None:
     from quiz.services import posters
     from quiz.services.quizzes import get_quiz
     from quiz.services.ranking import leaderboard
@@ -472,7 +483,8 @@ def export_poster(quiz_id: int, kind: str, top: int, output: str, organiser: str
             entries = [e for e in leaderboard(quiz, now=now, limit=top * 2, public=True) if e["rank"] <= top]
             data = posters.honour_poster(quiz, entries, fmt=fmt, now=now, organiser=organiser, top=top)
         else:
-            data = posters.unit_poster(quiz, unit_report(quiz, now=now), fmt=fmt, now=now, organiser=organiser)
+            data = posters.unit_poster(quiz, unit_report(quiz, now=now, rank_by=rank_by), fmt=fmt, now=now,
+                                       organiser=organiser, level=None if level is None else level - 1)
     except QuizError as exc:
         _fail(exc)
     db.session.commit()

@@ -196,7 +196,9 @@ def test_builders_from_real_rankings(ctx, tree, now, fonts):
     rows = unit_report(quiz, now=later(now, 100))
     assert _open(posters.unit_poster(quiz, rows, fmt="png", now=now)).width == 1080
     assert posters.unit_poster(quiz, rows, fmt="pdf", now=now, level=1).startswith(b"%PDF")
-    assert [r.path for r in posters._unit_level(rows, None)] == ["乔司街道", "伦教街道"]  # street level first
-    assert posters._relative_paths(["乔司街道/三角村社区", "乔司街道/永丰村"]) == ["三角村社区", "永丰村"]
+    from quiz.services.reports import level_rows, relative_names
+
+    assert [r.path for r in level_rows(rows, None)[1]] == ["伦教街道", "乔司街道"]  # street level, by rank
+    assert relative_names(["乔司街道/三角村社区", "乔司街道/永丰村"]) == ["三角村社区", "永丰村"]
     with pytest.raises(Invalid):
         posters.honour_poster(quiz, entries, fmt="gif", now=now)

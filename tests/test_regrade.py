@@ -66,6 +66,6 @@ def test_regrade_page(client, auth, app):
     with app.app_context():
         record = db.session.execute(select(Regrade)).scalar_one()
         assert db.session.execute(select(Attempt.score)).scalar_one() == 0
-    assert client.post(f"/quizzes/{quiz_id}/regrade", data={"undo": str(record.id)}).status_code == 302
+    assert client.post(f"/quizzes/{quiz_id}/regrade", data={"undo": str(record.id), "reason": "误操作"}).status_code == 302
     with app.app_context():
         assert db.session.execute(select(Attempt.score)).scalar_one() == 4

@@ -7,7 +7,10 @@
   by total score (only people who had the question count in each group);
 - Cronbach's alpha over the questions every counted attempt had (None when fewer than two
   such questions or no score variance — papers drawn at random share few questions);
-- mastery per tag: facility over every answer to questions with that tag.
+- mastery per tag: facility over every answer to questions with that tag;
+- 易错题 (most-missed questions, `Analysis.most_missed`): the questions someone got wrong, i.e.
+  accuracy below MISSED_BELOW (100 %), lowest accuracy first; a question everyone got right is
+  never one of them.
 """
 from __future__ import annotations
 
@@ -24,6 +27,8 @@ from quiz.extensions import db
 from quiz.models import Answer, Attempt, Quiz, User
 from quiz.services.attempts import finalise_overdue, questions_by_id
 from quiz.services.ranking import counted_attempts
+
+MISSED_BELOW = 1.0  # 易错题: accuracy below 100 %, i.e. at least one person got it wrong
 
 
 @dataclass
@@ -51,8 +56,9 @@ class Analysis:
     tags: dict[str, float] = field(default_factory=dict)
 
     def most_missed(self, limit: int = 10) -> list[ItemStats]:
-        answered = [i for i in self.items if i.seen]
-        return sorted(answered, key=lambda i: (i.accuracy, i.question_id))[:limit]
+        """易错题: questions with accuracy below MISSED_BELOW, lowest accuracy first (at most `limit`)."""
+        missed = [i for i in self.items if i.seen and i.accuracy is not None and i.accuracy < MISSED_BELOW]
+        return sorted(missed, key=lambda i: (i.accuracy, i.question_id))[:limit]
 
 
 def analyse(quiz: Quiz, *, now: datetime) -> Analysis:

@@ -1,7 +1,6 @@
 """Bank browsing, question edits and retirement, and export to the canonical template."""
 from __future__ import annotations
 
-import csv
 import io
 from datetime import datetime
 
@@ -19,7 +18,6 @@ from quiz.services.importer import (DIFFICULTY_NAMES, find_bank, fingerprint, pa
                                     parse_points, split_tags)
 
 TEMPLATE_HEADER = ["题型", "题干", *[f"选项{c}" for c in LETTERS], "答案", "解析", "分值", "难度", "知识点"]
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def get_bank(name: str, *, actor: User | None) -> Bank:
@@ -140,39 +138,34 @@ def template_rows(questions) -> list[list[str]]:
     return rows
 
 
-def escape_cell(value: str) -> str:
-    """Prefix `'` to a cell that a spreadsheet would run as a formula."""
-    return "'" + value if value and value.startswith(FORMULA_START) else value
-
-
 def export_csv(questions) -> bytes:
-    """Canonical template as CSV, UTF-8 with BOM (Excel opens it), formula-looking cells escaped."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(TEMPLATE_HEADER)
-    for row in template_rows(questions):
-        writer.writerow([escape_cell(c) for c in row])
-    return buffer.getvalue().encode("utf-8-sig")
+    """Canonical template as CSV, UTF-8 with BOM (Excel opens it), formula-looking cells escaped
+    (the one CSV writer of exports.to_csv)."""
+    from quiz.services.exports import to_csv
+
+    return to_csv(TEMPLATE_HEADER, template_rows(questions))
 
 
 def export_xlsx(questions, *, title: str = "题库") -> bytes:
-    """Canonical template as XLSX: header frozen, readable column widths, every cell text."""
+    """Canonical template as XLSX: header frozen, readable column widths, every cell text
+    (written through exports.safe_cell, so never a formula)."""
     from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
     from openpyxl.styles import Alignment, Font, PatternFill
+
+    from quiz.services.exports import safe_cell
 
     workbook = Workbook()
     sheet = workbook.active
     sheet.title = (title or "题库")[:31].translate(str.maketrans({c: "_" for c in "[]:*?/\\"}))
-    sheet.append(TEMPLATE_HEADER)
-    for cell in sheet[1]:
-        cell.font = Font(bold=True)
-        cell.fill = PatternFill("solid", fgColor="DDEBF7")
+    head = WriteOnlyCell(sheet)
+    head.font = Font(bold=True)
+    head.fill = PatternFill("solid", fgColor="DDEBF7")
+    sheet.append([safe_cell(name, sheet, head) for name in TEMPLATE_HEADER])
+    body = WriteOnlyCell(sheet)
+    body.alignment = Alignment(wrap_text=True, vertical="top")
     for row in template_rows(questions):
-        sheet.append(row)
-        for cell in sheet[sheet.max_row]:
-            if isinstance(cell.value, str) and cell.value.startswith("="):
-                cell.data_type = "s"  # text, never a formula
-            cell.alignment = Alignment(wrap_text=True, vertical="top")
+        sheet.append([safe_cell(value, sheet, body) for value in row])
     widths = {"A": 8, "B": 60, "K": 10, "L": 40, "M": 8, "N": 8, "O": 20}
     for i, _letter in enumerate(LETTERS):
         widths[chr(ord("C") + i)] = 18

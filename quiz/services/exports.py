@@ -1,42 +1,88 @@
-"""Published tables (公示表): the quiz leaderboard and the unit report as XLSX and CSV.
+"""Published tables (公示表): the quiz leaderboard, the unit report, the answer archive and the
+item analysis as XLSX and CSV, and the one formula-safe cell writer every export uses.
 
-XLSX: a title row (contest name, date, organiser), the header row frozen, column widths that fit
-Chinese text, set up to print on A4 (fit to one page wide, header repeated on every page).
-CSV: UTF-8 with BOM (Excel opens it), and any cell starting with = + - @ (or tab/CR) prefixed
-with ' so it is never run as a formula.
+XLSX: a title row (contest name, date, organiser) merged across the table and centred, the
+header row frozen, column widths that fit Chinese text, thin borders on every cell of the table,
+set up to print on A4 (fit to one page wide, header repeated on every page).
+CSV: UTF-8 with BOM (Excel opens it).
+Formulas: every cell of every export (titles and headers included, and the question bank export
+in services/banks.py) is written through `safe_cell`: in XLSX a text cell is stored as a string,
+never as a formula; in CSV a text starting with = + - @ tab or CR is prefixed with ' (which the
+bank import removes again).
 """
 from __future__ import annotations
 
 import csv
 import io
 import unicodedata
+from copy import copy
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from flask_babel import gettext as _
 
 from quiz.models import Quiz
-from quiz.services.banks import escape_cell
 
 LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+CONTENT_TYPES = {"csv": "text/csv; charset=utf-8",
+                 "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
 
 EXPORT_KINDS = ("leaderboard", "units", "answers", "analysis")
 
 
+def safe_cell(value, sheet=None, style=None):
+    """Write one cell so that no spreadsheet ever runs it as a formula (every export calls this).
+
+    CSV (`sheet` None): text starting with = + - @ tab or CR gets a leading '; anything else is
+    returned unchanged. XLSX (`sheet` an openpyxl worksheet, write-only or not): an openpyxl cell
+    whose text is stored as a string (data type "s"; control characters XLSX cannot hold are
+    dropped), numbers stay numbers; `style`, a cell of the
+    same workbook, lends its style (copying a style is much cheaper than assigning fonts/borders).
+    """
+    text = isinstance(value, str)
+    if sheet is None:
+        return "'" + value if text and value.startswith(FORMULA_START) else value
+    cell_class, illegal = _openpyxl()
+    if text:
+        value = illegal.sub("", value)  # control characters XLSX cannot hold
+    cell = cell_class(sheet, row=1, column=1, value=value)  # as WriteOnlyCell; the sheet places it
+    if text:
+        cell.data_type = "s"  # text, never a formula
+    if style is not None:
+        cell._style = copy(style._style)
+    return cell
+
+
+def _openpyxl():
+    """openpyxl's cell class and illegal-character pattern, imported on first use (not at start-up)."""
+    global _OPENPYXL
+    if _OPENPYXL is None:
+        from openpyxl.cell import Cell
+        from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
+        _OPENPYXL = (Cell, ILLEGAL_CHARACTERS_RE)
+    return _OPENPYXL
+
+
+_OPENPYXL = None
+
+
 def export_table(kind: str, quiz: Quiz, *, now: datetime, root=None, rank_by: str = "average",
-                 participation_weight: float = 0.5) -> tuple[str, list[str], list[list]]:
+                 participation_weight: float = 0.5, level: int | None = None) -> tuple[str, list[str], list[list]]:
     """(sheet name, header, rows) of one published table (a kind in EXPORT_KINDS); the report
-    page's download and `quiz export` both use it."""
+    page's download and `quiz export` both use it. The unit report is one level (a depth; the
+    default level when None), in rank order, as on the report page."""
     if kind == "leaderboard":
         from quiz.services.ranking import leaderboard
 
         return (_("Leaderboard"), *leaderboard_table(quiz, leaderboard(quiz, now=now, limit=10 ** 9)))
     if kind == "units":
-        from quiz.services.reports import unit_report
+        from quiz.services.reports import level_rows, unit_report
 
-        return (_("Units"), *unit_table(unit_report(quiz, now=now, root=root, rank_by=rank_by,
-                                                    participation_weight=participation_weight)))
+        rows = unit_report(quiz, now=now, root=root, rank_by=rank_by, participation_weight=participation_weight)
+        return (_("Units"), *unit_table(level_rows(rows, level)[1]))
     if kind == "answers":
         return (_("Answers"), *answers_table(quiz))
     if kind == "analysis":
@@ -53,10 +99,12 @@ def leaderboard_table(quiz: Quiz, entries: list[dict]) -> tuple[list[str], list[
 
 
 def unit_table(rows) -> tuple[list[str], list[list]]:
+    """Units of one level: rank (未参与 for a unit without participants), path and figures."""
     header = [_("Rank"), _("Unit"), _("Headcount"), _("Participants"), _("Participation rate"),
               _("Average score"), _("Pass rate"), _("Excellent rate")]
-    body = [[r.rank, r.path, r.headcount, r.participants, _percent(r.participation_rate),
-             _number(r.average_score), _percent(r.pass_rate), _percent(r.excellent_rate)] for r in rows]
+    body = [[_("Did not take part") if r.rank is None else r.rank, r.path, r.headcount, r.participants,
+             _percent(r.participation_rate), _number(r.average_score), _percent(r.pass_rate),
+             _percent(r.excellent_rate)] for r in rows]
     return header, body
 
 
@@ -79,11 +127,12 @@ def title_line(quiz: Quiz, *, now: datetime, organiser: str | None) -> str:
 
 
 def to_csv(header: list[str], rows: list[list]) -> bytes:
+    """UTF-8 with BOM, CRLF line ends, every cell through safe_cell."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow([escape_cell(str(c)) for c in header])
+    writer.writerow([safe_cell(str(c)) for c in header])
     for row in rows:
-        writer.writerow([escape_cell(c) if isinstance(c, str) else c for c in row])
+        writer.writerow([safe_cell(c) for c in row])
     return buffer.getvalue().encode("utf-8-sig")
 
 
@@ -93,8 +142,10 @@ def _display_width(text: str) -> int:
 
 
 def to_xlsx(title: str, header: list[str], rows: list[list], *, sheet: str) -> bytes:
-    """Streamed (write-only) workbook: 100,000 rows in seconds. Title row, styled header frozen
-    and repeated on every printed page, widths from the first 2,000 rows, A4 fit to width."""
+    """Streamed (write-only) workbook: 100,000 rows in seconds. Title row merged across the
+    table and centred, styled header frozen and repeated on every printed page, thin borders on
+    the body, widths from the first 2,000 rows, A4 fit to width. Every cell goes through
+    safe_cell."""
     from openpyxl import Workbook
     from openpyxl.cell import WriteOnlyCell
     from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
@@ -102,6 +153,7 @@ def to_xlsx(title: str, header: list[str], rows: list[list], *, sheet: str) -> b
 
     workbook = Workbook(write_only=True)
     ws = workbook.create_sheet(sheet[:31])
+    columns = max(1, len(header))
     for index, name in enumerate(header, start=1):
         values = [name] + [r[index - 1] for r in rows[:2000]]
         width = max(_display_width(v) for v in values) + 2
@@ -114,31 +166,25 @@ def to_xlsx(title: str, header: list[str], rows: list[list], *, sheet: str) -> b
     ws.page_setup.fitToHeight = 0
     ws.sheet_properties.pageSetUpPr.fitToPage = True
     ws.print_options.horizontalCentered = True
-    title_cell = WriteOnlyCell(ws, value=title)
-    title_cell.font = Font(bold=True, size=16)
-    title_cell.alignment = Alignment(vertical="center")
-    ws.row_dimensions[1].height = 30
-    ws.append([title_cell])
     thin = Side(style="thin", color="999999")
-    heading = []
-    for name in header:
-        cell = WriteOnlyCell(ws, value=name)
-        cell.font = Font(bold=True)
-        cell.fill = PatternFill("solid", fgColor="DDEBF7")
-        cell.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
-        cell.border = Border(top=thin, bottom=thin, left=thin, right=thin)
-        heading.append(cell)
-    ws.append(heading)
+    box = Border(top=thin, bottom=thin, left=thin, right=thin)
+    title_style = WriteOnlyCell(ws)
+    title_style.font = Font(bold=True, size=16)
+    title_style.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
+    ws.row_dimensions[1].height = 36
+    ws.append([safe_cell(title, ws, title_style)])
+    if columns > 1:
+        ws.merged_cells.add(f"A1:{get_column_letter(columns)}1")
+    head_style = WriteOnlyCell(ws)
+    head_style.font = Font(bold=True)
+    head_style.fill = PatternFill("solid", fgColor="DDEBF7")
+    head_style.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
+    head_style.border = box
+    ws.append([safe_cell(name, ws, head_style) for name in header])
+    body_style = WriteOnlyCell(ws)
+    body_style.border = box
     for row in rows:
-        out = []
-        for value in row:
-            if isinstance(value, str) and value.startswith("="):
-                cell = WriteOnlyCell(ws, value=value)
-                cell.data_type = "s"  # text, never a formula
-                out.append(cell)
-            else:
-                out.append(value)
-        ws.append(out)
+        ws.append([safe_cell(value, ws, body_style) for value in row])
     buffer = io.BytesIO()
     workbook.save(buffer)
     return buffer.getvalue()

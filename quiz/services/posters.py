@@ -899,42 +899,20 @@ def honour_poster(quiz, entries: list[dict], *, fmt: str, now: datetime, organis
 def unit_poster(quiz, rows: list, *, fmt: str, now: datetime, organiser: str | None = None,
                 level: int | None = None, footer: str | None = None, font_path: str | None = None) -> bytes:
     """The unit ranking (rows: reports.UnitRow) as PNG or PDF bytes. Ranks are within a level, so
-    one level is shown: `level` (depth), else the shallowest level with more than one unit.
+    one level is shown: `level` (a depth), else the report page's default level; the ranks are
+    the report's, and units that did not take part are listed after the ranked ones as 未参与.
     Units are named relative to their common parent."""
-    chosen = _unit_level(rows, level)
-    chosen.sort(key=lambda r: (r.rank if r.rank is not None else 10 ** 9, r.path))
-    labels = _relative_paths([r.path for r in chosen])
+    from quiz.services.reports import level_rows, relative_names
+
+    _depth, chosen = level_rows(rows, level)
+    labels = relative_names([r.path for r in chosen])
     columns = [_("Rank"), _("Unit"), _("Participation rate"), _("Average score")]
-    body = [[r.rank, label, _percent(r.participation_rate), _number(r.average_score)]
-            for r, label in zip(chosen, labels)]
+    body = [[_("Did not take part") if r.rank is None else r.rank, label, _percent(r.participation_rate),
+             _number(r.average_score)] for r, label in zip(chosen, labels)]
     if footer is None:
         footer = _("Participation rate = participants ÷ headcount; the average score is over participants.")
     return _render(fmt, quiz.title, _subtitle(now, organiser), columns, body, footer=footer,
                    banner=_("Unit ranking"), font_path=font_path)
-
-
-def _unit_level(rows: list, level: int | None) -> list:
-    if level is not None:
-        return [r for r in rows if r.depth == level]
-    depths = sorted({r.depth for r in rows})
-    for depth in depths:
-        chosen = [r for r in rows if r.depth == depth]
-        if len(chosen) > 1:
-            return chosen
-    return [r for r in rows if r.depth == depths[-1]] if depths else []
-
-
-def _relative_paths(paths: list[str]) -> list[str]:
-    """Paths without the parent they all share (乔司街道/三角村社区 -> 三角村社区)."""
-    from quiz.models.units import PATH_SEPARATOR
-
-    if len(paths) < 2:
-        return [p.split(PATH_SEPARATOR)[-1] if p else p for p in paths]
-    parts = [p.split(PATH_SEPARATOR) for p in paths]
-    common = 0
-    while all(len(p) > common + 1 for p in parts) and len({p[common] for p in parts}) == 1:
-        common += 1
-    return [PATH_SEPARATOR.join(p[common:]) for p in parts]
 
 
 def _percent(value) -> str:

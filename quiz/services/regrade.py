@@ -1,9 +1,11 @@
 """Answer-key correction: regrade a quiz's submitted sheets with the bank's current answers.
 
-`preview` lists every sheet whose score would change, with its rank before and after (ranks by
-the quiz rule over the counted sheets). `apply` writes the new scores and an audit record (who,
-when, why, every before/after value); `undo` puts the recorded before values back (the answer
-key itself stays as it is in the bank).
+`quizzes_using` finds the quizzes whose answer sheets have a question (the question edit page
+warns with it and offers their regrade pages). `preview` lists every sheet whose score would
+change, with its rank before and after (ranks by the quiz rule over the counted sheets).
+`apply` writes the new scores and an audit record (who, when, why, every before/after value);
+`undo` puts the recorded before values back (the answer key itself stays as it is in the bank),
+with a reason that is recorded too.
 """
 from __future__ import annotations
 
@@ -11,11 +13,12 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from flask_babel import gettext as _
-from sqlalchemy import select
+from sqlalchemy import exists, func, select
 
-from quiz.errors import Conflict, Invalid
+from quiz.errors import Conflict, Forbidden, Invalid
 from quiz.extensions import db
-from quiz.models import Answer, Attempt, Quiz, Regrade, User
+from quiz.models import Answer, Attempt, Question, Quiz, Regrade, User
+from quiz.models.quizzes import quiz_bank
 from quiz.services.attempts import finalise_overdue, grade_paper, questions_by_id
 from quiz.services.quizzes import require_quiz
 from quiz.services.ranking import ranks_for
@@ -28,6 +31,45 @@ class Change:
     correct: tuple[int, int]
     rank: tuple[int | None, int | None]
     answers: list[list]
+
+
+@dataclass
+class QuizUse:
+    quiz: Quiz
+    is_open: bool
+    sheets: int
+    manageable: bool  # the actor may open the quiz (and regrade it)
+
+
+def _paper_has(question_id: int):
+    """SQL condition: the attempt's paper (JSON list of {"q": id, …}) has this question."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        entry = func.json_array_elements(Attempt.paper).table_valued("value").alias("entry")
+        return exists(select(1).select_from(entry).where(entry.c.value.op("->>")("q") == str(question_id)))
+    entry = func.json_each(Attempt.paper).table_valued("value").alias("entry")
+    return exists(select(1).select_from(entry).where(func.json_extract(entry.c.value, "$.q") == question_id))
+
+
+def quizzes_using(question: Question, *, actor: User | None, now: datetime) -> list[QuizUse]:
+    """Exam quizzes drawing from the question's bank with answer sheets (open or submitted) whose
+    paper has the question, newest first: open or closed at `now`, how many sheets, and whether
+    the actor manages the quiz."""
+    counts = db.session.execute(
+        select(Attempt.quiz_id, func.count())
+        .join(quiz_bank, quiz_bank.c.quiz_id == Attempt.quiz_id)
+        .join(Quiz, Quiz.id == Attempt.quiz_id)
+        .where(quiz_bank.c.bank_id == question.bank_id, Quiz.mode == "exam", _paper_has(question.id))
+        .group_by(Attempt.quiz_id)).all()
+    uses = []
+    for quiz_id, sheets in sorted(counts, key=lambda c: -c[0]):
+        quiz = db.session.get(Quiz, quiz_id)
+        try:
+            require_quiz(actor, quiz)
+            manageable = True
+        except Forbidden:
+            manageable = False
+        uses.append(QuizUse(quiz, quiz.is_open(now), sheets, manageable))
+    return uses
 
 
 def preview(quiz: Quiz, *, now: datetime) -> list[Change]:
@@ -90,11 +132,14 @@ def apply(quiz: Quiz, *, actor: User | None, reason: str, now: datetime) -> Regr
 
 
 def undo(record: Regrade, *, actor: User | None, reason: str = "", now: datetime) -> None:
-    """Put back the scores recorded before the regrade (only the latest regrade, once)."""
+    """Put back the scores recorded before the regrade (only the latest regrade, once). Raises
+    Invalid without a reason (it goes into the audit record)."""
     quiz = db.session.get(Quiz, record.quiz_id)
     require_quiz(actor, quiz)
     if record.undone_at is not None:
         raise Conflict(_("This regrade has already been undone."))
+    if not (reason or "").strip():
+        raise Invalid(_("Say why the regrade is undone (for the audit record)."))
     newer = db.session.execute(select(Regrade.id).where(Regrade.quiz_id == record.quiz_id, Regrade.id > record.id,
                                                         Regrade.undone_at.is_(None))).first()
     if newer:
@@ -111,5 +156,5 @@ def undo(record: Regrade, *, actor: User | None, reason: str = "", now: datetime
             answers[answer_id].earned, answers[answer_id].correct = earned_before, correct_before
     record.undone_at = now
     record.undone_by_id = actor.id if actor else None
-    record.undo_reason = (reason or "")[:1000]
+    record.undo_reason = reason.strip()[:1000]
     db.session.flush()

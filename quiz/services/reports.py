@@ -6,10 +6,15 @@ For every unit, figures include its sub-units (rolled up to parents):
 - participation rate = participants / headcount (None when the headcount is 0);
 - average score over participants; pass rate and excellent rate = share of participants at or
   above the quiz's pass / excellent marks (None when the quiz has no such mark).
-Units are ranked among the units of the same level by the chosen figure: `average` (average
-score), `participation` (participation rate) or `mix` (weighted: participation rate and average
-score as a percentage of full marks, weights summing to 1). Equal figures share a rank and the
-next rank skips (1, 2, 2, 4); units without participants rank last.
+Ranks: a unit is ranked only among the units of the same level (depth in the tree) that took
+part, i.e. have at least one participant, by the chosen figure: `average` (average score),
+`participation` (participation rate) or `mix` (weighted: participation rate and average score as
+a percentage of full marks, weights summing to 1). Higher is better; equal figures share a rank
+and the next rank skips (1, 2, 2, 4). A unit with 0 participants is not ranked (rank None, shown
+as 未参与 "did not take part") and takes no place from the others. A unit that took part but has
+no figure (ranking by participation rate with a headcount of 0) shares the rank after the last
+unit with a figure. Pages, exports and posters show one level at a time (`level_rows`), so a
+rank column never mixes levels.
 """
 from __future__ import annotations
 
@@ -126,13 +131,56 @@ def _rank_within_levels(rows: list[UnitRow]) -> None:
     for row in rows:
         by_depth.setdefault(row.depth, []).append(row)
     for level in by_depth.values():
-        ranked = sorted((r for r in level if r.ranking_value is not None), key=lambda r: -r.ranking_value)
+        took_part = [r for r in level if r.participants]
+        ranked = sorted((r for r in took_part if r.ranking_value is not None), key=lambda r: -r.ranking_value)
         previous, rank = None, 0
         for position, row in enumerate(ranked, start=1):
             if row.ranking_value != previous:
                 rank, previous = position, row.ranking_value
             row.rank = rank
-        last = len(ranked) + 1
-        for row in level:
+        for row in took_part:
             if row.ranking_value is None:
-                row.rank = last
+                row.rank = len(ranked) + 1
+        for row in level:
+            if not row.participants:
+                row.rank = None
+
+
+def levels(rows: list[UnitRow]) -> list[int]:
+    """The depths present in a report, top level first."""
+    return sorted({r.depth for r in rows})
+
+
+def default_level(rows: list[UnitRow]) -> int | None:
+    """The level shown when none is chosen: the shallowest one with more than one unit (a
+    street office's villages for its organiser), else the deepest; None for an empty report."""
+    depths = levels(rows)
+    for depth in depths:
+        if sum(1 for r in rows if r.depth == depth) > 1:
+            return depth
+    return depths[-1] if depths else None
+
+
+def level_rows(rows: list[UnitRow], level: int | None = None) -> tuple[int | None, list[UnitRow]]:
+    """(depth, rows) of one level in rank order, units that did not take part last (by path).
+    `level` is a depth (0 = top units); None chooses the default level. Raises Invalid when the
+    report has no such level."""
+    depths = levels(rows)
+    if level is not None and level not in depths:
+        raise Invalid(_("Level %(level)d does not exist: the units of this report have levels %(levels)s.",
+                        level=level + 1, levels="、".join(str(d + 1) for d in depths) or "—"))
+    depth = default_level(rows) if level is None else level
+    chosen = [r for r in rows if r.depth == depth]
+    chosen.sort(key=lambda r: (r.rank is None, r.rank or 0, r.path))
+    return depth, chosen
+
+
+def relative_names(paths: list[str]) -> list[str]:
+    """Paths without the parent they all share (乔司街道/三角村社区 -> 三角村社区)."""
+    if len(paths) < 2:
+        return [p.split(PATH_SEPARATOR)[-1] if p else p for p in paths]
+    parts = [p.split(PATH_SEPARATOR) for p in paths]
+    common = 0
+    while all(len(p) > common + 1 for p in parts) and len({p[common] for p in parts}) == 1:
+        common += 1
+    return [PATH_SEPARATOR.join(p[common:]) for p in parts]

@@ -11,6 +11,7 @@ from flask import (Blueprint, Response, current_app, flash, redirect, render_tem
                    url_for)
 from flask_babel import gettext as _
 from flask_login import current_user
+from markupsafe import Markup, escape
 
 from quiz.errors import Invalid, NotFound, QuizError
 from quiz.extensions import db
@@ -20,6 +21,7 @@ from quiz.models.base import utcnow
 from quiz.questions import LETTERS, QUESTION_TYPES, type_choices
 from quiz.services import banks as bank_service
 from quiz.services import scope
+from quiz.services.exports import CONTENT_TYPES
 from quiz.services.importer import import_bank_file
 from quiz.services.tables import ALLOWED_EXTENSIONS
 from quiz.views.auth import manager_required
@@ -191,12 +193,25 @@ def share(bank_id: int):
     return redirect(url_for("banks.show", bank_id=bank.id))
 
 
+def _regrade_offer(uses) -> Markup:
+    """The message after an answer change: links to the regrade page of every affected quiz."""
+    links = Markup("、").join(
+        Markup('<a href="{}">{}</a>').format(url_for("reports.regrade_page", quiz_id=u.quiz.id), u.quiz.title)
+        for u in uses if u.manageable)
+    message = escape(_("The answer changed, and %(n)d quizzes have answer sheets with this question: their scores "
+                       "change only when you regrade them.", n=len(uses)))
+    return message + (Markup(" ") + escape(_("Regrade:")) + Markup(" ") + links if links else Markup(""))
+
+
 @bp.route("/questions/<int:question_id>/edit", methods=["GET", "POST"])
 @manager_required
 def edit_question(question_id: int):
+    from quiz.services.regrade import quizzes_using
+
     question = _question_or_404(question_id)
     kind = QUESTION_TYPES[question.type]
     form = QuestionForm()
+    old_answer = question.answer
     if request.method == "GET":
         form.stem.data = question.stem
         for name, value in zip(QuestionForm.OPTION_FIELDS, question.options or []):
@@ -216,13 +231,19 @@ def edit_question(question_id: int):
         except QuizError as exc:
             db.session.rollback()
             flash(exc.message, "danger")
-            return render_template("banks/edit_question.html", question=question, form=form, kind=kind), 422
+            return render_template("banks/edit_question.html", question=question, form=form, kind=kind,
+                                   uses=quizzes_using(question, actor=current_user, now=utcnow())), 422
         db.session.commit()
         flash(_("Question saved."), "success")
+        if question.answer != old_answer:
+            uses = quizzes_using(question, actor=current_user, now=utcnow())
+            if uses:
+                flash(_regrade_offer(uses), "warning")
         return redirect(url_for("banks.show", bank_id=question.bank_id))
     else:
         flash_form_errors(form)
-    return render_template("banks/edit_question.html", question=question, form=form, kind=kind)
+    return render_template("banks/edit_question.html", question=question, form=form, kind=kind,
+                           uses=quizzes_using(question, actor=current_user, now=utcnow()))
 
 
 @bp.route("/questions/<int:question_id>/retire", methods=["POST"])
@@ -239,14 +260,13 @@ def retire_question(question_id: int):
                     else url_for("banks.show", bank_id=question.bank_id))
 
 
-MIMETYPES = {"csv": "text/csv; charset=utf-8",
-             "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
+MIMETYPES = CONTENT_TYPES
 
 
 def _download(data: bytes, filename: str, fmt: str) -> Response:
     from urllib.parse import quote
 
-    response = Response(data, mimetype=MIMETYPES[fmt])
+    response = Response(data, content_type=MIMETYPES[fmt])
     response.headers["Content-Disposition"] = (
         f"attachment; filename=\"bank.{fmt}\"; filename*=UTF-8''{quote(filename)}")
     return response

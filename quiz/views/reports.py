@@ -2,6 +2,7 @@
 (公示表 XLSX/CSV of the leaderboard and unit report, the answer archive, the item analysis)."""
 from __future__ import annotations
 
+import unicodedata
 from urllib.parse import quote
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
@@ -17,15 +18,16 @@ from quiz.models.base import utcnow
 from quiz.services import exports
 from quiz.services import quizzes as quiz_service
 from quiz.services.analysis import analyse, practice_from_missed
-from quiz.services.charts import bar_chart, histogram
+from quiz.services.charts import score_histogram, unit_bars
 from quiz.services.ranking import counted_attempts, leaderboard
-from quiz.services.reports import RANK_BY, unit_report
+from quiz.services.reports import RANK_BY, level_rows, levels, relative_names, unit_report
 from quiz.views.auth import manager_required
 
 bp = Blueprint("reports", __name__)
 
-MIMETYPES = {"csv": "text/csv; charset=utf-8",
-             "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
+MIMETYPES = exports.CONTENT_TYPES
+ORGANISER_MAX = 100
+MISSED_LIMIT = 20  # 易错题 listed (and pre-ticked) on the item analysis page
 
 
 def _quiz(quiz_id: int):
@@ -49,6 +51,20 @@ def _report_args():
     return rank_by, weight
 
 
+def _level_arg() -> int | None:
+    """The level (depth) chosen on the report page; None (the default level) when absent or odd."""
+    level = request.args.get("level", "")
+    return int(level) if level.isascii() and level.isdigit() and len(level) <= 3 else None
+
+
+def _organiser_arg() -> str | None:
+    """The organiser shown in titles: the report page's field, else the user's unit name."""
+    if "organiser" in request.args:
+        text = "".join(ch for ch in request.args.get("organiser", "") if unicodedata.category(ch)[0] != "C")
+        return text.strip()[:ORGANISER_MAX] or None
+    return current_user.unit.name if current_user.unit else None
+
+
 @bp.route("/quizzes/<int:quiz_id>/report")
 @manager_required
 def unit_page(quiz_id: int):
@@ -57,21 +73,24 @@ def unit_page(quiz_id: int):
     rank_by, weight = _report_args()
     rows = unit_report(quiz, now=now, root=_scope_root(), rank_by=rank_by, participation_weight=weight)
     db.session.commit()
-    level = request.args.get("level")
-    depths = sorted({r.depth for r in rows})
-    depth = int(level) if level and level.isdigit() and int(level) in depths else (depths[1] if len(depths) > 1 else 0)
-    shown = sorted([r for r in rows if r.depth == depth], key=lambda r: (r.rank or 10 ** 9, r.path))
+    level = _level_arg()
+    depth, shown = level_rows(rows, level if level in levels(rows) else None)
+    names = relative_names([r.path for r in shown])
     counted = counted_attempts(quiz)
     scores = [s for s in db.session.execute(select(counted.c.score)).scalars()]
-    charts = {
-        "average": bar_chart([r.path for r in shown], [r.average_score for r in shown], maximum=quiz.max_score),
-        "participation": bar_chart([r.path for r in shown],
-                                   [None if r.participation_rate is None else r.participation_rate * 100 for r in shown],
-                                   maximum=100, value_format="{:.1f}%", colour="#1e7e34"),
-        "histogram": histogram(scores, quiz.max_score),
+    chart_data = {
+        "units": unit_bars(shown, names),
+        "histogram": score_histogram(scores, quiz.max_score),
+        "full_marks": quiz.max_score,
+        "text": {"average": _("Average score"), "participation": _("Participation rate"),
+                 "people": _("Number of people"), "score": _("Score"), "empty": _("No results yet."),
+                 "not_taken_part": _("Did not take part"), "rank": _("Rank")},
     }
-    return render_template("reports/units.html", quiz=quiz, rows=rows, shown=shown, depth=depth, depths=depths,
-                           rank_by=rank_by, weight=weight, charts=charts, people=len(scores))
+    level_choices = [(d, _("Level %(n)d (%(count)d units)", n=d + 1, count=sum(1 for r in rows if r.depth == d)))
+                     for d in levels(rows)]
+    return render_template("reports/units.html", quiz=quiz, shown=shown, names=names, depth=depth,
+                           level_choices=level_choices, rank_by=rank_by, weight=weight, chart_data=chart_data,
+                           people=len(scores), organiser=_organiser_arg() or "")
 
 
 @bp.route("/quizzes/<int:quiz_id>/analysis", methods=["GET", "POST"])
@@ -92,12 +111,12 @@ def analysis_page(quiz_id: int):
             return redirect(url_for("quizzes.show", quiz_id=practice.id))
     result = analyse(quiz, now=utcnow())
     db.session.commit()
-    return render_template("reports/analysis.html", quiz=quiz, result=result, missed=result.most_missed(20),
-                           form=form)
+    return render_template("reports/analysis.html", quiz=quiz, result=result, missed=result.most_missed(MISSED_LIMIT),
+                           missed_limit=MISSED_LIMIT, form=form)
 
 
 def _download(data: bytes, filename: str, fmt: str) -> Response:
-    response = Response(data, mimetype=MIMETYPES[fmt])
+    response = Response(data, content_type=MIMETYPES[fmt])
     response.headers["Content-Disposition"] = f"attachment; filename=\"export.{fmt}\"; filename*=UTF-8''{quote(filename)}"
     return response
 
@@ -110,10 +129,10 @@ def download(quiz_id: int, kind: str, fmt: str):
     if fmt not in MIMETYPES or kind not in exports.EXPORT_KINDS:
         abort(404)
     now = utcnow()
-    organiser = current_user.unit.path if current_user.unit else None
+    organiser = _organiser_arg()
     rank_by, weight = _report_args()
     sheet, header, rows = exports.export_table(kind, quiz, now=now, root=_scope_root(), rank_by=rank_by,
-                                               participation_weight=weight)
+                                               participation_weight=weight, level=_level_arg())
     db.session.commit()
     title = exports.title_line(quiz, now=now, organiser=organiser)
     data = exports.to_csv(header, rows) if fmt == "csv" else exports.to_xlsx(title, header, rows, sheet=sheet)
@@ -133,7 +152,7 @@ def poster(quiz_id: int, kind: str, fmt: str):
     if fmt not in POSTER_TYPES or kind not in ("honour", "units"):
         abort(404)
     now = utcnow()
-    organiser = current_user.unit.path if current_user.unit else None
+    organiser = _organiser_arg()
     try:
         top = max(1, min(int(request.args.get("top", 10)), 300))
     except ValueError:
@@ -145,7 +164,7 @@ def poster(quiz_id: int, kind: str, fmt: str):
     else:
         rank_by, weight = _report_args()
         rows = unit_report(quiz, now=now, root=_scope_root(), rank_by=rank_by, participation_weight=weight)
-        data = posters.unit_poster(quiz, rows, fmt=fmt, now=now, organiser=organiser)
+        data = posters.unit_poster(quiz, rows, fmt=fmt, now=now, organiser=organiser, level=_level_arg())
         name = _("Unit ranking")
     db.session.commit()
     response = Response(data, mimetype=POSTER_TYPES[fmt])

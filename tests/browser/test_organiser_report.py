@@ -1,5 +1,5 @@
-"""Real browser: an organiser logs in, opens the unit report, downloads the XLSX 公示表 and the
-光荣榜 poster, and the files are what they claim to be."""
+"""Real browser: an organiser logs in, opens the unit report (ECharts charts with readable labels),
+downloads the XLSX 公示表 and the 光荣榜 poster, and the files are what they claim to be."""
 import io
 
 from openpyxl import load_workbook
@@ -40,9 +40,21 @@ def test_organiser_downloads_xlsx_and_poster(browser, live_server, make_quiz, ap
     page.fill("input[name=username]", "zuzhi")
     page.fill("input[name=password]", "secret-pass")
     page.click("main button[type=submit]")  # not the language switch in the top bar
+    errors = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
     page.goto(f"{live_server}/quizzes/{quiz['id']}/report")
-    assert page.locator("svg").count() == 3
+    page.wait_for_selector("#chart-histogram svg")
+    assert page.locator(".chart svg").count() == 3  # ECharts, drawn from the page's JSON block
     assert "三角村社区" in page.content()
+    # full unit names on the bars, whole-number bins (full marks 8: 0 … 8), readable type
+    bars = page.locator("#chart-participation svg text").all_text_contents()
+    assert "三角村社区" in bars and "永丰村" in bars
+    bins = page.locator("#chart-histogram svg text").all_text_contents()
+    assert all(str(n) in bins for n in range(9)) and not any("." in b and "–" in b for b in bins)
+    sizes = page.eval_on_selector_all(".chart svg text",
+                                      "els => els.map(e => parseFloat(getComputedStyle(e).fontSize))")
+    assert sizes and min(sizes) >= 13
+    assert not errors
     with page.expect_download() as info:
         page.click("a[data-download=leaderboard-xlsx]")
     xlsx = tmp_path / "board.xlsx"
