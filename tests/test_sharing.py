@@ -149,3 +149,40 @@ def test_api_quiz_status_for_a_viewing_organiser(app, users, tree, token_for):
     assert (street.get_json()["access"], street.get_json()["submitted"]) == ("manage", 2)
     other = client.get(f"/api/v1/quizzes/{quiz_id}", headers={"Authorization": f"Bearer {token_for('lunjiao')}"})
     assert other.status_code == 403
+
+
+def test_viewing_organiser_gets_reports_and_exports_of_their_people_only(app, users, tree):
+    import csv
+    import io
+
+    _village_organiser(app)
+    with app.app_context():
+        start = utcnow() - timedelta(hours=1)
+        make_bank()
+        quiz = create_quiz({"title": "街道知识竞赛", "banks": ["题库"], "rules": RULES, "duration_seconds": 600,
+                            "unit": "乔司街道", "audience": {"units": ["乔司街道"]}}, actor=None, now=start)
+        db.session.commit()
+        _sit(quiz, start, "13800000001", "村民甲", "乔司街道/三角村社区")
+        _sit(quiz, start, "13800000002", "邻村乙", "乔司街道/永丰村")
+        quiz_id = quiz.id
+    village = _login(app, "sanjiao")
+    report = village.get(f"/quizzes/{quiz_id}/report")
+    assert report.status_code == 200 and "永丰村" not in report.get_data(as_text=True)
+    analysis = village.get(f"/quizzes/{quiz_id}/analysis").get_data(as_text=True)
+    assert "Make a practice set" not in analysis and "练习" not in analysis.split("</h1>", 1)[1].split("<form")[0]
+    for kind in ("leaderboard", "answers"):
+        reply = village.get(f"/quizzes/{quiz_id}/export/{kind}.csv")
+        assert reply.status_code == 200
+        text = reply.get_data().decode("utf-8-sig")
+        assert "村民甲" in text and "邻村乙" not in text, kind
+    rows = list(csv.reader(io.StringIO(village.get(f"/quizzes/{quiz_id}/export/analysis.csv")
+                                       .get_data().decode("utf-8-sig"))))
+    assert len(rows) == 3 and {row[4] for row in rows[1:]} == {"1"}  # two questions, seen by one villager each
+    assert village.get(f"/quizzes/{quiz_id}/poster/honour.png").status_code == 200
+    # managing actions stay with the quiz's organisers
+    assert village.get(f"/quizzes/{quiz_id}/regrade").status_code == 403
+    assert village.post(f"/quizzes/{quiz_id}/analysis", data={"question": ["1"]}).status_code == 403
+    assert village.get(f"/quizzes/{quiz_id}/paper").status_code == 403
+    street = _login(app, "qiaosi")
+    text = street.get(f"/quizzes/{quiz_id}/export/leaderboard.csv").get_data().decode("utf-8-sig")
+    assert "村民甲" in text and "邻村乙" in text

@@ -61,10 +61,11 @@ class Analysis:
         return sorted(missed, key=lambda i: (i.accuracy, i.question_id))[:limit]
 
 
-def analyse(quiz: Quiz, *, now: datetime) -> Analysis:
-    """Item statistics for the quiz (definitions in the module docstring)."""
+def analyse(quiz: Quiz, *, now: datetime, root=None) -> Analysis:
+    """Item statistics for the quiz (definitions in the module docstring); with `root` (a Unit),
+    over the people of that unit's subtree only."""
     finalise_overdue(quiz, now=now)
-    counted = counted_attempts(quiz)
+    counted = counted_attempts(quiz, root=root)
     attempts = db.session.execute(select(Attempt).where(Attempt.id.in_(select(counted.c.id)))).scalars().all()
     answers = defaultdict(dict)
     if attempts:

@@ -77,18 +77,18 @@ def export_table(kind: str, quiz: Quiz, *, now: datetime, root=None, rank_by: st
     if kind == "leaderboard":
         from quiz.services.ranking import leaderboard
 
-        return (_("Leaderboard"), *leaderboard_table(quiz, leaderboard(quiz, now=now, limit=10 ** 9)))
+        return (_("Leaderboard"), *leaderboard_table(quiz, leaderboard(quiz, now=now, limit=10 ** 9, unit=root)))
     if kind == "units":
         from quiz.services.reports import level_rows, unit_report
 
         rows = unit_report(quiz, now=now, root=root, rank_by=rank_by, participation_weight=participation_weight)
         return (_("Units"), *unit_table(level_rows(rows, level)[1]))
     if kind == "answers":
-        return (_("Answers"), *answers_table(quiz))
+        return (_("Answers"), *answers_table(quiz, root=root))
     if kind == "analysis":
         from quiz.services.analysis import analyse
 
-        return (_("Item analysis"), *item_table(analyse(quiz, now=now)))
+        return (_("Item analysis"), *item_table(analyse(quiz, now=now, root=root)))
     raise ValueError(f"unknown export kind {kind!r}")
 
 
@@ -202,20 +202,23 @@ def item_table(analysis) -> tuple[list[str], list[list]]:
     return header, rows
 
 
-def answers_table(quiz: Quiz) -> tuple[list[str], list[list]]:
-    """Every answer of every submitted attempt, for the organiser's archive (includes phones)."""
+def answers_table(quiz: Quiz, *, root=None) -> tuple[list[str], list[list]]:
+    """Every answer of every submitted attempt, for the organiser's archive (includes phones);
+    with `root` (a Unit), of the people of that unit's subtree only."""
     from sqlalchemy import select
 
     from quiz.extensions import db
     from quiz.models import Answer, Attempt, Participant, Unit
     from quiz.services.attempts import questions_by_id, response_for_client, to_shown
+    from quiz.services.scope import subtree_condition
 
     header = [_("Full name"), _("Mobile phone"), _("Unit"), _("Attempt"), _("Score"), _("Time used (s)"),
               _("Submitted at"), _("No."), _("Question"), _("Response"), _("Answer"), _("Points earned")]
     attempts = db.session.execute(
         select(Attempt, Participant, Unit).join(Participant, Participant.id == Attempt.participant_id)
         .join(Unit, Unit.id == Participant.unit_id)
-        .where(Attempt.quiz_id == quiz.id, Attempt.status == "submitted").order_by(Unit.path, Participant.name)
+        .where(Attempt.quiz_id == quiz.id, Attempt.status == "submitted",
+               *([subtree_condition(root)] if root is not None else [])).order_by(Unit.path, Participant.name)
     ).all()
     questions = questions_by_id(list({e["q"] for a, _p, _u in attempts for e in a.paper}))
     answers = {}

@@ -16,9 +16,10 @@ from quiz.models import Attempt, Participant, Quiz, Unit
 from quiz.services.attempts import finalise_overdue
 
 
-def counted_attempts(quiz: Quiz, *, until: datetime | None = None):
+def counted_attempts(quiz: Quiz, *, until: datetime | None = None, root: Unit | None = None):
     """Subquery of the attempt that counts for each participant (submitted attempts not excluded
-    by an organiser; with `until`, only those submitted at or before it)."""
+    by an organiser; with `until`, only those submitted at or before it; with `root`, only people
+    of that unit's subtree)."""
     if quiz.attempt_policy == "latest":
         order = (Attempt.number.desc(),)
     else:
@@ -30,6 +31,11 @@ def counted_attempts(quiz: Quiz, *, until: datetime | None = None):
     )
     if until is not None:
         stmt = stmt.where(Attempt.submitted_at <= until)
+    if root is not None:
+        from quiz.services.scope import subtree_condition
+
+        stmt = stmt.where(Attempt.participant_id.in_(
+            select(Participant.id).join(Unit, Unit.id == Participant.unit_id).where(subtree_condition(root))))
     numbered = stmt.subquery()
     return select(numbered).where(numbered.c.pick == 1).subquery()
 

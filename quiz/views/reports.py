@@ -15,7 +15,7 @@ from quiz.extensions import db
 from quiz.forms import EmptyForm
 from quiz.models import Unit
 from quiz.models.base import utcnow
-from quiz.services import exports
+from quiz.services import exports, scope
 from quiz.services import quizzes as quiz_service
 from quiz.services.analysis import analyse, practice_from_missed
 from quiz.services.charts import score_histogram, unit_bars
@@ -30,15 +30,17 @@ ORGANISER_MAX = 100
 MISSED_LIMIT = 20  # 易错题 listed (and pre-ticked) on the item analysis page
 
 
-def _quiz(quiz_id: int):
-    quiz = quiz_service.get_quiz(quiz_id, actor=current_user)
+def _quiz(quiz_id: int, access: str = scope.MANAGE):
+    """The ranked quiz, if the user may manage it (default) or view it (reports, downloads)."""
+    quiz = quiz_service.get_quiz(quiz_id, actor=current_user, access=access)
     if quiz.is_practice:
         abort(404)
     return quiz
 
 
 def _scope_root():
-    return None if current_user.is_admin else current_user.unit
+    """Figures are limited to the organiser's own subtree (scope.people_root)."""
+    return scope.people_root(current_user)
 
 
 def _report_args():
@@ -68,7 +70,7 @@ def _organiser_arg() -> str | None:
 @bp.route("/quizzes/<int:quiz_id>/report")
 @manager_required
 def unit_page(quiz_id: int):
-    quiz = _quiz(quiz_id)
+    quiz = _quiz(quiz_id, scope.VIEW)
     now = utcnow()
     rank_by, weight = _report_args()
     rows = unit_report(quiz, now=now, root=_scope_root(), rank_by=rank_by, participation_weight=weight)
@@ -76,7 +78,7 @@ def unit_page(quiz_id: int):
     level = _level_arg()
     depth, shown = level_rows(rows, level if level in levels(rows) else None)
     names = relative_names([r.path for r in shown])
-    counted = counted_attempts(quiz)
+    counted = counted_attempts(quiz, root=_scope_root())
     scores = [s for s in db.session.execute(select(counted.c.score)).scalars()]
     chart_data = {
         "units": unit_bars(shown, names),
@@ -96,7 +98,7 @@ def unit_page(quiz_id: int):
 @bp.route("/quizzes/<int:quiz_id>/analysis", methods=["GET", "POST"])
 @manager_required
 def analysis_page(quiz_id: int):
-    quiz = _quiz(quiz_id)
+    quiz = _quiz(quiz_id, scope.VIEW if request.method == "GET" else scope.MANAGE)
     form = EmptyForm()
     if form.validate_on_submit():
         ids = [int(x) for x in request.form.getlist("question") if x.isdigit()]
@@ -109,10 +111,11 @@ def analysis_page(quiz_id: int):
             db.session.commit()
             flash(_("Practice set created from %(n)d questions.", n=len(ids)), "success")
             return redirect(url_for("quizzes.show", quiz_id=practice.id))
-    result = analyse(quiz, now=utcnow())
+    result = analyse(quiz, now=utcnow(), root=_scope_root())
     db.session.commit()
     return render_template("reports/analysis.html", quiz=quiz, result=result, missed=result.most_missed(MISSED_LIMIT),
-                           missed_limit=MISSED_LIMIT, form=form)
+                           missed_limit=MISSED_LIMIT, form=form,
+                           manage=scope.quiz_access(current_user, quiz) == scope.MANAGE)
 
 
 def _download(data: bytes, filename: str, fmt: str) -> Response:
@@ -124,8 +127,8 @@ def _download(data: bytes, filename: str, fmt: str) -> Response:
 @bp.route("/quizzes/<int:quiz_id>/export/<kind>.<fmt>")
 @manager_required
 def download(quiz_id: int, kind: str, fmt: str):
-    """kind: leaderboard | units | answers | analysis; fmt: xlsx | csv."""
-    quiz = _quiz(quiz_id)
+    """kind: leaderboard | units | answers | analysis; fmt: xlsx | csv (the organiser's people only)."""
+    quiz = _quiz(quiz_id, scope.VIEW)
     if fmt not in MIMETYPES or kind not in exports.EXPORT_KINDS:
         abort(404)
     now = utcnow()
@@ -148,7 +151,7 @@ def poster(quiz_id: int, kind: str, fmt: str):
     """kind: honour (光荣榜 top N, ?top=10) | units (unit ranking); fmt: png | pdf."""
     from quiz.services import posters
 
-    quiz = _quiz(quiz_id)
+    quiz = _quiz(quiz_id, scope.VIEW)
     if fmt not in POSTER_TYPES or kind not in ("honour", "units"):
         abort(404)
     now = utcnow()
@@ -158,7 +161,10 @@ def poster(quiz_id: int, kind: str, fmt: str):
     except ValueError:
         top = 10
     if kind == "honour":
-        entries = [e for e in leaderboard(quiz, now=now, limit=top * 2, public=True) if e["rank"] <= top]
+        # the first `top` of the organiser's people (with ties), showing their overall ranks
+        board = leaderboard(quiz, now=now, limit=top * 2, public=True, unit=_scope_root())
+        cut = board[top - 1]["rank"] if len(board) >= top else None
+        entries = [e for e in board if cut is None or e["rank"] <= cut]
         data = posters.honour_poster(quiz, entries, fmt=fmt, now=now, organiser=organiser, top=top)
         name = _("Honour roll")
     else:
