@@ -176,6 +176,13 @@ def attempt_state(attempt_id: int):
     return jsonify(body)
 
 
+@bp.get("/attempts/<int:attempt_id>/clock")
+def attempt_clock(attempt_id: int):
+    """{"status", "reason", "deadline", "server_time"}: polled by the sheet every few seconds.
+    Reads never write: a sheet past its deadline reads as closed without being graded here."""
+    return jsonify(attempt_service.sheet_clock(attempt_id, attempt_token_from_request(), now=utcnow()))
+
+
 @bp.put("/attempts/<int:attempt_id>/answers/<int:question_id>")
 def save_answer(attempt_id: int, question_id: int):
     """{"response": …} → saved; 409 after the deadline (nothing changed).

@@ -123,7 +123,8 @@ def result(attempt_id: int):
     summary = attempt_service.result_payload(attempt, now=now)
     review = attempt_service.review_payload(attempt, now=now)
     return render_template("play/result.html", attempt=attempt, quiz=attempt.quiz, summary=summary,
-                           review=review, reveal=attempt_service.answers_visible(attempt.quiz, now))
+                           review=review, reveal=attempt_service.answers_visible(attempt.quiz, now),
+                           level_label=attempt_service.result_label(summary["level"]))
 
 
 def _me() -> Participant | None:
