@@ -89,7 +89,6 @@ def forbidden(error: Forbidden):
 
 
 # ====================================================================== quizzes and attempts
-from flask import url_for  # noqa: E402
 from werkzeug.exceptions import RequestEntityTooLarge  # noqa: E402
 
 from quiz.config import Config  # noqa: E402
@@ -98,7 +97,8 @@ from quiz.fastlane import FAST_LANE_TRIED, token_from_environ  # noqa: E402
 from quiz.services import attempts as attempt_service  # noqa: E402
 from quiz.services import hotpath  # noqa: E402
 from quiz.services import quizzes as quiz_service  # noqa: E402
-from quiz.services.ranking import leaderboard  # noqa: E402
+from quiz.services.ranking import leaderboard, public_cutoff  # noqa: E402
+from quiz.urls import join_url  # noqa: E402
 
 
 def json_body() -> dict:
@@ -123,10 +123,6 @@ def _join_key() -> str:
     body = request.get_json(silent=True) or {}
     phone = body.get("phone") if isinstance(body, dict) else None
     return f"join:{client_ip()}:{str(phone)[:32]}"
-
-
-def join_url(quiz) -> str:
-    return url_for("play.join", code=quiz.join_code, _external=True)
 
 
 @bp.post("/quizzes")
@@ -258,11 +254,14 @@ def quiz_leaderboard(quiz_id: int):
         offset = max(0, int(request.args.get("offset", 0)))
     except ValueError:
         raise Invalid(_("limit and offset must be whole numbers."))
-    entries = leaderboard(quiz, now=utcnow(), limit=limit, offset=offset, public=True)
+    now = utcnow()
+    entries = leaderboard(quiz, now=now, limit=limit, offset=offset, public=True)
+    frozen_at = public_cutoff(quiz, now)
     db.session.commit()  # attempts graded at their deadline
     return jsonify({"quiz": {"id": quiz.id, "title": quiz.title},
                     "entries": [{k: e[k] for k in ("rank", "name", "unit", "score", "time_used_seconds")}
-                                for e in entries]})
+                                for e in entries],
+                    "frozen_at": frozen_at.isoformat() if frozen_at else None})
 
 
 @bp.get("/ping")

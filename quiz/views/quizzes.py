@@ -20,6 +20,8 @@ from quiz.services import attempts as attempt_service
 from quiz.services import quizzes as quiz_service
 from quiz.services import scope
 from quiz.services.ranking import leaderboard
+from quiz.services.summary import rules_summary
+from quiz.urls import join_url as public_join_url
 from quiz.views.auth import manager_required
 from quiz.views.common import unit_choices
 
@@ -106,12 +108,13 @@ def show(quiz_id: int):
     now = utcnow()
     attempt_service.finalise_overdue(quiz, now=now)
     db.session.commit()
-    join_url = url_for("play.join", code=quiz.join_code, _external=True)
+    join_url = public_join_url(quiz)
     attempts = db.session.execute(
         select(Attempt).where(Attempt.quiz_id == quiz.id).join(Participant)
         .order_by(Attempt.tab_switches.desc(), Attempt.id.desc()).limit(200)).scalars().all()
     top = [] if quiz.is_practice else leaderboard(quiz, now=now, limit=10)
     return render_template("quizzes/show.html", quiz=quiz, join_url=join_url, qr=qr_svg(join_url),
+                           summary=rules_summary(quiz),
                            counts=quiz_service.live_counts(quiz), attempts=attempts, top=top,
                            empty_form=EmptyForm(), now=now, types=QUESTION_TYPES)
 
