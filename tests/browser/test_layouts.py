@@ -99,6 +99,10 @@ def organiser_pages(site) -> list[str]:
             "/people/", "/people/accounts", "/units/", f"/units/{site['unit']}/edit"]
 
 
+def _slug(path: str) -> str:
+    return re.sub(r"[^A-Za-z0-9]+", "-", path.split("?token=")[0]).strip("-")[:50] or "home"
+
+
 def _phone(browser, width: int):
     context = browser.new_context(viewport={"width": width, "height": 800}, device_scale_factor=1, is_mobile=True,
                                   has_touch=True, locale="zh-CN", timezone_id="Asia/Shanghai")
@@ -140,7 +144,7 @@ def test_every_page_fits_a_phone(browser, live_server, demo_site, width):
             page.fill("#unit", "乔司街道/三角村社区")
             page.click("#join-submit")
             page.wait_for_url(re.compile(r"/a/\d+$"))
-        problems += _problems(page, live_server, path, width, f"p{i:02d}")
+        problems += _problems(page, live_server, path, width, f"p{i:02d}-{_slug(path)}")
     context.close()
 
     # organisers (logged in as the demo admin)
@@ -152,7 +156,7 @@ def test_every_page_fits_a_phone(browser, live_server, demo_site, width):
     page.click("main button.primary")
     page.wait_for_url(f"{live_server}/")
     for i, path in enumerate(organiser_pages(demo_site)):
-        problems += _problems(page, live_server, path, width, f"o{i:02d}")
+        problems += _problems(page, live_server, path, width, f"o{i:02d}-{_slug(path)}")
     context.close()
     assert not problems, "\n".join(problems)
 
