@@ -123,7 +123,7 @@ def _finished_quiz(now: datetime, banks: list[str]) -> Quiz:
                   {"type": "判断", "count": 10, "points": 2}, {"type": "填空", "count": 5, "points": 2}],
         "duration_seconds": 20 * 60, "opens_at": opens, "closes_at": closes, "attempts_allowed": 1,
         "shuffle_questions": True, "shuffle_options": True, "multi_partial": "half", "pass_score": 60,
-        "excellent_score": 90, "show_answers": "after_close", "min_seconds": 180,
+        "excellent_score": 90, "show_answers": "after_close", "min_seconds": 300,
     }, actor=None, now=opens - timedelta(days=1))
     people = [(p.name, p.phone, None) for p in db.session.execute(
         select(Participant).where(Participant.on_roster.is_(True)).order_by(Participant.phone)).scalars()

@@ -173,3 +173,31 @@ def test_names_on_the_public_board_stay_whole(browser, live_server, demo_site):
         return new Set([...r.getClientRects()].map(x => Math.round(x.top))).size; })""")
     assert heights and max(heights) == 1, heights
     context.close()
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_quiz_page_flag_column_can_be_reached(browser, live_server, demo_site, width):
+    """The answer-sheet table of the organiser's quiz page scrolls inside its box, so its last
+    column (标记 / flags) can be brought into view; the page itself does not scroll sideways."""
+    context = _phone(browser, width)
+    page = context.new_page()
+    page.goto(f"{live_server}/login")
+    page.fill("#username", "admin")
+    page.fill("#password", PASSWORD)
+    page.click("main button.primary")
+    page.wait_for_url(f"{live_server}/")
+    page.goto(f"{live_server}/quizzes/{demo_site['finished']}")
+    box = page.evaluate("""(width) => {
+        const table = document.getElementById('sheets');
+        table.scrollLeft = table.scrollWidth;
+        const last = table.querySelector('thead th:last-child').getBoundingClientRect();
+        const cell = table.querySelector('tbody tr td:last-child').getBoundingClientRect();
+        const name = table.querySelector('tbody tr td:first-child').getBoundingClientRect();
+        const frame = table.getBoundingClientRect();
+        return {left: last.left, right: last.right, cellRight: cell.right, page: document.documentElement.scrollWidth,
+                nameLeft: name.left, frameLeft: frame.left, scrolled: table.scrollLeft};
+    }""", width)
+    assert 0 <= box["left"] and box["right"] <= width and box["cellRight"] <= width and box["page"] <= width, box
+    # scrolled to the flags, the name column is still in view (it sticks to the left edge)
+    assert box["scrolled"] > 0 and abs(box["nameLeft"] - box["frameLeft"]) <= 1, box
+    context.close()
