@@ -20,7 +20,7 @@ from datetime import datetime
 from flask import current_app
 from flask_babel import gettext as _
 from flask_babel import ngettext
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from quiz.errors import Conflict, Forbidden, Invalid, NotFound, QuizError
@@ -311,6 +311,10 @@ def record_event(attempt: Attempt, kind: str, *, now: datetime) -> int:
     return attempt.tab_switches
 
 
+_CLOCK_SQL = text("SELECT status, deadline, auto_submitted FROM attempt WHERE id = :id").columns(
+    Attempt.status, Attempt.deadline, Attempt.auto_submitted)
+
+
 def sheet_clock(attempt_id: int, token: str | None, *, now: datetime) -> dict:
     """What a phone on the answer sheet polls: {"status", "reason", "deadline", "server_time"}.
 
@@ -326,8 +330,11 @@ def sheet_clock(attempt_id: int, token: str | None, *, now: datetime) -> dict:
         raise NotFound(_("Attempt %(id)s does not exist.", id=attempt_id))
     if not hotpath.token_ok(meta, token, current_app.config["SECRET_KEY"]):
         raise QuizError(_("This answer sheet's token is missing or wrong."), status_code=401)
-    row = db.session.execute(select(Attempt.status, Attempt.deadline, Attempt.auto_submitted)
-                             .where(Attempt.id == attempt_id)).one()
+    conn = db.engine.connect()  # outside the request's ORM session: one small read
+    if db.engine.dialect.name == "postgresql":
+        conn = conn.execution_options(isolation_level="AUTOCOMMIT")  # no BEGIN/ROLLBACK round trips
+    with conn:
+        row = conn.execute(_CLOCK_SQL, {"id": attempt_id}).one()
     status, reason = row.status, None
     if status == "open" and row.deadline is not None and now > row.deadline:
         status, reason = "closed", "time_up"
