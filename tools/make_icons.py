@@ -21,7 +21,8 @@ CHROMIUM = os.environ.get("CHROMIUM") or shutil.which("chromium") or "/usr/bin/c
 def main() -> None:
     svg = (STATIC / "favicon.svg").read_text(encoding="utf-8")
     html = ("<html><body style='margin:0;background:transparent;overflow:hidden'>"
-            + svg.replace('width="64" height="64"', 'width="512" height="512" style="display:block"', 1) + "</body></html>")
+            + svg.replace('width="64" height="64"', 'width="512" height="512" style="display:block"', 1)
+            + "</body></html>")
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=["--headless", "--no-sandbox"])
         page = browser.new_page(viewport={"width": 512, "height": 512})

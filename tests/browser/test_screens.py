@@ -39,8 +39,11 @@ def populate(app, quiz_id: int, count: int, *, prefix: str, start_phone: int = 0
             attempt = svc.join(quiz, name=f"{prefix}{i:03d}", phone=f"137{start_phone + i:08d}",
                                unit_path=UNITS[i % len(UNITS)], now=at).attempt
             for n, entry in enumerate(attempt.paper[: i % 5]):
-                question = questions.get(entry["q"]) or questions.setdefault(entry["q"], db.session.get(Question, entry["q"]))
-                svc.save_answer(attempt, question.id, right_response(question, entry), now=at + timedelta(seconds=n + 1))
+                if entry["q"] not in questions:
+                    questions[entry["q"]] = db.session.get(Question, entry["q"])
+                question = questions[entry["q"]]
+                svc.save_answer(attempt, question.id, right_response(question, entry),
+                                now=at + timedelta(seconds=n + 1))
             svc.submit(attempt, now=at + timedelta(seconds=20 + (i * 7) % 500))
         db.session.commit()
         db.session.remove()
