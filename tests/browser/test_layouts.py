@@ -84,8 +84,8 @@ def demo_site(app):
 
 
 def participant_pages(site) -> list[str]:
-    return ["/", "/login", "/j", f"/j/{site['open_code']}", f"/j/{site['finished_code']}",
-            f"/j/{site['later_code']}", site["sheet"], site["result"], "/me/wrong",
+    return ["/", "/login", "/j", f"/j/{site['open_code']}?open", f"/j/{site['finished_code']}?closed",
+            f"/j/{site['later_code']}?not-open", site["sheet"], site["result"], "/me/wrong",
             f"/board/{site['finished']}", f"/board/{site['finished']}?page=1&q=张",
             f"/board/{site['finished']}/screen?top=20&scroll=1", "/no-such-page"]
 
@@ -100,7 +100,8 @@ def organiser_pages(site) -> list[str]:
 
 
 def _slug(path: str) -> str:
-    return re.sub(r"[^A-Za-z0-9]+", "-", path.split("?token=")[0]).strip("-")[:50] or "home"
+    path = re.sub(r"/j/[A-Z0-9]{6}", "/j", path.split("?token=")[0])  # join codes differ per run
+    return re.sub(r"[^A-Za-z0-9]+", "-", path).strip("-")[:50] or "home"
 
 
 def _phone(browser, width: int):
