@@ -13,7 +13,8 @@ CPU time of this process for
   ping    GET /api/v1/ping (the hello-world baseline),
   answer  PUT /api/v1/attempts/<id>/answers/<qid> with a valid token, rotating over 12 answer
           sheets (the per-sheet rate limit is still checked on every save, but raised to
-          1,000,000/minute here so thousands of saves a second are not refused).
+          1,000,000/minute here so thousands of saves a second are not refused),
+  clock   GET /api/v1/attempts/<id>/clock, what every open answer sheet polls every 3–5 s.
 
 The answer's wall time includes the round trip and durable commit in the database; its CPU time
 is what a worker spends. With --no-fast-lane every save goes through Flask (ANSWER_FAST_LANE off).
@@ -93,12 +94,16 @@ def main() -> int:
     pings = [environ("GET", "/api/v1/ping")]
     answers = [environ("PUT", f"/api/v1/attempts/{aid}/answers/{qid}", {"response": rnd.choice("ABCD")},
                        {"Authorization": f"Bearer {token}"}) for aid, token, qid in sheets]
+    clocks = [environ("GET", f"/api/v1/attempts/{aid}/clock", headers={"Authorization": f"Bearer {token}"})
+              for aid, token, _qid in sheets]
     run(pings, 200)
     run(answers, 60)  # warm: caches, prepared statements
-    figures = {"ping": [], "answer": []}
+    run(clocks, 60)
+    figures = {"ping": [], "answer": [], "clock": []}
     for _ in range(args.rounds):
         figures["ping"].append(run(pings, args.requests))
         figures["answer"].append(run(answers, args.requests))
+        figures["clock"].append(run(clocks, args.requests))
 
     print(f"database {info['dialect']}, fast lane {'off' if args.no_fast_lane else 'on'}, "
           f"{args.rounds} rounds × {args.requests} requests each")
@@ -110,6 +115,8 @@ def main() -> int:
     ping_cpu = statistics.median(c for _, c in figures["ping"])
     answer_cpu = statistics.median(c for _, c in figures["answer"])
     print(f"answer-save CPU = {answer_cpu / ping_cpu:.2f} × ping CPU")
+    clock_cpu = statistics.median(c for _, c in figures["clock"])
+    print(f"sheet clock CPU = {clock_cpu / ping_cpu:.2f} × ping CPU")
     return 0
 
 

@@ -49,7 +49,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.config.from_object(Config)
     app.config.from_pyfile("config.py", silent=True)
     app.config.from_prefixed_env()  # FLASK_SECRET_KEY, FLASK_MAX_CONTENT_LENGTH …
-    for name in ("DATABASE_URL", "SECRET_KEY", "RATELIMIT_STORAGE_URI"):
+    for name in ("DATABASE_URL", "SECRET_KEY", "RATELIMIT_STORAGE_URI", "PUBLIC_BASE_URL"):
         if os.environ.get(name):
             app.config["SQLALCHEMY_DATABASE_URI" if name == "DATABASE_URL" else name] = os.environ[name]
     if test_config:

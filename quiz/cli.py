@@ -344,13 +344,15 @@ def bank_list() -> None:
 
 
 # ---------------------------------------------------------------- demo
-@click.command("demo", help="Set up a demo on this database (sample units, banks, accounts) and serve it.")
-@click.option("--host", default="127.0.0.1", show_default=True)
+@click.command("demo", help="Set up a demo on this database (sample units, banks, accounts, quizzes) and serve it.")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on; 0.0.0.0 lets phones on the same network join (LAN address printed).")
 @click.option("--port", default=5000, show_default=True, type=int)
 @click.option("--no-serve", is_flag=True, help="Only set up; do not start the server.")
 @with_appcontext
 def demo_command(host: str, port: int, no_serve: bool) -> None:
-    from quiz.services.demo import load_demo
+    from quiz.services.demo import lan_addresses, load_demo
+    from quiz.urls import join_url, public_base_url
 
     upgrade_schema()
     result = load_demo(ROOT, now=utcnow(), password_factory=lambda: secrets.token_urlsafe(9))
@@ -361,13 +363,33 @@ def demo_command(host: str, port: int, no_serve: bool) -> None:
     for username, password, role in result.accounts:
         click.echo(_("Log in as %(user)s / %(password)s (%(role)s)", user=username, password=password,
                      role=ROLE_LABELS[role]))
+    app: Flask = current_app._get_current_object()
+    lan = lan_addresses() if host in ("0.0.0.0", "::", "") else []
+    if not public_base_url():
+        # join links and QR codes must open on a phone: use the address phones can reach
+        if lan:
+            app.config["PUBLIC_BASE_URL"] = f"http://{lan[0]}:{port}"
+        elif host not in ("127.0.0.1", "localhost", "::1", "0.0.0.0", "::", ""):
+            app.config["PUBLIC_BASE_URL"] = f"http://{host}:{port}"
+    base = public_base_url() or f"http://127.0.0.1:{port}"
+    click.echo("")
+    for quiz in result.quizzes:
+        if quiz.is_open(utcnow()):
+            code = quiz.join_code
+            url = join_url(quiz) if public_base_url() else f"{base}/j/{code}"
+            click.echo(_("Join the open sample quiz from a phone: %(url)s (code %(code)s)", url=url, code=code))
+    if len(lan) > 1:
+        click.echo(_("This machine's other network addresses: %(list)s (set PUBLIC_BASE_URL to choose one)",
+                     list=", ".join(f"http://{a}:{port}" for a in lan[1:])))
+    if host in ("127.0.0.1", "localhost", "::1") and not public_base_url():
+        click.echo(_("Phones cannot open 127.0.0.1. To join from a phone on the same Wi-Fi, run "
+                     "`quiz demo --host 0.0.0.0` (and allow the port through the firewall)."))
     if no_serve:
         return
-    click.echo(_("Open http://%(host)s:%(port)d/ in a browser; press Ctrl+C to stop.", host=host, port=port))
+    click.echo(_("Open %(url)s/ in a browser; press Ctrl+C to stop.", url=base))
     from werkzeug.serving import run_simple
 
     # app.run() is a no-op inside a `flask` CLI command, so serve with Werkzeug directly.
-    app: Flask = current_app._get_current_object()
     run_simple(host, port, app, use_reloader=False, use_debugger=False, threaded=True)
 
 

@@ -87,3 +87,7 @@ class Config:
     POSTER_FONT: str | None = None
     # Longest accepted question stem, in characters.
     MAX_STEM_LENGTH = 5000
+    # The address phones use to reach this site (scheme, host, port and any path prefix, e.g.
+    # http://192.168.1.20:5000 or https://quiz.example.cn): join links, QR codes and share images
+    # are built from it (quiz/urls.py). None = the host of the request that shows them.
+    PUBLIC_BASE_URL: str | None = None

@@ -17,6 +17,7 @@
   var attemptId = P.attempt_id;
   var token = P.token;
   var api = D.api;
+  var clockUrl = D.clock;
   var practice = !!D.practice;
   var storeKey = "quiz-sheet:" + attemptId;
   var JUDGE = ["正确", "错误"]; // canonical 判断 responses (data, not UI text)
@@ -166,7 +167,7 @@
         refreshStatus(qid);
         if (qid === String(questions[current].id)) renderFeedback();
       } else if (res.status === 409) {
-        closed(res.body.error);
+        ended();  // time is up or the organiser closed the quiz: ask the clock why
       } else if (res.status === 429 || res.status >= 500 || res.status === 408) {
         state[qid] = "failed";
         refreshStatus(qid);
@@ -216,8 +217,9 @@
   }
 
   // ------------------------------------------------------------ ending
-  function showOverlay(text) {
+  function showOverlay(text, reason) {
     $("overlay-text").textContent = text;
+    $("overlay").setAttribute("data-reason", reason || "");
     $("overlay").hidden = false;
   }
   function goToResult() {
@@ -225,12 +227,31 @@
     forget();
     window.location.replace(D.result_url);
   }
-  function closed(message) {
-    // 409: time is up or the sheet was already submitted; the server has graded what it has
+  function closed(message, reason) {
+    // the sheet is no longer open: say why, then show the result page (which grades it if needed)
     if (finished) return;
     finished = true;
-    showOverlay(message || T.closed);
-    setTimeout(goToResult, 1200);
+    showOverlay(message || T.closed, reason);
+    setTimeout(goToResult, 2500);
+  }
+  function why(body) {
+    // The clock's answer → [message, reason]. A sheet that ends while the deadline this page knew
+    // is still well ahead was cut short by the organiser (closed early); otherwise time is up.
+    var reason = body && body.reason;
+    if (reason === "submitted") return [T.closed, "submitted"];
+    if (deadline === null || deadline - serverNow() > 2000) return [T.closed_early, "closed_early"];
+    return [T.time_up_closed, "time_up"];
+  }
+  function ended() {
+    // a save was refused with 409: find out why (the clock), then say so
+    if (finished) return;
+    request("GET", clockUrl, undefined, {timeout: 4000}).then(function (res) {
+      var reason = why(res.ok ? res.body : null);
+      closed(reason[0], reason[1]);
+    }, function () {
+      var reason = why(null);
+      closed(reason[0], reason[1]);
+    });
   }
 
   var submitting = false;
@@ -289,22 +310,36 @@
     var h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60);
     return (h ? h + ":" + pad(m) : pad(m)) + ":" + pad(s % 60);
   }
-  // The deadline can move (the organiser extends the time or closes early): ask the server
-  // before submitting at the deadline we know, and when the page comes back to the front.
+  // The deadline can move (the organiser extends the time or closes early): ask the server's
+  // clock (a cheap read-only endpoint) every few seconds, before submitting at the deadline we
+  // know, and when the page comes back to the front.
   var checking = false;
   function refreshState() {
     if (checking || finished) return Promise.resolve(null);
     checking = true;
-    return request("GET", api, undefined, {timeout: 5000}).then(function (res) {
+    return request("GET", clockUrl, undefined, {timeout: 5000}).then(function (res) {
       checking = false;
       if (!res.ok) return null;
-      if (res.body.status && res.body.status !== "open") {
-        closed(deadline !== null && deadline - serverNow() <= 1000 ? T.time_up : T.closed);
+      var body = res.body;
+      var at = parseTime(body.server_time);
+      if (at !== null) offset = at - Date.now();
+      if (body.status && body.status !== "open") {
+        var reason = why(body);
+        closed(reason[0], reason[1]);
         return "closed";
       }
-      if (!practice && "deadline" in res.body) deadline = parseTime(res.body.deadline);
+      if (!practice && "deadline" in body) deadline = parseTime(body.deadline);
       return "open";
     }, function () { checking = false; return null; });
+  }
+  var POLL_MS = 4000;
+  function poll() {
+    // every 3–5 s (jittered, so a room of phones does not ask at the same moment)
+    setTimeout(function () {
+      if (finished || submitting) return;
+      if (document.visibilityState === "hidden") { poll(); return; }
+      refreshState().then(function (outcome) { if (outcome !== "closed") poll(); });
+    }, POLL_MS * (0.75 + Math.random() * 0.5));
   }
   function tick() {
     if (deadline === null || submitting || finished) return;
@@ -624,4 +659,5 @@
   if (!questions.length) return;
   renderQuestion();
   flush();  // answers left unsent by an earlier visit
+  poll();
 })();

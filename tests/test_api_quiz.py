@@ -80,7 +80,7 @@ def test_answer_submit_leaderboard_flow(client, quiz_id, app):
     result = client.post(f"/api/v1/attempts/{attempt_id}/submit", headers=bearer(token))
     assert result.status_code == 200
     assert set(result.json) == {"score", "max_score", "correct_count", "question_count", "time_used_seconds",
-                                "passed", "rank"}
+                                "passed", "level", "rank"}
     assert result.json["score"] == result.json["max_score"] == 10 and result.json["rank"] == 1
     again = client.post(f"/api/v1/attempts/{attempt_id}/submit", headers=bearer(token))
     assert again.json == result.json

@@ -61,7 +61,10 @@ def test_pages(client, auth, app, tree):
     assert "人员" in client.get(f"/board/{quiz_id}?page=2").get_data(as_text=True)
     assert "人员07" in client.get(f"/board/{quiz_id}?q=人员07").get_data(as_text=True)
     screen = client.get(f"/board/{quiz_id}/screen?top=5&scroll=1")
-    assert screen.status_code == 200 and 'http-equiv="refresh"' in screen.get_data(as_text=True)
+    page = screen.get_data(as_text=True)
+    assert screen.status_code == 200 and 'http-equiv="refresh"' not in page  # updated in place by screen.js
+    assert "screen.js" in page and f"/api/v1/quizzes/{quiz_id}/leaderboard?limit=5" in page
+    assert page.count("人员0") == 5  # each entry once (the old scrolling screen printed the table twice)
     assert client.get(f"/board/{quiz_id}/screen?top=abc").status_code == 200
     assert client.get("/board/9999").status_code == 404
     assert client.get(f"/quizzes/{quiz_id}/leaderboard").status_code == 302  # organisers only

@@ -127,7 +127,7 @@ def test_grading_all_right_and_rank(ctx, tree, now):
     db.session.commit()
     result = svc.result_payload(attempt, now=later(now, 61))
     assert result == {"score": 10, "max_score": 10, "correct_count": 5, "question_count": 5,
-                      "time_used_seconds": 60.0, "passed": True, "rank": 1}
+                      "time_used_seconds": 60.0, "passed": True, "level": "pass", "rank": 1}
     again = svc.submit(attempt, now=later(now, 500))
     assert again.time_used_ms == 60000  # submitting again changes nothing
 

@@ -20,7 +20,7 @@ from datetime import datetime
 from flask import current_app
 from flask_babel import gettext as _
 from flask_babel import ngettext
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from quiz.errors import Conflict, Forbidden, IdentityMismatch, Invalid, NotFound, QuizError
@@ -335,6 +335,39 @@ def record_event(attempt: Attempt, kind: str, *, now: datetime) -> int:
     return attempt.tab_switches
 
 
+_CLOCK_SQL = text("SELECT status, deadline, auto_submitted FROM attempt WHERE id = :id").columns(
+    Attempt.status, Attempt.deadline, Attempt.auto_submitted)
+
+
+def sheet_clock(attempt_id: int, token: str | None, *, now: datetime) -> dict:
+    """What a phone on the answer sheet polls: {"status", "reason", "deadline", "server_time"}.
+
+    Read-only and cheap (the token is checked against the cached sheet, one small row is read):
+    a sheet past its deadline reads as "closed" without being graded here; the write paths
+    (saving, submitting, the result page) grade it. `reason` says why a sheet is no longer open:
+    "time_up" (past its deadline), "closed" (submitted when the quiz closed or time ran out) or
+    "submitted" (submitted by the participant)."""
+    from quiz.services import hotpath
+
+    meta = hotpath.sheet(db.engine, attempt_id)
+    if meta is None:
+        raise NotFound(_("Attempt %(id)s does not exist.", id=attempt_id))
+    if not hotpath.token_ok(meta, token, current_app.config["SECRET_KEY"]):
+        raise QuizError(_("This answer sheet's token is missing or wrong."), status_code=401)
+    conn = db.engine.connect()  # outside the request's ORM session: one small read
+    if db.engine.dialect.name == "postgresql":
+        conn = conn.execution_options(isolation_level="AUTOCOMMIT")  # no BEGIN/ROLLBACK round trips
+    with conn:
+        row = conn.execute(_CLOCK_SQL, {"id": attempt_id}).one()
+    status, reason = row.status, None
+    if status == "open" and row.deadline is not None and now > row.deadline:
+        status, reason = "closed", "time_up"
+    elif status != "open":
+        reason = "closed" if row.auto_submitted else "submitted"
+    return {"status": status, "reason": reason,
+            "deadline": row.deadline.isoformat() if row.deadline else None, "server_time": now.isoformat()}
+
+
 # ---------------------------------------------------------------- grading
 def grade_paper(paper: list[dict], responses: dict[int, str], questions: dict, multi_partial: str
                 ) -> tuple[float, int, dict[int, tuple[float, bool]]]:
@@ -437,6 +470,28 @@ def passed(attempt: Attempt) -> bool | None:
     return attempt.score >= attempt.quiz.pass_score
 
 
+def result_level(score: float | None, *, pass_score: float | None, excellent_score: float | None) -> str | None:
+    """The result's level: "excellent" at or above the excellent mark, "pass" at or above the pass
+    mark, else "fail"; None without a score, or below an excellent mark when there is no pass mark."""
+    if score is None:
+        return None
+    if excellent_score is not None and score >= excellent_score:
+        return "excellent"
+    if pass_score is None:
+        return None
+    return "pass" if score >= pass_score else "fail"
+
+
+def result_label(level: str | None) -> str | None:
+    """The level as people read it: 优秀, 及格, 不及格."""
+    return {"excellent": _("Excellent"), "pass": _("Passed"), "fail": _("Not passed")}.get(level or "")
+
+
+def attempt_level(attempt: Attempt) -> str | None:
+    return result_level(attempt.score, pass_score=attempt.quiz.pass_score,
+                        excellent_score=attempt.quiz.excellent_score)
+
+
 def result_payload(attempt: Attempt, *, now: datetime) -> dict:
     from quiz.services.ranking import rank_of
 
@@ -447,6 +502,7 @@ def result_payload(attempt: Attempt, *, now: datetime) -> dict:
         "question_count": attempt.question_count,
         "time_used_seconds": attempt.time_used_seconds,
         "passed": passed(attempt),
+        "level": attempt_level(attempt),
         "rank": None if attempt.quiz.is_practice else rank_of(attempt, now=now),
     }
 

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 from flask_babel import gettext as _
 from sqlalchemy import func, or_, select, update
 
-from quiz.errors import Forbidden, Invalid, NotFound
+from quiz.errors import Invalid, NotFound
 from quiz.extensions import db
 from quiz.models import Attempt, Bank, Quiz, Unit, User
 from quiz.models.base import utcnow

@@ -90,7 +90,6 @@ def forbidden(error: Forbidden):
 
 
 # ====================================================================== quizzes and attempts
-from flask import url_for  # noqa: E402
 from werkzeug.exceptions import RequestEntityTooLarge  # noqa: E402
 
 from quiz.config import Config  # noqa: E402
@@ -101,7 +100,8 @@ from quiz.services import guards  # noqa: E402
 from quiz.services import hotpath  # noqa: E402
 from quiz.services import papers as paper_service  # noqa: E402
 from quiz.services import quizzes as quiz_service  # noqa: E402
-from quiz.services.ranking import leaderboard  # noqa: E402
+from quiz.services.ranking import leaderboard, public_cutoff  # noqa: E402
+from quiz.urls import join_url  # noqa: E402
 
 
 def json_body() -> dict:
@@ -126,10 +126,6 @@ def _join_key() -> str:
     body = request.get_json(silent=True) or {}
     phone = body.get("phone") if isinstance(body, dict) else None
     return f"join:{client_ip()}:{str(phone)[:32]}"
-
-
-def join_url(quiz) -> str:
-    return url_for("play.join", code=quiz.join_code, _external=True)
 
 
 @bp.post("/quizzes")
@@ -210,6 +206,13 @@ def attempt_state(attempt_id: int):
     return jsonify(body)
 
 
+@bp.get("/attempts/<int:attempt_id>/clock")
+def attempt_clock(attempt_id: int):
+    """{"status", "reason", "deadline", "server_time"}: polled by the sheet every few seconds.
+    Reads never write: a sheet past its deadline reads as closed without being graded here."""
+    return jsonify(attempt_service.sheet_clock(attempt_id, attempt_token_from_request(), now=utcnow()))
+
+
 @bp.put("/attempts/<int:attempt_id>/answers/<int:question_id>")
 def save_answer(attempt_id: int, question_id: int):
     """{"response": …} → saved; 409 after the deadline (nothing changed).
@@ -285,11 +288,14 @@ def quiz_leaderboard(quiz_id: int):
         offset = max(0, int(request.args.get("offset", 0)))
     except ValueError:
         raise Invalid(_("limit and offset must be whole numbers."))
-    entries = leaderboard(quiz, now=utcnow(), limit=limit, offset=offset, public=True)
+    now = utcnow()
+    entries = leaderboard(quiz, now=now, limit=limit, offset=offset, public=True)
+    frozen_at = public_cutoff(quiz, now)
     db.session.commit()  # attempts graded at their deadline
     return jsonify({"quiz": {"id": quiz.id, "title": quiz.title},
                     "entries": [{k: e[k] for k in ("rank", "name", "unit", "score", "time_used_seconds")}
-                                for e in entries]})
+                                for e in entries],
+                    "frozen_at": frozen_at.isoformat() if frozen_at else None})
 
 
 @bp.post("/quizzes/<int:quiz_id>/sheets/<int:attempt_id>/<any(exclude, restore):action>")

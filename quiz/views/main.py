@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, current_app, redirect, render_template, session, url_for
-from flask_login import current_user, login_required
+from flask_login import current_user
 from sqlalchemy import func, select
 
 from quiz.extensions import db
@@ -15,8 +15,13 @@ bp = Blueprint("main", __name__)
 
 
 @bp.route("/")
-@login_required
 def index():
+    if not current_user.is_authenticated:
+        # A first-time visitor (usually a participant) gets a welcome with the join-code box and
+        # the organisers' login link, not a redirect to the login page with a warning.
+        from quiz.views.play import CodeForm
+
+        return render_template("main/welcome.html", form=CodeForm())
     stats = {}
     if scope.is_manager(current_user):
         units = scope.visible_units(current_user).subquery()
@@ -40,6 +45,12 @@ def set_language():
             current_user.locale = form.lang.data
             db.session.commit()
     return redirect(safe_next(form.next.data, url_for("main.index")))
+
+
+@bp.route("/favicon.ico")
+def favicon():
+    """Browsers ask for /favicon.ico on every site; pages also link static/favicon.svg."""
+    return current_app.send_static_file("favicon.ico")
 
 
 @bp.route("/healthz")

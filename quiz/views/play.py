@@ -19,8 +19,9 @@ from quiz.models import Attempt, Participant, Unit
 from quiz.models.base import utcnow
 from quiz.services import attempts as attempt_service
 from quiz.services import guards
-from quiz.services import quizzes as quiz_service
 from quiz.services.scope import subtree_condition
+from quiz.services.summary import rules_summary
+from quiz.urls import join_url, static_url
 
 bp = Blueprint("play", __name__)
 
@@ -103,7 +104,23 @@ def join(code: str):
         status = "not_open"
     elif not quiz.is_open(now):
         status = "closed"
-    return render_template("play/join.html", quiz=quiz, form=form, units=audience_units(quiz), status=status)
+    page = render_template("play/join.html", quiz=quiz, form=form, units=audience_units(quiz), status=status,
+                           summary=rules_summary(quiz), share_url=join_url(quiz),
+                           share_image=static_url("icon-512.png"),
+                           my_sheets=_my_sheets(quiz) if status != "open" else [])
+    if retry_after is not None:  # over a join limit: the message is on the page, the status says so too
+        return page, 429, {"Retry-After": str(retry_after)}
+    return page
+
+
+def _my_sheets(quiz) -> list[Attempt]:
+    """This browser's answer sheets for the quiz (the session keeps the sheets it joined), newest
+    first: a closed or not-yet-open join page links to them."""
+    ids = [int(i) for i in session.get("sheets", {}) if str(i).isdigit()]
+    if not ids:
+        return []
+    return list(db.session.execute(select(Attempt).where(Attempt.id.in_(ids), Attempt.quiz_id == quiz.id)
+                                   .order_by(Attempt.id.desc())).scalars())
 
 
 @bp.route("/a/<int:attempt_id>")
@@ -133,7 +150,8 @@ def result(attempt_id: int):
     summary = attempt_service.result_payload(attempt, now=now)
     review = attempt_service.review_payload(attempt, now=now)
     return render_template("play/result.html", attempt=attempt, quiz=attempt.quiz, summary=summary,
-                           review=review, reveal=attempt_service.answers_visible(attempt.quiz, now))
+                           review=review, reveal=attempt_service.answers_visible(attempt.quiz, now),
+                           level_label=attempt_service.result_label(summary["level"]))
 
 
 def _me() -> Participant | None:

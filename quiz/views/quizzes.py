@@ -13,7 +13,7 @@ from sqlalchemy import select
 from quiz.errors import QuizError
 from quiz.extensions import db
 from quiz.forms import EmptyForm
-from quiz.models import Attempt, Participant, Quiz, Unit
+from quiz.models import Attempt, Participant, Unit
 from quiz.models.base import utcnow
 from quiz.questions import LETTERS, QUESTION_TYPES, type_choices
 from quiz.services import attempts as attempt_service
@@ -21,6 +21,8 @@ from quiz.services import papers as paper_service
 from quiz.services import quizzes as quiz_service
 from quiz.services import scope
 from quiz.services.ranking import leaderboard
+from quiz.services.summary import rules_summary
+from quiz.urls import join_url as public_join_url
 from quiz.views.auth import manager_required
 from quiz.views.common import unit_choices
 
@@ -102,7 +104,7 @@ def show(quiz_id: int):
     attempt_service.finalise_overdue(quiz, now=now)
     db.session.commit()
     root = scope.people_root(current_user)
-    join_url = url_for("play.join", code=quiz.join_code, _external=True)
+    join_url = public_join_url(quiz)
     stmt = (select(Attempt).where(Attempt.quiz_id == quiz.id).join(Participant)
             .order_by(Attempt.tab_switches.desc(), Attempt.id.desc()).limit(200))
     if root is not None:
@@ -110,6 +112,7 @@ def show(quiz_id: int):
     attempts = db.session.execute(stmt).scalars().all()
     top = [] if quiz.is_practice else leaderboard(quiz, now=now, limit=10, unit=root)
     return render_template("quizzes/show.html", quiz=quiz, join_url=join_url, qr=qr_svg(join_url),
+                           summary=rules_summary(quiz),
                            counts=quiz_service.live_counts(quiz, root=root), attempts=attempts, top=top,
                            empty_form=EmptyForm(), now=now, types=QUESTION_TYPES, root=root,
                            manage=scope.quiz_access(current_user, quiz) == scope.MANAGE,

@@ -1,0 +1,88 @@
+"""`quiz demo`: sample quizzes (a finished one with answered sheets, an open one), idempotent;
+join links from PUBLIC_BASE_URL (quiz page, QR code, API join_url) and the LAN address with
+--host 0.0.0.0."""
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import func, select
+
+from quiz.extensions import db
+from quiz.models import Attempt, Quiz
+from quiz.models.base import utcnow
+from quiz.services import demo
+
+
+def _quizzes(app):
+    with app.app_context():
+        rows = []
+        for quiz in db.session.execute(select(Quiz).order_by(Quiz.id)).scalars():
+            submitted = db.session.scalar(select(func.count(Attempt.id)).where(
+                Attempt.quiz_id == quiz.id, Attempt.status == "submitted"))
+            units = db.session.execute(select(func.count(func.distinct(Attempt.participant_id))).where(
+                Attempt.quiz_id == quiz.id)).scalar()
+            scores = db.session.execute(select(Attempt.score).where(Attempt.quiz_id == quiz.id)).scalars().all()
+            rows.append({"id": quiz.id, "title": quiz.title, "open": quiz.is_open(utcnow()), "submitted": submitted,
+                         "people": units, "scores": scores})
+        return rows
+
+
+def test_demo_twice_makes_one_finished_and_one_open_quiz(app, runner):
+    first = runner.invoke(args=["demo", "--no-serve"])
+    assert first.exit_code == 0, first.output
+    second = runner.invoke(args=["demo", "--no-serve"])
+    assert second.exit_code == 0, second.output
+    quizzes = _quizzes(app)
+    assert [q["title"] for q in quizzes] == [demo.FINISHED_TITLE, demo.OPEN_TITLE]
+    finished, open_quiz = quizzes
+    assert not finished["open"] and open_quiz["open"]
+    assert finished["submitted"] >= 30 and finished["people"] == finished["submitted"]
+    assert len(set(finished["scores"])) >= 10  # varied answers, not one pattern
+    assert open_quiz["submitted"] == 0
+    verify = runner.invoke(args=["verify", str(finished["id"])])
+    assert verify.exit_code == 0 and "发现0处差异" in verify.output, verify.output
+    with app.app_context():
+        sheets = db.session.execute(select(Attempt).where(Attempt.quiz_id == finished["id"])).scalars().all()
+        assert all(a.status == "submitted" for a in sheets)
+        assert any(a.auto_submitted for a in sheets) and any(not a.auto_submitted for a in sheets)
+        units = {a.participant.unit.path for a in sheets}
+        assert len(units) >= 5  # across the sample units
+        used = sorted(a.time_used_ms for a in sheets)
+        assert used[0] < used[-1] - 5 * 60 * 1000  # varied times
+    m = re.search(r"http://127\.0\.0\.1:5000/j/([A-Z0-9]{6})", second.output)
+    assert m, second.output
+    assert "127.0.0.1" in second.output and "--host 0.0.0.0" in second.output  # a hint for phones
+
+
+def test_demo_on_the_lan_prints_a_reachable_join_link(app, runner, monkeypatch):
+    monkeypatch.setattr(demo, "lan_addresses", lambda: ["192.168.1.20", "10.0.0.5"])
+    result = runner.invoke(args=["demo", "--no-serve", "--host", "0.0.0.0", "--port", "8080"])
+    assert result.exit_code == 0, result.output
+    assert re.search(r"http://192\.168\.1\.20:8080/j/[A-Z0-9]{6}", result.output), result.output
+    assert "http://10.0.0.5:8080" in result.output
+
+
+def test_join_url_uses_public_base_url(app, client, auth, token_for):
+    from tests.quizdata import make_quiz
+
+    with app.app_context():
+        quiz = make_quiz(now=utcnow())
+        quiz_id, code = quiz.id, quiz.join_code
+    token = token_for("admin")
+    before = client.get(f"/api/v1/quizzes/{quiz_id}", headers={"Authorization": f"Bearer {token}"}).json
+    assert before["join_url"] == f"http://localhost/j/{code}"  # the request's host when not set
+    app.config["PUBLIC_BASE_URL"] = "http://192.168.1.20:5000/"
+    after = client.get(f"/api/v1/quizzes/{quiz_id}", headers={"Authorization": f"Bearer {token}"}).json
+    assert after["join_url"] == f"http://192.168.1.20:5000/j/{code}"
+    auth.login()
+    page = client.get(f"/quizzes/{quiz_id}").get_data(as_text=True)
+    assert f'href="http://192.168.1.20:5000/j/{code}"' in page
+    join = client.get(f"/j/{code}").get_data(as_text=True)
+    assert f'<meta property="og:url" content="http://192.168.1.20:5000/j/{code}">' in join
+    assert '<meta property="og:image" content="http://192.168.1.20:5000/static/icon-512.png">' in join
+    with app.app_context():
+        from quiz.urls import join_url
+        from quiz.views.quizzes import qr_svg
+
+        assert join_url(db.session.get(Quiz, quiz_id)) == f"http://192.168.1.20:5000/j/{code}"  # no request needed
+        assert qr_svg(f"http://192.168.1.20:5000/j/{code}") in page  # the QR code encodes the public link
