@@ -62,7 +62,8 @@ def test_organiser_downloads_xlsx_and_poster(browser, live_server, make_quiz, ap
     sheet = load_workbook(xlsx).active
     assert "应知应会知识竞赛" in sheet["A1"].value
     names = [row[1].value for row in sheet.iter_rows(min_row=3)]
-    assert sorted(names) == ["参赛者0", "参赛者1", "参赛者2"]
+    # an organiser's exports hold the people of their own subtree (参赛者2 is in 伦教街道)
+    assert sorted(names) == ["参赛者0", "参赛者1"]
     with page.expect_download() as info:
         page.click("a[data-download=honour-png]")
     poster = tmp_path / "poster.png"
