@@ -43,7 +43,7 @@ def attempt_token(attempt: Attempt) -> str:
 
 
 def check_token(attempt: Attempt, token: str | None) -> None:
-    if not token or not hmac.compare_digest(attempt_token(attempt), token.strip()):
+    if not token or not token.isascii() or not hmac.compare_digest(attempt_token(attempt), token.strip()):
         raise QuizError(_("This answer sheet's token is missing or wrong."), status_code=401)
 
 

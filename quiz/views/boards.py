@@ -9,6 +9,7 @@ from flask_login import current_user
 from quiz.errors import QuizError
 from quiz.extensions import db
 from quiz.forms import EmptyForm
+from quiz.inputs import page_arg, query_int
 from quiz.models import Quiz, Unit
 from quiz.models.base import utcnow
 from quiz.services import quizzes as quiz_service
@@ -32,10 +33,7 @@ def _board(quiz: Quiz, *, public: bool):
     now = utcnow()
     search = request.args.get("q", "").strip()[:50]
     unit = find_unit(request.args["unit"]) if request.args.get("unit") else None
-    try:
-        page = max(1, int(request.args.get("page", 1)))
-    except ValueError:
-        page = 1
+    page = page_arg()
     entries = leaderboard(quiz, now=now, limit=PER_PAGE, offset=(page - 1) * PER_PAGE, search=search, unit=unit,
                           public=public)
     total = leaderboard_size(quiz, now=now, search=search, unit=unit, public=public)
@@ -69,11 +67,8 @@ def public_board(quiz_id: int):
 def big_screen(quiz_id: int):
     """Big-screen view: large type, top N, auto-refresh, optional scrolling (?top=20&scroll=1)."""
     quiz = _ranked_quiz(quiz_id)
-    try:
-        top = max(3, min(int(request.args.get("top", 10)), 100))
-        refresh = max(5, min(int(request.args.get("refresh", 10)), 600))
-    except ValueError:
-        top, refresh = 10, 10
+    top = query_int("top", 10, minimum=3, maximum=100)
+    refresh = query_int("refresh", 10, minimum=5, maximum=600)
     now = utcnow()
     entries = leaderboard(quiz, now=now, limit=top, public=True)
     db.session.commit()
