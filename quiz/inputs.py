@@ -28,6 +28,7 @@ from quiz.errors import Invalid, QuizError
 
 MAX_DB_INT = 2**31 - 1  # INTEGER primary keys on PostgreSQL (and what every id here fits in)
 _BAD_TEXT = re.compile("[\x00\ud800-\udfff]")
+_FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
 
 # ---------------------------------------------------------------------------------------- ids
@@ -140,14 +141,17 @@ def check_request() -> None:
         for name, value in (request.view_args or {}).items():
             if isinstance(value, str):
                 check_text(value, name)
-        for source in (request.args, request.form):
+        sources = [request.args] if request.query_string else []
+        if request.mimetype in _FORM_TYPES:  # only these bodies are parsed into request.form
+            sources.append(request.form)
+            for name, upload in request.files.items(multi=True):
+                check_text(name, name)
+                check_text(upload.filename or "", name)
+        for source in sources:
             for name, values in source.lists():
                 check_text(name, name)
                 for value in values:
                     check_text(value, name)
-        for name, upload in request.files.items(multi=True):
-            check_text(name, name)
-            check_text(upload.filename or "", name)
     except BadInput as exc:
         raise QuizError(exc.message, status_code=400)
 
