@@ -343,3 +343,13 @@ def test_wrong_book_check_with_a_list_body(app, client, sheet):
         s["participant_id"] = person
     response = client.post("/me/wrong/1/check", json=[1, 2])
     assert response.status_code == 422
+
+
+def test_extend_without_minutes_is_explained(app, client, auth, quiz):
+    auth.login()
+    for minutes in ("", " ", "²", "9" * 40, "inf"):
+        response = client.post(f"/quizzes/{quiz['id']}/extend", data={"minutes": minutes}, follow_redirects=True)
+        assert response.status_code == 200
+        assert "minutes" in response.get_data(as_text=True), minutes
+    with app.app_context():
+        assert db.session.get(Quiz, quiz["id"]).closes_at is None

@@ -40,10 +40,15 @@ def _bool(value, field: str) -> bool:
     raise Invalid(_("%(field)s must be true or false.", field=field))
 
 
-def _int(value, field: str, *, minimum: int, maximum: int, default: int | None = None) -> int | None:
+def _int(value, field: str, *, minimum: int, maximum: int, default: int | None = None,
+         required: bool = False) -> int | None:
     """A whole number in [minimum, maximum]: an int, an integral finite float or ASCII digits
-    ("²".isdigit() is True in Python, but it is no number here); never a bool."""
+    ("²".isdigit() is True in Python, but it is no number here); never a bool. Empty gives
+    `default`, or 422 when `required`."""
     if value is None or (isinstance(value, str) and not value.strip()):
+        if required:
+            raise Invalid(_("%(field)s: required, a whole number from %(min)d to %(max)d.",
+                            field=field, min=minimum, max=maximum))
         return default
     if isinstance(value, float) and value.is_integer():  # False for NaN and ±Infinity
         number = int(value)
@@ -270,7 +275,7 @@ def close_quiz(quiz: Quiz, *, actor: User | None, now: datetime) -> int:
 def extend_quiz(quiz: Quiz, minutes: int, *, actor: User | None, now: datetime) -> None:
     """Give everyone `minutes` more: the closing time and every open attempt's deadline move."""
     require_quiz(actor, quiz)
-    minutes = _int(minutes, "minutes", minimum=1, maximum=24 * 60)
+    minutes = _int(minutes, "minutes", minimum=1, maximum=24 * 60, required=True)
     delta = timedelta(minutes=minutes)
     if quiz.closes_at is not None:
         quiz.closes_at = max(quiz.closes_at, now) + delta
