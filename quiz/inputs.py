@@ -123,15 +123,18 @@ def _display(name) -> str:
     return _BAD_TEXT.sub(lambda m: f"\\u{ord(m.group()):04x}", str(name))
 
 
-def check_text(value: str, field: str) -> None:
-    """BadInput when `value` has a NUL byte or a lone surrogate."""
+def check_text(value: str | None, field: str | None) -> None:
+    """BadInput when `value` has a NUL byte or a lone surrogate (a multipart part may come without
+    a name: None)."""
+    if not value:
+        return
     found = _BAD_TEXT.search(value)
     if found is None:
         return
     char = found.group()
     if char == "\x00":
-        raise BadInput("nul", _display(field))
-    raise BadInput("surrogate", _display(field), detail=f"\\u{ord(char):04x}")
+        raise BadInput("nul", _display(field or ""))
+    raise BadInput("surrogate", _display(field or ""), detail=f"\\u{ord(char):04x}")
 
 
 def check_request() -> None:

@@ -353,3 +353,10 @@ def test_extend_without_minutes_is_explained(app, client, auth, quiz):
         assert "minutes" in response.get_data(as_text=True), minutes
     with app.app_context():
         assert db.session.get(Quiz, quiz["id"]).closes_at is None
+
+
+def test_multipart_part_without_a_usable_name(client, auth):
+    auth.login()
+    response = client.post("/banks/confirm", data={"\t\n": "", "file": (io.BytesIO(b""), "x.csv")},
+                           content_type="multipart/form-data")
+    assert response.status_code in (302, 400)

@@ -40,8 +40,9 @@ def roster():
     condition = scope.unit_filter(current_user)
     if condition is not None:
         stmt = stmt.where(condition)
-    if parse_id(unit_id) is not None:
-        unit = db.session.get(Unit, parse_id(unit_id))
+    filter_id = parse_id(unit_id)
+    if filter_id is not None:
+        unit = db.session.get(Unit, filter_id)
         if unit is not None:
             stmt = stmt.where(scope.subtree_condition(unit))
     if q:
