@@ -360,3 +360,18 @@ def test_multipart_part_without_a_usable_name(client, auth):
     response = client.post("/banks/confirm", data={"\t\n": "", "file": (io.BytesIO(b""), "x.csv")},
                            content_type="multipart/form-data")
     assert response.status_code in (302, 400)
+
+
+def test_logged_in_account_joining_with_a_second_phone(app, client, auth, quiz):
+    """Found by the fuzz test: the account was linked to the first person, and creating the second
+    one linked to it too broke the unique user_id (a 500)."""
+    auth.login()
+    first = client.post(f"/j/{quiz['join_code']}", data=PERSON)
+    assert first.status_code == 302
+    second = client.post(f"/j/{quiz['join_code']}", data={**PERSON, "name": "李四", "phone": "13900139000"})
+    assert second.status_code == 302
+    with app.app_context():
+        from quiz.models import Participant
+        people = db.session.execute(db.select(Participant).order_by(Participant.id)).scalars().all()
+        assert [p.phone for p in people] == ["13800138000", "13900139000"]
+        assert people[0].user_id is not None and people[1].user_id is None

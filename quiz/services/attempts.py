@@ -94,8 +94,11 @@ def identify(quiz: Quiz, *, name: str, phone: str, unit_path: str | None, user: 
     if not _in_audience(quiz, unit):
         raise Forbidden(_("This quiz is not open to “%(unit)s”.", unit=unit.path))
     if person is None:
+        # an account already linked to another person (joined before with another phone) stays so
+        link = user is not None and not db.session.execute(
+            select(Participant.id).where(Participant.user_id == user.id)).first()
         person = Participant(name=name, phone=phone, unit_id=unit.id, on_roster=False, created_at=now,
-                             updated_at=now, user_id=user.id if user is not None else None)
+                             updated_at=now, user_id=user.id if link else None)
         try:
             with db.session.begin_nested():
                 db.session.add(person)
