@@ -123,6 +123,11 @@ def _display(name) -> str:
     return _BAD_TEXT.sub(lambda m: f"\\u{ord(m.group()):04x}", str(name))
 
 
+def has_bad_text(value: str) -> bool:
+    """True when `value` has a NUL byte or a lone surrogate (no field can store either)."""
+    return _BAD_TEXT.search(value) is not None
+
+
 def check_text(value: str | None, field: str | None) -> None:
     """BadInput when `value` has a NUL byte or a lone surrogate (a multipart part may come without
     a name: None)."""

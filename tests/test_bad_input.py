@@ -375,3 +375,20 @@ def test_logged_in_account_joining_with_a_second_phone(app, client, auth, quiz):
         people = db.session.execute(db.select(Participant).order_by(Participant.id)).scalars().all()
         assert [p.phone for p in people] == ["13800138000", "13900139000"]
         assert people[0].user_id is not None and people[1].user_id is None
+
+
+def test_nul_in_uploaded_csv_cells_names_the_row_and_column(app, client, admin, auth):
+    from tests.conftest import HEADER, csv_bytes
+    rows = [HEADER, ["单选", "题干", "甲", "乙", "", "", "A", "", "", "", ""],
+            ["单选", "题干\x00有空字符", "甲", "乙", "", "", "A", "", "", "", ""]]
+    for encoding in ("utf-8-sig", "utf-16"):
+        response = client.post("/api/v1/banks/import", headers=admin, content_type="multipart/form-data",
+                               data={"bank": "题库", "file": (io.BytesIO(csv_bytes(rows, encoding)), "b.csv")})
+        assert response.status_code == 422
+        assert response.json["rejected"] == [{"row": 3, "message": response.json["rejected"][0]["message"]}]
+        assert "第3行" in response.json["rejected"][0]["message"] and "题干" in response.json["rejected"][0]["message"]
+    auth.login()
+    units = csv_bytes([["单位", "应参人数"], ["乔司\x00街道", "5"]], "utf-8-sig")
+    response = client.post("/units/import", data={"file": (io.BytesIO(units), "u.csv")},
+                           content_type="multipart/form-data", follow_redirects=True)
+    assert response.status_code == 200 and "第2行" in response.get_data(as_text=True)

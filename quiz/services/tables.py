@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from flask_babel import gettext as _
 
 from quiz.errors import Invalid
+from quiz.inputs import has_bad_text
 from quiz.questions.base import fold
 
 CSV_EXTENSIONS = {".csv", ".txt"}
@@ -115,7 +116,23 @@ def _read_csv(data: bytes) -> Table:
     except csv.Error as exc:
         raise FileRejected(_("Row %(row)d: the CSV cannot be read (%(error)s).",
                              row=len(rows) + 1, error=str(exc)), row=len(rows) + 1)
+    if has_bad_text(text):  # NUL bytes (UTF-16 and BOM files get here) cannot be stored (quiz/inputs.py)
+        _refuse_bad_cell(rows)
     return Table(rows=rows, kind="csv", encoding=encoding)
+
+
+def _refuse_bad_cell(rows: list[tuple[int, list[str]]]) -> None:
+    """FileRejected naming the first cell (row, column header) with a NUL or a lone surrogate.
+    (XLSX needs no such check: XML cannot carry either character.)"""
+    header = rows[0][1] if rows else []
+    for number, cells in rows:
+        for index, cell in enumerate(cells):
+            if has_bad_text(cell):
+                name = header[index].strip() if index < len(header) else ""
+                column = name if name and not has_bad_text(name) else str(index + 1)
+                raise FileRejected(_("Row %(row)d, column “%(column)s”: the cell contains a NUL character or an "
+                                     "unpaired surrogate, which cannot be stored.", row=number, column=column),
+                                   row=number)
 
 
 _CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f\x7f]")
