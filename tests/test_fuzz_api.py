@@ -74,6 +74,11 @@ RAW_BODIES = [b"", b"{", b"[]", b"null", b'"x"', b"NaN", b'{"a": NaN}', b'{"resp
               b'{"response": "\xed\xa0\x80"}', b'{"name": "\xff\xfe"}', b"\xff\xfe{\x00}\x00",
               '{"title": "\\ud800", "response": "\\u0000"}'.encode(), b'{"response": ' + b"1" * 5000 + b"}",
               b'{"response": {"response": {"response": []}}}', b"\x00" * 20]
+CSV = "题型,题干,选项A,选项B,答案\r\n单选,题\x00干,甲,乙,A\r\n单选,题干,甲,乙,Ｂ\r\n"
+FILES = st.sampled_from([CSV.encode("utf-16"), b"\xef\xbb\xbf" + CSV.encode(), CSV.replace("\x00", "").encode("gbk"),
+                         "姓名,手机号,单位\n张\x00三,13800138000,乔司街道\n".encode("utf-16"),
+                         "单位,应参人数\n乔司\x00街道,5\n".encode("utf-8-sig"), b"PK\x03\x04" + b"\x00" * 40,
+                         b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"]) | st.binary(max_size=200)
 header_text = st.text(st.characters(max_codepoint=255, exclude_characters="\r\n"), max_size=60)
 
 
@@ -228,7 +233,8 @@ def test_fuzz_documented_api(app, client, world):
             form = {k: as_sent(data.draw(texts))
                     for k in data.draw(st.lists(st.sampled_from(route["keys"] or ["bank"]), max_size=4))}
             if data.draw(st.booleans()):
-                form["file"] = (io.BytesIO(data.draw(st.binary(max_size=200))), as_sent(data.draw(texts)) or "x.csv")
+                name = data.draw(st.sampled_from(["x.csv", "x.xlsx", "x.txt"]) | texts.map(as_sent))
+                form["file"] = (io.BytesIO(data.draw(FILES)), name)
             send(client, "POST", url, data=form, headers=headers, content_type="multipart/form-data")
         else:
             valid = world["valid"].get(f"{route['method']} {route['path']}")
@@ -308,7 +314,8 @@ def test_fuzz_every_form_post(app, client, world):
         pairs = data.draw(st.lists(st.tuples(st.sampled_from(FORM_FIELDS) | texts, texts), max_size=6))
         if data.draw(st.integers(0, 4)) == 0:  # as multipart, with a small file
             form = {as_sent(k): as_sent(v) for k, v in pairs}
-            form["file"] = (io.BytesIO(data.draw(st.binary(max_size=200))), as_sent(data.draw(texts)) or "x.csv")
+            name = data.draw(st.sampled_from(["x.csv", "x.xlsx"]) | texts.map(as_sent))
+            form["file"] = (io.BytesIO(data.draw(FILES)), name)
             send(client, "POST", path, data=form, content_type="multipart/form-data")
         else:
             body = "&".join(f"{encode(k)}={encode(v)}" for k, v in pairs)
