@@ -85,10 +85,11 @@ def create_app(test_config: dict | None = None) -> Flask:
     babel.init_app(app, locale_selector=select_locale,
                    default_translation_directories=str(Path(__file__).parent / "translations"))
 
-    from quiz import models  # noqa: F401  (register tables)
+    from quiz import inputs, models  # noqa: F401  (register tables)
     from quiz.errors import register_error_handlers
     from quiz.views import register_blueprints
 
+    inputs.init_app(app)  # bounded <int:…> ids, guarded JSON, no NUL/surrogates (before the blueprints)
     register_blueprints(app)
     register_error_handlers(app)
 
@@ -129,8 +130,8 @@ def _page_url(number: int) -> str:
     """The current page's URL with ?page=number, keeping the other query arguments."""
     from flask import url_for
 
-    args = {**(request.view_args or {}), **request.args.to_dict(), "page": number}
-    return url_for(request.endpoint, **args)
+    query = {k: v for k, v in request.args.to_dict().items() if not k.startswith("_")}  # not url_for options
+    return url_for(request.endpoint, **{**query, **(request.view_args or {}), "page": number})
 
 
 _LOCALES: dict = {}

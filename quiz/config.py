@@ -83,6 +83,8 @@ class Config:
     PROXY_FIX_X_FOR = 0
     # Largest JSON body accepted by the participant API.
     MAX_JSON_BYTES = 64 * 1024
+    # Deepest nesting of objects/arrays accepted in a JSON body (quiz/inputs.py); deeper is a 422.
+    MAX_JSON_DEPTH = 20
     # Font for posters (a file with Chinese glyphs); None = Noto Sans CJK from fonts-noto-cjk.
     POSTER_FONT: str | None = None
     # Longest accepted question stem, in characters.

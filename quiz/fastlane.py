@@ -20,7 +20,6 @@ only the Flask path checks.
 from __future__ import annotations
 
 import io
-import json
 import logging
 import re
 
@@ -31,7 +30,9 @@ from quiz.services import hotpath
 log = logging.getLogger(__name__)
 
 FAST_LANE_TRIED = "quiz.fast_lane_tried"  # environ flag: hotpath.fast_save already declined this save
-_ANSWER_PATH = re.compile(r"/api/v1/attempts/([0-9]{1,18})/answers/([0-9]{1,18})")
+# Ids of up to 9 digits: always within the database's integer range (quiz/inputs.py); longer ones
+# fall through to Flask, whose bounded <int:…> converter answers 404 for ids beyond it.
+_ANSWER_PATH = re.compile(r"/api/v1/attempts/([0-9]{1,9})/answers/([0-9]{1,9})")
 
 
 class AnswerFastLane:
@@ -75,7 +76,7 @@ class AnswerFastLane:
         if not (content_type == "application/json" or content_type.endswith("+json")):
             return None  # the view explains what to send
         try:
-            payload = json.loads(raw)
+            payload = self.app.json.loads(raw)  # quiz/inputs.py: depth, NUL, surrogates, finite numbers
         except ValueError:
             return None
         if not isinstance(payload, dict) or "response" not in payload:

@@ -43,7 +43,7 @@ def attempt_token(attempt: Attempt) -> str:
 
 
 def check_token(attempt: Attempt, token: str | None) -> None:
-    if not token or not hmac.compare_digest(attempt_token(attempt), token.strip()):
+    if not token or not token.isascii() or not hmac.compare_digest(attempt_token(attempt), token.strip()):
         raise QuizError(_("This answer sheet's token is missing or wrong."), status_code=401)
 
 
@@ -115,8 +115,11 @@ def identify(quiz: Quiz, *, name: str, phone: str, unit_path: str | None, user: 
             raise Invalid(_("unit: choose your unit from the list."))
         if not _in_audience(quiz, unit):
             raise Forbidden(_("This quiz is not open to “%(unit)s”.", unit=unit.path))
+        # an account already linked to another person (joined before with another phone) stays so
+        link = user is not None and not db.session.execute(
+            select(Participant.id).where(Participant.user_id == user.id)).first()
         person = Participant(name=name, phone=phone, unit_id=unit.id, on_roster=False, created_at=now,
-                             updated_at=now, user_id=user.id if user is not None else None)
+                             updated_at=now, user_id=user.id if link else None)
         try:
             with db.session.begin_nested():
                 db.session.add(person)

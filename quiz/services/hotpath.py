@@ -99,7 +99,7 @@ def sheet(engine: Engine, attempt_id: int) -> SheetMeta | None:
 
 def token_ok(meta: SheetMeta, token: str | None, secret_key: str) -> bool:
     """The same HMAC as attempts.attempt_token, without loading the attempt."""
-    if not token:
+    if not token or not token.isascii():  # compare_digest refuses other str
         return False
     digest = hmac.new(secret_key.encode(), f"attempt:{meta.attempt_id}:{meta.nonce}".encode(), hashlib.sha256).hexdigest()
     return hmac.compare_digest(f"{meta.attempt_id}.{digest[:40]}", token.strip())

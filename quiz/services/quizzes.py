@@ -3,6 +3,7 @@ extending time."""
 from __future__ import annotations
 
 import random
+import re
 import secrets
 from datetime import datetime, timedelta, timezone
 from typing import Callable
@@ -13,6 +14,7 @@ from sqlalchemy import func, or_, select, update
 
 from quiz.errors import Invalid, NotFound
 from quiz.extensions import db
+from quiz.inputs import finite_number, parse_id
 from quiz.models import Attempt, Bank, Quiz, Unit, User
 from quiz.models.base import utcnow
 from quiz.models.quizzes import ATTEMPT_POLICIES, IDENTITY_CHECKS, MODES, MULTI_PARTIAL, SHOW_ANSWERS
@@ -23,6 +25,8 @@ from quiz.services.units import find_unit
 JOIN_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I
 LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 MAX_DURATION = 24 * 3600
+YEARS = (2000, 2100)  # dates outside are refused (far dates overflow the time zone conversion)
+_WHOLE = re.compile(r"[+-]?[0-9]+")
 
 
 def _bool(value, field: str) -> bool:
@@ -38,14 +42,24 @@ def _bool(value, field: str) -> bool:
     raise Invalid(_("%(field)s must be true or false.", field=field))
 
 
-def _int(value, field: str, *, minimum: int, maximum: int, default: int | None = None) -> int | None:
-    if value in (None, ""):
+def _int(value, field: str, *, minimum: int, maximum: int, default: int | None = None,
+         required: bool = False) -> int | None:
+    """A whole number in [minimum, maximum]: an int, an integral finite float or ASCII digits
+    ("²".isdigit() is True in Python, but it is no number here); never a bool. Empty gives
+    `default`, or 422 when `required`."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        if required:
+            raise Invalid(_("%(field)s: required, a whole number from %(min)d to %(max)d.",
+                            field=field, min=minimum, max=maximum))
         return default
-    try:
+    if isinstance(value, float) and value.is_integer():  # False for NaN and ±Infinity
         number = int(value)
-    except (TypeError, ValueError):
-        raise Invalid(_("%(field)s must be a whole number.", field=field))
-    if isinstance(value, float) and not value.is_integer():
+    elif isinstance(value, int) and not isinstance(value, bool):
+        number = value
+    elif isinstance(value, str) and _WHOLE.fullmatch(value.strip()):
+        text = value.strip()
+        number = int(text) if len(text) <= 19 else (minimum - 1 if text.startswith("-") else maximum + 1)
+    else:
         raise Invalid(_("%(field)s must be a whole number.", field=field))
     if not minimum <= number <= maximum:
         raise Invalid(_("%(field)s must be between %(min)d and %(max)d.", field=field, min=minimum, max=maximum))
@@ -53,31 +67,33 @@ def _int(value, field: str, *, minimum: int, maximum: int, default: int | None =
 
 
 def _score(value, field: str) -> float | None:
-    if value in (None, ""):
+    if value is None or (isinstance(value, str) and not value.strip()):
         return None
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise Invalid(_("%(field)s must be a number.", field=field))
-    if number < 0 or number != number:
+    number = finite_number(value, field)
+    if number < 0:
         raise Invalid(_("%(field)s cannot be negative.", field=field))
     return number
 
 
 def parse_time(value, field: str) -> datetime | None:
     """ISO 8601 (2026-11-30T09:00, with or without zone; no zone means Beijing time) → UTC."""
-    if value in (None, ""):
+    if value is None or value == "":
         return None
     if isinstance(value, datetime):
         moment = value
     else:
         try:
-            moment = datetime.fromisoformat(str(value).strip().replace("Z", "+00:00"))
+            if not isinstance(value, str):
+                raise ValueError(value)
+            moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
         except ValueError:
             raise Invalid(_("%(field)s “%(value)s” is not a date and time such as 2026-11-30T09:00.",
                             field=field, value=value))
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=LOCAL_TZ)
+    if not YEARS[0] <= moment.year <= YEARS[1]:  # also keeps the time zone conversion from overflowing
+        raise Invalid(_("%(field)s “%(value)s” is outside the years %(first)d–%(last)d.",
+                        field=field, value=value, first=YEARS[0], last=YEARS[1]))
     return moment.astimezone(timezone.utc)
 
 
@@ -94,10 +110,13 @@ def _banks(values, actor: User | None) -> list[Bank]:
         raise Invalid(_("banks: choose at least one question bank."))
     banks = []
     for value in values:
-        if isinstance(value, int) or (isinstance(value, str) and value.isdigit()):
-            bank = db.session.get(Bank, int(value))
+        bank_id = parse_id(value)
+        if bank_id is not None:
+            bank = db.session.get(Bank, bank_id)
+        elif isinstance(value, str):
+            bank = db.session.execute(select(Bank).where(Bank.name == value)).scalar_one_or_none()
         else:
-            bank = db.session.execute(select(Bank).where(Bank.name == str(value))).scalar_one_or_none()
+            bank = None
         if bank is None:
             raise Invalid(_("banks: question bank “%(name)s” does not exist.", name=value))
         scope.require_bank_use(actor, bank)
@@ -116,13 +135,16 @@ def _audience(payload: dict, actor: User | None) -> tuple[list[Unit], bool]:
     roster_only = _bool(audience.get("roster_only", payload.get("roster_only")), "roster_only")
     if isinstance(paths, str):
         paths = [paths]
+    if not isinstance(paths, list) or not all(isinstance(p, str) for p in paths):
+        raise Invalid(_("audience: units must be a list of unit paths such as [\"乔司街道\"]."))
     units = []
     for path in paths:
-        unit = find_unit(str(path))
+        unit = find_unit(path)
         if unit is None:
             raise Invalid(_("audience: unit “%(path)s” does not exist.", path=path))
         scope.require_unit(actor, unit)
-        units.append(unit)
+        if unit not in units:  # a unit named twice is one audience entry
+            units.append(unit)
     if not units and actor is not None and not actor.is_admin:
         units = [actor.unit]  # an organiser's quiz is for their subtree unless narrowed
     return units, roster_only
@@ -276,7 +298,7 @@ def extend_quiz(quiz: Quiz, minutes: int, *, actor: User | None, now: datetime) 
     from quiz.services.attempts import lock_quiz
 
     require_quiz(actor, quiz)
-    minutes = _int(minutes, "minutes", minimum=1, maximum=24 * 60)
+    minutes = _int(minutes, "minutes", minimum=1, maximum=24 * 60, required=True)
     lock_quiz(quiz, exclusive=True)
     delta = timedelta(minutes=minutes)
     if quiz.closes_at is not None:

@@ -53,6 +53,7 @@ from flask import current_app, has_app_context
 from flask_babel import gettext as _
 
 from quiz.errors import Invalid
+from quiz.inputs import has_bad_text
 from quiz.questions.base import fold
 
 CSV_EXTENSIONS = {".csv", ".txt"}
@@ -302,8 +303,7 @@ def _read_csv(data: bytes, limits: UploadLimits, budget: _Budget) -> Table:
         text, encoding = _decode(data)
     except UnicodeDecodeError:
         raise FileRejected(_("The file's text encoding is not recognised: save it as UTF-8 or GBK CSV."))
-    # NUL never belongs in a CSV (PostgreSQL cannot even store it); UTF-16 text can carry it.
-    if _looks_binary(text) or "\x00" in text:
+    if _looks_binary(text):
         raise FileRejected(_("The file is not a text CSV file (it contains binary data)."))
     end = text.find("\n")
     first_line = text[:end] if end >= 0 else text
@@ -337,7 +337,23 @@ def _read_csv(data: bytes, limits: UploadLimits, budget: _Budget) -> Table:
             raise _cell_too_long(limits, number + 1, None)
         raise FileRejected(_("Row %(row)d: the CSV cannot be read (%(error)s).",
                              row=number + 1, error=str(exc)), row=number + 1)
+    if has_bad_text(text):  # NUL (UTF-16 and BOM files get here) cannot be stored: name the cell (quiz/inputs.py)
+        _refuse_bad_cell(table.rows)
     return Table(rows=table.rows, kind="csv", encoding=encoding)
+
+
+def _refuse_bad_cell(rows: list[tuple[int, list[str]]]) -> None:
+    """FileRejected naming the first cell (row, column header) with a NUL or a lone surrogate.
+    (XLSX needs no such check: XML cannot carry either character.)"""
+    header = rows[0][1] if rows else []
+    for number, cells in rows:
+        for index, cell in enumerate(cells):
+            if has_bad_text(cell):
+                name = header[index].strip() if index < len(header) else ""
+                column = name if name and not has_bad_text(name) else str(index + 1)
+                raise FileRejected(_("Row %(row)d, column “%(column)s”: the cell contains a NUL character or an "
+                                     "unpaired surrogate, which cannot be stored.", row=number, column=column),
+                                   row=number)
 
 
 _CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f\x7f]")

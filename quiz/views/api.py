@@ -90,11 +90,11 @@ def forbidden(error: Forbidden):
 
 
 # ====================================================================== quizzes and attempts
-from werkzeug.exceptions import RequestEntityTooLarge  # noqa: E402
 
 from quiz.config import Config  # noqa: E402
 from quiz.extensions import check_sheet_limit, client_ip, limiter  # noqa: E402
 from quiz.fastlane import FAST_LANE_TRIED, token_from_environ  # noqa: E402
+from quiz.inputs import MAX_DB_INT, json_body, query_int  # noqa: E402
 from quiz.services import attempts as attempt_service  # noqa: E402
 from quiz.services import guards  # noqa: E402
 from quiz.services import hotpath  # noqa: E402
@@ -102,20 +102,6 @@ from quiz.services import papers as paper_service  # noqa: E402
 from quiz.services import quizzes as quiz_service  # noqa: E402
 from quiz.services.ranking import leaderboard, public_cutoff  # noqa: E402
 from quiz.urls import join_url  # noqa: E402
-
-
-def json_body() -> dict:
-    """The request's JSON object, or 413/422 with a message."""
-    limit = current_app.config["MAX_JSON_BYTES"]
-    if request.content_length is not None and request.content_length > limit:
-        raise RequestEntityTooLarge()
-    data = request.get_data(cache=True)
-    if len(data) > limit:
-        raise RequestEntityTooLarge()
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        raise Invalid(_("Send a JSON object (Content-Type: application/json)."))
-    return body
 
 
 def attempt_token_from_request() -> str | None:
@@ -283,11 +269,8 @@ def quiz_leaderboard(quiz_id: int):
     quiz = db.session.get(Quiz, quiz_id)
     if quiz is None or quiz.is_practice:
         raise QuizError(_("Quiz %(id)s has no leaderboard.", id=quiz_id), status_code=404)
-    try:
-        limit = max(1, min(int(request.args.get("limit", 100)), 1000))
-        offset = max(0, int(request.args.get("offset", 0)))
-    except ValueError:
-        raise Invalid(_("limit and offset must be whole numbers."))
+    limit = query_int("limit", 100, minimum=1, maximum=1000, strict=True)
+    offset = query_int("offset", 0, minimum=0, maximum=MAX_DB_INT, strict=True)
     now = utcnow()
     entries = leaderboard(quiz, now=now, limit=limit, offset=offset, public=True)
     frozen_at = public_cutoff(quiz, now)

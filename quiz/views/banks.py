@@ -16,6 +16,7 @@ from markupsafe import Markup, escape
 from quiz.errors import Invalid, NotFound, QuizError
 from quiz.extensions import db
 from quiz.forms import BankUploadForm, ConfirmImportForm, EmptyForm, QuestionForm
+from quiz.inputs import page_arg, parse_id
 from quiz.models import Bank, ImportLog, Question, Unit
 from quiz.models.base import utcnow
 from quiz.questions import LETTERS, QUESTION_TYPES, type_choices
@@ -115,9 +116,10 @@ def upload():
 
 
 def _unit(value: str | None) -> Unit | None:
-    if not value or not str(value).isdigit():
+    if not value:
         return None
-    unit = db.session.get(Unit, int(value))
+    unit_id = parse_id(value)
+    unit = db.session.get(Unit, unit_id) if unit_id else None
     if unit is None:
         raise Invalid(_("Choose a unit."))
     scope.require_unit(current_user, unit)
@@ -169,7 +171,7 @@ def show(bank_id: int):
     status = request.args.get("status", "active")
     status = status if status in ("active", "retired", "all") else "active"
     page = db.paginate(bank_service.question_filter(bank, q=q, qtype=qtype, tag=tag, status=status),
-                       per_page=current_app.config["ITEMS_PER_PAGE"], error_out=False)
+                       page=page_arg(), per_page=current_app.config["ITEMS_PER_PAGE"], error_out=False)
     logs = db.session.execute(db.select(ImportLog).where(ImportLog.bank_id == bank.id)
                               .order_by(ImportLog.id.desc()).limit(5)).scalars().all()
     return render_template("banks/show.html", bank=bank, page=page, q=q, qtype=qtype, tag=tag, status=status,

@@ -9,6 +9,7 @@ from flask_login import current_user
 from quiz.errors import QuizError
 from quiz.extensions import db
 from quiz.forms import EmptyForm
+from quiz.inputs import page_arg, query_int
 from quiz.models import Quiz, Unit
 from quiz.models.base import utcnow
 from quiz.services import quizzes as quiz_service
@@ -35,10 +36,7 @@ def _board(quiz: Quiz, *, public: bool, root: Unit | None = None):
     unit = find_unit(request.args["unit"]) if request.args.get("unit") else None
     if root is not None and (unit is None or not unit.is_within(root)):
         unit = root
-    try:
-        page = max(1, int(request.args.get("page", 1)))
-    except ValueError:
-        page = 1
+    page = page_arg()
     entries = leaderboard(quiz, now=now, limit=PER_PAGE, offset=(page - 1) * PER_PAGE, search=search, unit=unit,
                           public=public)
     total = leaderboard_size(quiz, now=now, search=search, unit=unit, public=public)
@@ -76,8 +74,8 @@ def big_screen(quiz_id: int):
     entries, smooth scrolling when they do not fit; static/screen.js updates the rows in place
     from the public leaderboard API every `refresh` seconds (no page reload)."""
     quiz = _ranked_quiz(quiz_id)
-    top = _bounded(request.args.get("top"), 10, 3, SCREEN_MAX_TOP)
-    refresh = _bounded(request.args.get("refresh"), 5, 3, 600)
+    top = query_int("top", 10, minimum=3, maximum=SCREEN_MAX_TOP)
+    refresh = query_int("refresh", 5, minimum=3, maximum=600)
     now = utcnow()
     entries = leaderboard(quiz, now=now, limit=top, public=True)
     db.session.commit()  # attempts graded at their deadline
@@ -86,13 +84,6 @@ def big_screen(quiz_id: int):
 
 
 SCREEN_MAX_TOP = 500
-
-
-def _bounded(value: str | None, default: int, low: int, high: int) -> int:
-    try:
-        return max(low, min(int(value), high)) if value not in (None, "") else default
-    except ValueError:
-        return default
 
 
 @bp.route("/quizzes/<int:quiz_id>/leaderboard")

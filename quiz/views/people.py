@@ -13,6 +13,7 @@ from wtforms import BooleanField, SelectField
 from quiz.errors import QuizError
 from quiz.extensions import db
 from quiz.forms import ParticipantForm, UploadForm, UserForm
+from quiz.inputs import page_arg, parse_id
 from quiz.models import Participant, Unit, User
 from quiz.models.users import ROLE_LABELS
 from quiz.models.base import utcnow
@@ -25,9 +26,10 @@ bp = Blueprint("people", __name__)
 
 
 def _unit_from_choice(value: str) -> Unit | None:
-    if not value or not value.isdigit():
+    unit_id = parse_id(value)
+    if unit_id is None:
         return None
-    unit = db.session.get(Unit, int(value))
+    unit = db.session.get(Unit, unit_id)
     if unit is not None:
         scope.require_unit(current_user, unit)
     return unit
@@ -42,14 +44,15 @@ def roster():
     condition = scope.unit_filter(current_user)
     if condition is not None:
         stmt = stmt.where(condition)
-    if unit_id.isdigit():
-        unit = db.session.get(Unit, int(unit_id))
+    filter_id = parse_id(unit_id)
+    if filter_id is not None:
+        unit = db.session.get(Unit, filter_id)
         if unit is not None:
             stmt = stmt.where(scope.subtree_condition(unit))
     if q:
         stmt = stmt.where(or_(Participant.name.icontains(q, autoescape=True),
                               Participant.phone.contains(q, autoescape=True)))
-    page = db.paginate(stmt, per_page=50, error_out=False)
+    page = db.paginate(stmt, page=page_arg(), per_page=50, error_out=False)
     form = ParticipantForm()
     form.unit.choices = unit_choices()
     code_form = AccessCodeForm()

@@ -15,6 +15,7 @@ from wtforms.validators import DataRequired, Length
 
 from quiz.errors import QuizError, TooManyAttempts
 from quiz.extensions import client_ip, db, limiter
+from quiz.inputs import json_body
 from quiz.models import Attempt, Participant, Unit
 from quiz.models.base import utcnow
 from quiz.services import attempts as attempt_service
@@ -175,5 +176,5 @@ def check_wrong(question_id: int):
     person = _me()
     if person is None:
         raise QuizError(_("Join a quiz first."), status_code=401)
-    body = request.get_json(silent=True) or {}
+    body = json_body()
     return attempt_service.check_practice(person, question_id, body.get("response"), now=utcnow())

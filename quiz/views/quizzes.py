@@ -60,7 +60,7 @@ def payload_from_form(form) -> dict:
     minutes = form.get("duration_minutes", "").strip()
     try:
         duration = int(round(float(minutes) * 60)) if minutes else None
-    except ValueError:
+    except (ValueError, OverflowError):  # "abc", "nan"; "inf", "1e999"
         duration = minutes  # the service names the field
     return {
         "title": form.get("title", ""), "description": form.get("description", ""),

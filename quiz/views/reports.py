@@ -13,6 +13,7 @@ from sqlalchemy import select
 from quiz.errors import Invalid, QuizError
 from quiz.extensions import db
 from quiz.forms import EmptyForm
+from quiz.inputs import finite_number, parse_id, query_int
 from quiz.models import Unit
 from quiz.models.base import utcnow
 from quiz.services import exports, scope
@@ -101,7 +102,7 @@ def analysis_page(quiz_id: int):
     quiz = _quiz(quiz_id, scope.VIEW if request.method == "GET" else scope.MANAGE)
     form = EmptyForm()
     if form.validate_on_submit():
-        ids = [int(x) for x in request.form.getlist("question") if x.isdigit()]
+        ids = [i for i in map(parse_id, request.form.getlist("question")) if i is not None]
         try:
             practice = practice_from_missed(quiz, ids, actor=current_user, now=utcnow())
         except QuizError as exc:
@@ -156,10 +157,7 @@ def poster(quiz_id: int, kind: str, fmt: str):
         abort(404)
     now = utcnow()
     organiser = _organiser_arg()
-    try:
-        top = max(1, min(int(request.args.get("top", 10)), 300))
-    except ValueError:
-        top = 10
+    top = query_int("top", 10, minimum=1, maximum=300)
     if kind == "honour":
         # the first `top` of the organiser's people (with ties), showing their overall ranks
         board = leaderboard(quiz, now=now, limit=top * 2, public=True, unit=_scope_root())
@@ -192,7 +190,8 @@ def regrade_page(quiz_id: int):
     if form.validate_on_submit():
         try:
             if request.form.get("undo"):
-                record = db.session.get(Regrade, int(request.form["undo"])) if request.form["undo"].isdigit() else None
+                record_id = parse_id(request.form["undo"])
+                record = db.session.get(Regrade, record_id) if record_id else None
                 if record is None or record.quiz_id != quiz.id:
                     abort(404)
                 regrade.undo(record, actor=current_user, reason=request.form.get("reason", ""), now=now)
@@ -234,10 +233,7 @@ def points_page():
             start, end = period_bounds(period if period in PERIODS else "month", now)
 
         def number(name, default=0.0):
-            try:
-                return float(args.get(name) or default)
-            except ValueError:
-                raise Invalid(_("%(field)s must be a number.", field=name))
+            return finite_number(args.get(name) or default, name)
         cap = args.get("daily_cap")
         rule = PointsRule(mode=args.get("mode", "score"), participate=number("participate", 1),
                           passed=number("passed", 2), full_marks=number("full_marks", 3),

@@ -8,6 +8,7 @@ from flask_login import current_user
 from quiz.errors import QuizError
 from quiz.extensions import db
 from quiz.forms import EmptyForm, NewUnitForm, UnitForm, UploadForm
+from quiz.inputs import parse_id
 from quiz.models import Unit
 from quiz.models.base import utcnow
 from quiz.services import scope
@@ -66,7 +67,7 @@ def create():
     if not form.validate_on_submit():
         flash_form_errors(form)
         return redirect(url_for("units.index"))
-    parent = _unit_or_404(int(form.parent.data)) if form.parent.data else None
+    parent = _unit_or_404(parse_id(form.parent.data) or 0) if form.parent.data else None  # 0: no such unit
     try:
         unit = unit_service.create_unit(parent=parent, name=form.name.data, headcount=form.headcount.data or 0,
                                         actor=current_user, now=utcnow())
