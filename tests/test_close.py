@@ -162,3 +162,28 @@ def test_verify_reports_an_ungraded_or_stale_answer(app, users, tree):
         db.session.commit()
         differences = verify_quiz(quiz, now=utcnow()).differences
         assert len(differences) == 1 and "ungraded" in differences[0]
+
+
+def test_a_grader_holding_a_stale_sheet_does_not_grade_it_twice(app, users, tree):
+    """A request that loaded a sheet while it was open and grades it after another request submitted
+    it re-reads the locked row and leaves the submission alone (PostgreSQL: on SQLite the first
+    read already holds the write lock, so the two cannot interleave)."""
+    from datetime import timedelta
+
+    from quiz.services.attempts import grade_attempt, submit
+
+    quiz_id, sheets = _setup(app)
+    attempt_id = sheets[0][0]
+    with app.app_context():
+        if db.engine.dialect.name != "postgresql":
+            pytest.skip("needs two interleaved transactions (PostgreSQL)")
+        stale = db.session.get(Attempt, attempt_id)
+        assert stale.status == "open"
+        with app.app_context():  # another request submits it meanwhile
+            submitted_at = utcnow()
+            submit(db.session.get(Attempt, attempt_id), now=submitted_at)
+            db.session.commit()
+        grade_attempt(stale, at=submitted_at + timedelta(seconds=5), auto=True)
+        db.session.commit()
+        assert stale.status == "submitted" and not stale.auto_submitted
+        assert abs((stale.submitted_at - submitted_at).total_seconds()) < 0.001

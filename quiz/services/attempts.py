@@ -187,7 +187,9 @@ def lock_quiz(quiz: Quiz, *, exclusive: bool) -> None:
     other), closing and extending take the exclusive lock. A join therefore either finishes before
     a close takes its cut (and its new sheet is cut too) or sees the closed quiz afterwards."""
     stmt = select(Quiz).where(Quiz.id == quiz.id).execution_options(populate_existing=True)
-    db.session.execute(stmt.with_for_update() if exclusive else stmt.with_for_update(read=True, key_share=True))
+    # the row must be fetched: the ORM refreshes the object (populate_existing) only from rows it reads
+    db.session.execute(stmt.with_for_update() if exclusive else stmt.with_for_update(read=True, key_share=True)
+                       ).scalar_one()
 
 
 def _seconds(n: int):
@@ -401,7 +403,7 @@ def grade_attempt(attempt: Attempt, *, at: datetime, auto: bool = False) -> Atte
     if attempt.status != "open":
         return attempt
     db.session.execute(select(Attempt).where(Attempt.id == attempt.id).with_for_update()
-                       .execution_options(populate_existing=True))
+                       .execution_options(populate_existing=True)).scalar_one()  # fetched: refreshes `attempt`
     if attempt.status != "open":
         return attempt
     if attempt.deadline is not None and at > attempt.deadline:
