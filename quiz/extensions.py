@@ -41,7 +41,7 @@ def client_ip() -> str:
     return get_remote_address() or request.remote_addr or "unknown"
 
 
-# Limits are declared per endpoint with static strings from quiz/config.py (see views/api.py),
+# Limits are declared per endpoint with static strings from quiz/config.py (see views/api/sheets.py),
 # parsed once. Storage from RATELIMIT_STORAGE_URI (memory:// by default; redis://… to share
 # counts between worker processes).
 limiter = Limiter(key_func=client_ip, default_limits=[])

@@ -102,7 +102,7 @@ def test_after_deadline_409_and_graded(client, quiz_id, app, monkeypatch):
     assert client.put(f"/api/v1/attempts/{body['attempt_id']}/answers/{qid}", json={"response": "A"},
                       headers=bearer(body["token"])).status_code == 200
     import quiz.fastlane as fastlane
-    import quiz.views.api as api
+    import quiz.views.api.sheets as api
     late_clock = lambda: utcnow() + timedelta(seconds=601)  # noqa: E731
     monkeypatch.setattr(api, "utcnow", late_clock)
     monkeypatch.setattr(fastlane, "utcnow", late_clock)  # the WSGI fast lane keeps its own clock

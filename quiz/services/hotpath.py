@@ -13,7 +13,7 @@ caller falls back to the full path in quiz.services.attempts, which raises the r
 grades an overdue sheet. The rules are the same as attempts.save_answer.
 
 Everything here takes the engine and the secret key explicitly, so it runs both inside a Flask
-request (views/api.py) and in the WSGI fast lane in front of Flask (quiz/fastlane.py).
+request (views/api/sheets.py) and in the WSGI fast lane in front of Flask (quiz/fastlane.py).
 """
 from __future__ import annotations
 
