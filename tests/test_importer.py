@@ -1,4 +1,4 @@
-"""Question-bank import rules (DOMAIN.md "Question banks"), called as a service."""
+"""Question-bank import rules (docs/rules.md "Question banks"), called as a service."""
 import io
 
 import pytest

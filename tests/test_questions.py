@@ -1,4 +1,4 @@
-"""Question-type registry: answer normalisation and grading per DOMAIN.md."""
+"""Question-type registry: answer normalisation and grading per docs/rules.md "Scoring"."""
 import json
 
 import pytest

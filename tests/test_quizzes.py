@@ -1,4 +1,4 @@
-"""Quizzes, attempts, grading and ranking as services (DOMAIN.md "Papers and scoring")."""
+"""Quizzes, attempts, grading and ranking as services (docs/rules.md "Scoring", "Ranking")."""
 import random
 
 import pytest

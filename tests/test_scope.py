@@ -109,3 +109,30 @@ def test_participants_in_scope(ctx, users, now):
         save_participant(name="张三", phone="13800138000", unit=unit("乔司街道/永丰村"),
                          actor=find_user("qiaosi"), now=now)
     assert db.session.get(Participant, person.id).unit.path == "伦教街道/常教社区"
+
+
+def test_a_judge_scores_only_what_it_is_assigned_to_and_manages_nothing(app, users, client, auth, token_for):
+    """The judge role (评委): it may score exactly the performances it is assigned to, nothing else;
+    organisers and admins score only when assigned too; a judge sees no organiser page or API."""
+    from quiz.errors import Forbidden
+    from quiz.models import User
+    from quiz.services.scope import can_judge, is_manager, require_judge
+
+    with app.app_context():
+        judge = db.session.execute(select(User).where(User.username == "judge1")).scalar_one()
+        admin = db.session.execute(select(User).where(User.username == "admin")).scalar_one()
+        assert can_judge(judge, [judge.id, 999]) and not can_judge(judge, [999]) and not can_judge(judge, [])
+        assert not can_judge(admin, [judge.id]) and can_judge(admin, [admin.id])
+        assert not can_judge(None, [judge.id]) and not is_manager(judge)
+        with pytest.raises(Forbidden):
+            require_judge(judge, [admin.id])
+        judge.active = False
+        assert not can_judge(judge, [judge.id])
+        judge.active = True
+        db.session.commit()
+    auth.login("judge1")
+    for page in ("/quizzes/", "/banks/", "/units/", "/people/", "/points"):
+        assert client.get(page).status_code == 403, page
+    headers = {"Authorization": f"Bearer {token_for('judge1')}"}
+    assert client.get("/api/v1/banks", headers=headers).status_code == 403
+    assert client.post("/api/v1/quizzes", json={"title": "x"}, headers=headers).status_code == 403

@@ -25,6 +25,7 @@ from sqlalchemy import select
 from quiz.errors import Invalid
 from quiz.extensions import db
 from quiz.models import Answer, Attempt, Quiz, User
+from quiz.services import scope
 from quiz.services.attempts import finalise_overdue, questions_by_id
 from quiz.services.ranking import counted_attempts
 
@@ -134,9 +135,9 @@ def practice_from_missed(quiz: Quiz, question_ids: list[int], *, actor: User | N
     """Turn chosen (most-missed) questions into a practice quiz: they are copied into a bank
     named after the quiz, and a practice quiz draws all of them."""
     from quiz.models import Bank, Question
-    from quiz.services.quizzes import create_quiz, require_quiz
+    from quiz.services.quizzes import create_quiz
 
-    require_quiz(actor, quiz)
+    scope.require_quiz(actor, quiz)
     if not question_ids:
         raise Invalid(_("Choose at least one question."))
     questions = questions_by_id(question_ids)

@@ -1,5 +1,5 @@
 """Attempts: joining (or resuming), saving answers before the server's deadline, grading and
-submitting. Rules: DOMAIN.md "Papers and scoring".
+submitting. Rules: docs/rules.md "Scoring" and "Time, deadlines and closing".
 
 - Time used is measured on the server from the attempt's start to its submission.
 - Answers after the deadline are refused; an attempt not submitted by then is graded at the
@@ -28,7 +28,7 @@ from quiz.extensions import db
 from quiz.models import Answer, Attempt, Participant, Question, Quiz, Unit, User
 from quiz.questions import LETTERS, AnswerError, get_type
 from quiz.questions.blank import split_blanks
-from quiz.services import hotpath, scope
+from quiz.services import hotpath
 from quiz.services.papers import paper_for_join
 from quiz.services.people import access_code_matches, normalise_access_code, normalise_name, normalise_phone
 from quiz.services.units import find_unit
@@ -588,8 +588,3 @@ def check_practice(person: Participant, question_id: int, response, *, now: date
         raise Invalid(str(exc))
     return {"correct": kind.grade(question.answer, canonical) == 1, "answer": _shown_answer(question, None),
             "explanation": question.explanation}
-
-
-def participant_scope_check(actor: User | None, attempt: Attempt) -> None:
-    """Organisers see attempts of people in their subtree only."""
-    scope.require_participant(actor, attempt.participant)

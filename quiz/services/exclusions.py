@@ -21,6 +21,7 @@ from sqlalchemy import select
 from quiz.errors import Conflict, Invalid
 from quiz.extensions import db
 from quiz.models import Attempt, Participant, Quiz, SheetExclusion, Unit, User
+from quiz.services import scope
 
 MAX_REASON = 1000
 
@@ -44,9 +45,7 @@ def _record(attempt: Attempt, action: str, reason: str, actor: User | None, now:
 
 def exclude_sheet(attempt: Attempt, *, reason: str, actor: User | None, now: datetime) -> SheetExclusion:
     """Take a submitted sheet out of every ranking, report and poster (reason required)."""
-    from quiz.services.quizzes import require_quiz
-
-    require_quiz(actor, attempt.quiz)
+    scope.require_quiz(actor, attempt.quiz)
     reason = _reason(reason)
     if attempt.status != "submitted":
         raise Conflict(_("Only a submitted answer sheet can be excluded."))
@@ -58,9 +57,7 @@ def exclude_sheet(attempt: Attempt, *, reason: str, actor: User | None, now: dat
 
 def restore_sheet(attempt: Attempt, *, reason: str, actor: User | None, now: datetime) -> SheetExclusion:
     """Count an excluded sheet again (reason required)."""
-    from quiz.services.quizzes import require_quiz
-
-    require_quiz(actor, attempt.quiz)
+    scope.require_quiz(actor, attempt.quiz)
     reason = _reason(reason)
     if not attempt.excluded:
         raise Conflict(_("This answer sheet is not excluded."))
@@ -80,13 +77,11 @@ class ExcludedSheet:
 
 def excluded_sheets(quiz: Quiz, *, root: Unit | None = None) -> list[ExcludedSheet]:
     """The quiz's currently excluded sheets with the latest reason (for organisers only)."""
-    from quiz.services.scope import subtree_condition
-
     stmt = (select(Attempt, Participant.name, Unit.path)
             .join(Participant, Participant.id == Attempt.participant_id).join(Unit, Unit.id == Participant.unit_id)
             .where(Attempt.quiz_id == quiz.id, Attempt.excluded.is_(True)).order_by(Attempt.id))
     if root is not None:
-        stmt = stmt.where(subtree_condition(root))
+        stmt = stmt.where(scope.subtree_condition(root))
     rows = db.session.execute(stmt).all()
     latest: dict[int, SheetExclusion] = {}
     if rows:

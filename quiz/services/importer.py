@@ -1,7 +1,7 @@
 """Question-bank import: header aliases, answer normalisation, row-numbered problems,
 atomic by default, merging exact repeats, idempotent re-import.
 
-Rules (DOMAIN.md "Question banks"): one bad row rejects the whole file unless
+Rules (docs/rules.md "Question banks"): one bad row rejects the whole file unless
 `skip_invalid`; an exact repeat (same type, stem, options after folding white space and
 full-width forms) is merged; a known question whose answer, explanation, points, difficulty
 or tags changed is updated; everything else is unchanged.

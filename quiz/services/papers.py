@@ -1,6 +1,6 @@
 """Papers: the rules that make them, the two paper modes, and what a participant gets at join.
 
-Rules implemented here (DOMAIN.md "Papers and scoring"):
+Rules implemented here (docs/rules.md "Papers"):
 
 - A **paper rule** draws `count` questions of one type (optionally with any of some tags, of
   some difficulty levels) at `points` each. A rule with count 0 is off and simply ignored (form
@@ -585,9 +585,7 @@ def sheets_started(quiz: Quiz) -> int:
 
 
 def _require_editable(quiz: Quiz, actor: User | None) -> None:
-    from quiz.services.quizzes import require_quiz
-
-    require_quiz(actor, quiz)
+    scope.require_quiz(actor, quiz)
     if quiz.paper_mode != "fixed":
         raise Conflict(_("This quiz draws a paper per person (随机组卷); there is no fixed paper to edit."))
     # FOR UPDATE waits for joins in flight (they hold a key-share lock on the quiz) and keeps

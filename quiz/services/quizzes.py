@@ -170,7 +170,7 @@ def new_join_code(rng: random.Random | None = None) -> str:
 
 
 def create_quiz(payload: dict, *, actor: User | None, now: datetime, rng: random.Random | None = None) -> Quiz:
-    """Validate the settings (DOMAIN.md "Papers and scoring") and create the quiz.
+    """Validate the settings (docs/rules.md "Papers") and create the quiz.
 
     Raises Invalid naming the field, or Forbidden for banks/units outside the actor's scope.
     Rules the chosen banks cannot fill are refused. The paper (统一试卷 drawn once or
@@ -254,8 +254,6 @@ def get_quiz(quiz_id: int, *, actor: User | None, access: str = scope.MANAGE) ->
     return quiz
 
 
-require_quiz = scope.require_quiz  # the scope rule lives in services/scope.py
-
 
 def quiz_by_code(code: str) -> Quiz:
     quiz = db.session.execute(select(Quiz).where(Quiz.join_code == (code or "").strip().upper())).scalar_one_or_none()
@@ -279,7 +277,7 @@ def close_quiz(quiz: Quiz, *, actor: User | None, now: datetime | None = None,
     """
     from quiz.services.attempts import close_overdue, lock_quiz
 
-    require_quiz(actor, quiz)
+    scope.require_quiz(actor, quiz)
     lock_quiz(quiz, exclusive=True)
     db.session.execute(select(Attempt.id).where(Attempt.quiz_id == quiz.id, Attempt.status == "open")
                        .order_by(Attempt.id).with_for_update())
@@ -297,7 +295,7 @@ def extend_quiz(quiz: Quiz, minutes: int, *, actor: User | None, now: datetime) 
     """Give everyone `minutes` more: the closing time and every open attempt's deadline move."""
     from quiz.services.attempts import lock_quiz
 
-    require_quiz(actor, quiz)
+    scope.require_quiz(actor, quiz)
     minutes = _int(minutes, "minutes", minimum=1, maximum=24 * 60, required=True)
     lock_quiz(quiz, exclusive=True)
     delta = timedelta(minutes=minutes)
@@ -312,14 +310,14 @@ def extend_quiz(quiz: Quiz, minutes: int, *, actor: User | None, now: datetime) 
 
 def set_freeze(quiz: Quiz, at: datetime | None, *, actor: User | None, now: datetime) -> None:
     """Freeze the public leaderboard at `at` (now if None); organisers still see live results."""
-    require_quiz(actor, quiz)
+    scope.require_quiz(actor, quiz)
     quiz.freeze_at = at or now
     db.session.flush()
 
 
 def reveal(quiz: Quiz, *, actor: User | None) -> None:
     """Lift the freeze: the public leaderboard shows the live results again."""
-    require_quiz(actor, quiz)
+    scope.require_quiz(actor, quiz)
     quiz.freeze_at = None
     db.session.flush()
 

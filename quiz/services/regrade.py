@@ -20,7 +20,7 @@ from quiz.extensions import db
 from quiz.models import Answer, Attempt, Question, Quiz, Regrade, User
 from quiz.models.quizzes import quiz_bank
 from quiz.services.attempts import finalise_overdue, grade_paper, questions_by_id
-from quiz.services.quizzes import require_quiz
+from quiz.services import scope
 from quiz.services.ranking import ranks_for
 
 
@@ -64,7 +64,7 @@ def quizzes_using(question: Question, *, actor: User | None, now: datetime) -> l
     for quiz_id, sheets in sorted(counts, key=lambda c: -c[0]):
         quiz = db.session.get(Quiz, quiz_id)
         try:
-            require_quiz(actor, quiz)
+            scope.require_quiz(actor, quiz)
             manageable = True
         except Forbidden:
             manageable = False
@@ -106,7 +106,7 @@ def preview(quiz: Quiz, *, now: datetime) -> list[Change]:
 
 def apply(quiz: Quiz, *, actor: User | None, reason: str, now: datetime) -> Regrade:
     """Regrade and record it. Raises Invalid without a reason, Conflict when nothing changes."""
-    require_quiz(actor, quiz)
+    scope.require_quiz(actor, quiz)
     reason = (reason or "").strip()
     if not reason:
         raise Invalid(_("Say why the sheets are regraded (for the audit record)."))
@@ -135,7 +135,7 @@ def undo(record: Regrade, *, actor: User | None, reason: str = "", now: datetime
     """Put back the scores recorded before the regrade (only the latest regrade, once). Raises
     Invalid without a reason (it goes into the audit record)."""
     quiz = db.session.get(Quiz, record.quiz_id)
-    require_quiz(actor, quiz)
+    scope.require_quiz(actor, quiz)
     if record.undone_at is not None:
         raise Conflict(_("This regrade has already been undone."))
     if not (reason or "").strip():

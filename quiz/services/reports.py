@@ -1,4 +1,4 @@
-"""Per-unit report of a quiz (DOMAIN.md "Reports organisers publish").
+"""Per-unit report of a quiz (docs/rules.md "Unit reports").
 
 For every unit, figures include its sub-units (rolled up to parents):
 - headcount: the unit's own 应参人数 plus its descendants';

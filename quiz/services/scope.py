@@ -6,6 +6,10 @@ Two things reach below or across that line, read-only:
 - an organiser may view a quiz whose audience includes their subtree (a street's contest open to
   its villages): its page, boards, reports and exports, restricted to the people of their subtree;
   only the quiz's managers (its unit's organisers and admins) may change it.
+
+Judges (评委) manage nothing: a judge account may score exactly the performances it is assigned
+to (arena matches, live-contest rounds judged by a panel) and nothing else; whoever runs the
+contest assigns judges. Admins and organisers do not score as judges unless they are assigned.
 """
 from __future__ import annotations
 
@@ -22,13 +26,6 @@ MANAGER_ROLES = ("admin", "organiser")
 
 def is_manager(user: User | None) -> bool:
     return user is None or user.role in MANAGER_ROLES
-
-
-def root_unit(user: User | None) -> Unit | None:
-    """The top of the user's scope; None means everything (admin or a CLI caller)."""
-    if user is None or user.is_admin:
-        return None
-    return user.unit
 
 
 def unit_filter(user: User | None, column=None):
@@ -188,3 +185,15 @@ def visible_quizzes(user: User | None):
         quiz_unit.c.quiz_id == Quiz.id,
         or_(audience.path.in_(ancestor_paths(user.unit)), subtree_condition(user.unit, audience))))
     return stmt.where(or_(managed, no_limit, meets))
+
+
+# ---------------------------------------------------------------- judges
+def can_judge(user: User | None, assigned_judge_ids) -> bool:
+    """May `user` enter scores for a performance whose assigned judges are `assigned_judge_ids`
+    (user ids)? Only an active account on that list, whatever its role."""
+    return user is not None and user.is_active and user.id in set(assigned_judge_ids or ())
+
+
+def require_judge(user: User | None, assigned_judge_ids) -> None:
+    if not can_judge(user, assigned_judge_ids):
+        raise Forbidden(_("Only the judges assigned to this performance may score it."))

@@ -49,17 +49,6 @@ def manager_required(view):
     return wrapped
 
 
-def admin_required(view):
-    @wraps(view)
-    @login_required
-    def wrapped(*args, **kwargs):
-        if not current_user.is_admin:
-            raise Forbidden(_("You do not have permission to do this."))
-        return view(*args, **kwargs)
-
-    return wrapped
-
-
 def safe_next(target: str | None, default: str) -> str:
     """Only same-site relative redirects."""
     if not target:
