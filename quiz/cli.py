@@ -389,22 +389,55 @@ def demo_command(host: str, port: int, no_serve: bool) -> None:
     click.echo(_("Open %(url)s/ in a browser; press Ctrl+C to stop.", url=base))
     from werkzeug.serving import run_simple
 
+    _start_overdue_timer(app)  # the demo is one process: it runs `quiz close-overdue` itself
     # app.run() is a no-op inside a `flask` CLI command, so serve with Werkzeug directly.
     run_simple(host, port, app, use_reloader=False, use_debugger=False, threaded=True)
+
+
+def _start_overdue_timer(app: Flask, every: float = 60.0) -> None:
+    """A daemon thread doing what the production timer does (docs/deployment.md): grade the answer
+    sheets past their deadline every minute."""
+    import threading
+
+    from quiz.services.attempts import close_all_overdue
+
+    def loop():
+        while True:
+            with app.app_context():
+                try:
+                    close_all_overdue(now=utcnow())
+                except Exception:  # noqa: BLE001 - logged; the next round tries again
+                    db.session.rollback()
+                    app.logger.exception("closing overdue answer sheets failed")
+            stop.wait(every)
+
+    stop = threading.Event()
+    threading.Thread(target=loop, name="close-overdue", daemon=True).start()
+
+
+@click.command("close-overdue", help="Grade every answer sheet past its deadline (run every minute by a timer).")
+@with_appcontext
+def close_overdue_command() -> None:
+    from quiz.services.attempts import close_all_overdue
+
+    graded = close_all_overdue(now=utcnow())
+    click.echo(_("%(n)d answer sheets past their deadline were submitted and graded.", n=graded))
 
 
 @click.command("verify", help="Recompute every score and rank of a quiz from the stored answers and report differences.")
 @click.argument("quiz_id", type=int)
 @with_appcontext
 def verify_command(quiz_id: int) -> None:
+    from quiz.services.attempts import close_overdue
     from quiz.services.quizzes import get_quiz
     from quiz.services.verify import verify_quiz
 
     try:
-        report = verify_quiz(get_quiz(quiz_id, actor=None), now=utcnow())
+        quiz = get_quiz(quiz_id, actor=None)
+        close_overdue(quiz, now=utcnow())  # a sheet past its deadline is graded before it is checked
+        report = verify_quiz(quiz, now=utcnow())
     except QuizError as exc:
         _fail(exc)
-    db.session.commit()  # attempts past their deadline were graded
     for line in report.differences:
         click.echo(line)
     click.echo(_("Checked %(attempts)d answer sheets and %(entries)d ranking entries: %(n)d differences.",
@@ -516,5 +549,5 @@ def export_poster(quiz_id: int, kind: str, top: int, output: str, organiser: str
 
 def register_commands(app: Flask) -> None:
     for command in (init_db_command, unit_cli, user_cli, token_cli, roster_cli, bank_cli, demo_command,
-                    verify_command, export_cli):
+                    verify_command, close_overdue_command, export_cli):
         app.cli.add_command(command)

@@ -94,7 +94,9 @@ def test_cached_board_follows_every_score_change(ctx, tree):
     assert [e["name"] for e in leaderboard(quiz, now=later)] == ["甲"]
     _sit(quiz, now + timedelta(minutes=1), "13800000002", "乙", "乔司街道/永丰村")  # a new submission
     assert [e["name"] for e in leaderboard(quiz, now=later)] == ["乙", "甲"]
-    # an open sheet past its deadline is graded (and shown) by the next call
+    # an open sheet past its deadline is shown once graded (reads never grade)
     join(quiz, now, phone="13800000003", name="丙", unit="伦教街道/常教社区")
     db.session.commit()
+    assert [e["name"] for e in leaderboard(quiz, now=now + timedelta(hours=2))] == ["乙", "甲"]
+    svc.close_overdue(quiz, now=now + timedelta(hours=2))
     assert [e["name"] for e in leaderboard(quiz, now=now + timedelta(hours=2))] == ["乙", "甲", "丙"]

@@ -174,10 +174,16 @@ def test_answers_after_deadline_are_refused_and_graded_at_deadline(ctx, tree, no
     assert db.session.scalar(select(func.count(Answer.id))) == 1
 
 
-def test_overdue_attempts_are_graded_for_the_leaderboard(ctx, tree, now):
+def test_overdue_attempts_are_graded_by_close_overdue_not_by_reads(ctx, tree, now):
+    """Reads never write: the board leaves a sheet past its deadline out (as every report does)
+    until a write path or `quiz close-overdue` grades it at its deadline."""
     quiz = make_quiz(duration_seconds=60)
     a = join(quiz, now).attempt
     answer_all(a, later(now, 30))
+    db.session.commit()
+    assert leaderboard(quiz, now=later(now, 3600)) == []
+    assert not db.session.dirty and db.session.get(Attempt, a.id).status == "open"  # the read wrote nothing
+    assert svc.close_overdue(quiz, now=later(now, 3600)) == 1
     entries = leaderboard(quiz, now=later(now, 3600))
     assert [(e["rank"], e["name"], e["score"], e["time_used_seconds"]) for e in entries] == [(1, "张三", 10, 60.0)]
 

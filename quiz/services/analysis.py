@@ -26,7 +26,7 @@ from quiz.errors import Invalid
 from quiz.extensions import db
 from quiz.models import Answer, Attempt, Quiz, User
 from quiz.services import scope
-from quiz.services.attempts import finalise_overdue, questions_by_id
+from quiz.services.attempts import questions_by_id
 from quiz.services.ranking import counted_attempts
 
 MISSED_BELOW = 1.0  # 易错题: accuracy below 100 %, i.e. at least one person got it wrong
@@ -65,7 +65,6 @@ class Analysis:
 def analyse(quiz: Quiz, *, now: datetime, root=None) -> Analysis:
     """Item statistics for the quiz (definitions in the module docstring); with `root` (a Unit),
     over the people of that unit's subtree only."""
-    finalise_overdue(quiz, now=now)
     counted = counted_attempts(quiz, root=root)
     attempts = db.session.execute(select(Attempt).where(Attempt.id.in_(select(counted.c.id)))).scalars().all()
     answers = defaultdict(dict)

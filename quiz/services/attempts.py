@@ -446,19 +446,15 @@ def _overdue_ids(quiz: Quiz, now: datetime) -> list[int]:
         Attempt.deadline < now).order_by(Attempt.id)).scalars())
 
 
-def finalise_overdue(quiz: Quiz, *, now: datetime) -> int:
-    """Grade every open attempt whose deadline has passed, at its deadline (in the caller's
-    transaction, in id order so that two graders never deadlock). Returns how many."""
-    ids = _overdue_ids(quiz, now)
-    for attempt_id in ids:
-        grade_attempt(db.session.get(Attempt, attempt_id), at=now, auto=True)
-    return len(ids)
-
-
 def close_overdue(quiz: Quiz, *, now: datetime) -> int:
-    """Grade every open attempt whose deadline has passed, each in its own short transaction
-    (committed here), so that closing a quiz with thousands of open sheets never holds one long
-    transaction or lock over all of them. Returns how many were graded."""
+    """Grade every open attempt of the quiz whose deadline has passed, at its deadline, each in its
+    own short transaction (committed here), so that closing a quiz with thousands of open sheets
+    never holds one long transaction or lock over all of them. Returns how many were graded.
+
+    The one function that closes overdue sheets: run by the write paths that need it (closing a
+    quiz) and by `quiz close-overdue`, which a timer runs every minute (docs/deployment.md).
+    Reads never grade: until then a sheet past its deadline is simply not submitted yet, and
+    every board, report and points board leaves it out alike."""
     graded = 0
     for attempt_id in _overdue_ids(quiz, now):
         attempt = db.session.get(Attempt, attempt_id)
@@ -467,6 +463,21 @@ def close_overdue(quiz: Quiz, *, now: datetime) -> int:
             graded += attempt.status == "submitted"
         db.session.commit()
     return graded
+
+
+def close_all_overdue(*, now: datetime) -> int:
+    """close_overdue for every quiz with an open sheet past its deadline. Returns how many sheets
+    were graded."""
+    quiz_ids = list(db.session.execute(select(Attempt.quiz_id).where(
+        Attempt.status == "open", Attempt.deadline.is_not(None), Attempt.deadline < now).distinct()).scalars())
+    db.session.commit()
+    return sum(close_overdue(db.session.get(Quiz, quiz_id), now=now) for quiz_id in quiz_ids)
+
+
+def is_overdue(attempt: Attempt, now: datetime) -> bool:
+    """Open, but past its deadline: it counts as closed, and is graded by the next write path or
+    `quiz close-overdue` (reads never grade it)."""
+    return attempt.status == "open" and attempt.deadline is not None and now > attempt.deadline
 
 
 def passed(attempt: Attempt) -> bool | None:

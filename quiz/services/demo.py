@@ -134,7 +134,7 @@ def _finished_quiz(now: datetime, banks: list[str]) -> Quiz:
     for index, (name, phone, unit) in enumerate(people):
         start = opens + timedelta(minutes=rng.randint(0, 36 * 60))
         _sit(quiz, rng, name=name, phone=phone, unit=unit, start=start, lazy=index % 13 == 5)
-    attempt_service.finalise_overdue(quiz, now=now)
+    attempt_service.close_overdue(quiz, now=now)
     db.session.flush()
     return quiz
 

@@ -113,8 +113,9 @@ def create_token(user: User, *, label: str = "", now: datetime) -> str:
     return secret
 
 
-def user_for_token(secret: str, *, now: datetime) -> User | None:
-    """The active user a bearer token belongs to, or None."""
+def user_for_token(secret: str, *, now: datetime, touch: bool = True) -> User | None:
+    """The active user a bearer token belongs to, or None. With `touch`, the token's last use is
+    recorded (the caller commits); reads pass touch=False, since reads never write."""
     if not secret:
         return None
     token = db.session.execute(
@@ -122,7 +123,8 @@ def user_for_token(secret: str, *, now: datetime) -> User | None:
     ).scalar_one_or_none()
     if token is None or not token.user.active:
         return None
-    token.last_used_at = now
+    if touch:
+        token.last_used_at = now
     return token.user
 
 

@@ -21,7 +21,7 @@ from quiz.errors import Invalid
 from quiz.extensions import db
 from quiz.models import Participant, Quiz, Unit
 from quiz.models.units import PATH_SEPARATOR
-from quiz.services.ranking import counted_attempts
+from quiz.services.ranking import competition_rank, counted_attempts
 
 LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 PERIODS = ("week", "month", "quarter", "year")
@@ -118,13 +118,11 @@ def person_points(quizzes: list[Quiz], rule: PointsRule, *, start: datetime, end
         totals[pid] = totals.get(pid, 0) + points
     people = [PersonPoints(pid, info[pid][0], info[pid][1], round(points, 4), info[pid][2], info[pid][3])
               for pid, points in totals.items()]
-    people.sort(key=lambda p: (-p.points, p.name, p.participant_id))
-    previous, rank = None, 0
-    for position, person in enumerate(people, start=1):
-        if person.points != previous:
-            rank, previous = position, person.points
+    people.sort(key=lambda p: (p.name, p.participant_id))  # equal points: listed by name
+    ranked = competition_rank(people, key=lambda p: -p.points)
+    for rank, person in ranked:
         person.rank = rank
-    return people
+    return [person for _rank, person in ranked]
 
 
 def unit_points(people: list[PersonPoints]) -> list[dict]:
@@ -137,21 +135,11 @@ def unit_points(people: list[PersonPoints]) -> list[dict]:
             row = totals.setdefault(path, {"unit": path, "depth": i - 1, "points": 0.0, "people": 0})
             row["points"] = round(row["points"] + person.points, 4)
             row["people"] += 1
-    rows = sorted(totals.values(), key=lambda r: (r["depth"], -r["points"], r["unit"]))
-    previous = None
-    for position_in_level, row in _positions(rows):
-        key = (row["depth"], row["points"])
-        if key != previous:
-            rank, previous = position_in_level, key
-        row["rank"] = rank
-    return rows
-
-
-def _positions(rows):
-    counter: dict[int, int] = {}
-    for row in rows:
-        counter[row["depth"]] = counter.get(row["depth"], 0) + 1
-        yield counter[row["depth"]], row
+    rows = sorted(totals.values(), key=lambda r: (r["depth"], r["unit"]))
+    for depth in sorted({r["depth"] for r in rows}):
+        for rank, row in competition_rank([r for r in rows if r["depth"] == depth], key=lambda r: -r["points"]):
+            row["rank"] = rank
+    return sorted(rows, key=lambda r: (r["depth"], r["rank"], r["unit"]))
 
 
 def honour_roll(quizzes: list[Quiz], rule: PointsRule, *, start: datetime, end: datetime, top: int = 10) -> dict:

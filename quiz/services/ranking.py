@@ -1,29 +1,84 @@
-"""Quiz ranking: score descending, then time used ascending, then submission time ascending;
-entries equal on all three share a rank and the next rank skips (1, 2, 2, 4).
+"""Quiz ranking (docs/rules.md "Which sheet counts", "Ranking").
 
-One entry per participant: the attempt that counts is the best (highest score, then less
-time, then earlier) or the latest submitted, as the quiz says.
+The ranking key is written once, here: score descending, then time used ascending, then
+submission time ascending (`RANK_KEY`). It makes the SQL ORDER BY (`order_by`), the SQL
+"ranks strictly before" condition (`beats`) and the Python sort key (`sort_key`); entries equal
+on the key share a rank and the next rank skips (1, 2, 2, 4), computed by `competition_rank`,
+which every ranked list uses (boards, verify, regrade previews, points boards, unit reports).
+
+One entry per participant: the sheet that counts is the best (the key, then the lower id) or the
+latest submitted, as the quiz says; sheets excluded by an organiser never count.
 """
 from __future__ import annotations
 
 from collections import OrderedDict
 from datetime import datetime
+from typing import Callable, Iterable, TypeVar
 
 from sqlalchemy import and_, func, or_, select
 
 from quiz.extensions import db
 from quiz.models import Attempt, Participant, Quiz, Unit
-from quiz.services.attempts import finalise_overdue
+
+T = TypeVar("T")
+
+# ---------------------------------------------------------------- the ranking key
+RANK_KEY = (("score", True), ("time_used_ms", False), ("submitted_at", False))  # (column, descending)
+
+
+def _column(source, name: str):
+    """A column of a table-like source: a mapped class or alias (attribute) or a subquery (.c)."""
+    return getattr(source.c, name) if hasattr(source, "c") else getattr(source, name)
+
+
+def order_by(source, *, by_id: bool = False) -> list:
+    """ORDER BY clauses in rank order (best first) for `source`; with `by_id`, the sheet id
+    breaks ties (the choice of a person's best sheet)."""
+    clauses = [(_column(source, name).desc() if descending else _column(source, name).asc())
+               for name, descending in RANK_KEY]
+    return clauses + [_column(source, "id").asc()] if by_id else clauses
+
+
+def beats(b, a, *, by_id: bool = False):
+    """SQL condition: `b` ranks strictly before `a` (with `by_id`, a tie on the key goes to the
+    lower id). `a` may be a table-like source or a plain object with the key's attributes."""
+    names = [name for name, _desc in RANK_KEY] + (["id"] if by_id else [])
+    descending = [desc for _name, desc in RANK_KEY] + ([False] if by_id else [])
+
+    def value(source, name):
+        return _column(source, name) if not isinstance(source, Attempt) else getattr(source, name)
+
+    condition = None  # built from the last column back: b < a on it, or equal and b < a on the rest
+    for name, desc in reversed(list(zip(names, descending))):
+        left, right = value(b, name), value(a, name)
+        strictly = left > right if desc else left < right
+        condition = strictly if condition is None else or_(strictly, and_(left == right, condition))
+    return condition
+
+
+def sort_key(score: float, time_used_ms: int, submitted_at: datetime) -> tuple:
+    """The Python sort key of RANK_KEY: sorting ascending puts the best first."""
+    return (-score, time_used_ms, submitted_at)
+
+
+def competition_rank(items: Iterable[T], key: Callable[[T], object]) -> list[tuple[int, T]]:
+    """(rank, item) in order of `key` (ascending = better first; the sort is stable, so items
+    equal on the key keep their given order): equal keys share a rank and the next rank skips
+    (1, 2, 2, 4)."""
+    out, previous, rank = [], object(), 0
+    for position, item in enumerate(sorted(items, key=key), start=1):
+        value = key(item)
+        if value != previous:
+            rank, previous = position, value
+        out.append((rank, item))
+    return out
 
 
 def counted_attempts(quiz: Quiz, *, until: datetime | None = None, root: Unit | None = None):
     """Subquery of the attempt that counts for each participant (submitted attempts not excluded
     by an organiser; with `until`, only those submitted at or before it; with `root`, only people
     of that unit's subtree)."""
-    if quiz.attempt_policy == "latest":
-        order = (Attempt.number.desc(),)
-    else:
-        order = (Attempt.score.desc(), Attempt.time_used_ms.asc(), Attempt.submitted_at.asc(), Attempt.id.asc())
+    order = (Attempt.number.desc(),) if quiz.attempt_policy == "latest" else order_by(Attempt, by_id=True)
     stmt = (
         select(Attempt.id, Attempt.participant_id, Attempt.score, Attempt.time_used_ms, Attempt.submitted_at,
                func.row_number().over(partition_by=Attempt.participant_id, order_by=order).label("pick"))
@@ -50,8 +105,7 @@ def public_cutoff(quiz: Quiz, now: datetime) -> datetime | None:
 def ranked_entries(quiz: Quiz, *, until: datetime | None = None):
     """Subquery: every counted entry with its rank, name, unit path and unit id."""
     counted = counted_attempts(quiz, until=until)
-    rank = func.rank().over(order_by=(counted.c.score.desc(), counted.c.time_used_ms.asc(),
-                                      counted.c.submitted_at.asc())).label("rank")
+    rank = func.rank().over(order_by=order_by(counted)).label("rank")
     return (
         select(rank, Participant.name.label("name"), Unit.path.label("unit"), Unit.id.label("unit_id"),
                counted.c.score, counted.c.time_used_ms, counted.c.id.label("attempt_id"),
@@ -124,12 +178,7 @@ def top_entries(quiz: Quiz, *, limit: int, until: datetime | None = None) -> lis
     from sqlalchemy.orm import aliased
 
     a, b = aliased(Attempt, name="a"), aliased(Attempt, name="b")
-    if quiz.attempt_policy == "latest":
-        better = b.number > a.number
-    else:
-        better = or_(b.score > a.score, and_(b.score == a.score, or_(
-            b.time_used_ms < a.time_used_ms, and_(b.time_used_ms == a.time_used_ms, or_(
-                b.submitted_at < a.submitted_at, and_(b.submitted_at == a.submitted_at, b.id < a.id))))))
+    better = b.number > a.number if quiz.attempt_policy == "latest" else beats(b, a, by_id=True)
     beaten = select(b.id).where(b.quiz_id == a.quiz_id, b.participant_id == a.participant_id,
                                 b.status == "submitted", b.excluded.is_(False), b.id != a.id, better)
     if until is not None:
@@ -139,22 +188,17 @@ def top_entries(quiz: Quiz, *, limit: int, until: datetime | None = None) -> lis
             .where(a.quiz_id == quiz.id, a.status == "submitted", a.excluded.is_(False), ~exists(beaten)))
     if until is not None:
         stmt = stmt.where(a.submitted_at <= until)
-    stmt = stmt.order_by(a.score.desc(), a.time_used_ms.asc(), a.submitted_at.asc(), a.id.asc()).limit(limit)
-    out, previous, rank = [], None, 0
-    for position, r in enumerate(db.session.execute(stmt), start=1):
-        key = (r.score, r.time_used_ms, r.submitted_at)
-        if key != previous:
-            rank, previous = position, key
-        out.append((rank, r.name, r.path, r.score, r.time_used_ms, r.id, r.participant_id))
-    return out
+    rows = db.session.execute(stmt.order_by(*order_by(a, by_id=True)).limit(limit)).all()
+    return [(rank, r.name, r.path, r.score, r.time_used_ms, r.id, r.participant_id)
+            for rank, r in competition_rank(rows, key=lambda r: sort_key(r.score, r.time_used_ms, r.submitted_at))]
 
 
 def leaderboard(quiz: Quiz, *, now: datetime, limit: int = 100, offset: int = 0, search: str = "",
                 unit: Unit | None = None, public: bool = False) -> list[dict]:
-    """The ranked entries (attempts past their deadline are graded first). Ranks are over the
-    whole board; `search` (name) and `unit` (subtree) only filter what is shown. A public board
-    of a frozen quiz shows the standings at the freeze time."""
-    finalise_overdue(quiz, now=now)
+    """The ranked entries, from stored state (a read never writes: a sheet past its deadline
+    appears once it is graded, by a write path or `quiz close-overdue`). Ranks are over the whole
+    board; `search` (name) and `unit` (subtree) only filter what is shown. A public board of a
+    frozen quiz shows the standings at the freeze time."""
     until = public_cutoff(quiz, now) if public else None
     search = (search or "").strip()
     if not search and unit is None and offset == 0 and limit <= 1000:  # the board's first page: always fresh
@@ -183,13 +227,8 @@ def rank_of(attempt: Attempt, *, now: datetime) -> int | None:
     if attempt.status != "submitted" or attempt.excluded:
         return None
     counted = counted_attempts(attempt.quiz)
-    better = db.session.scalar(
-        select(func.count()).select_from(counted).where(
-            counted.c.participant_id != attempt.participant_id,
-            or_(counted.c.score > attempt.score,
-                and_(counted.c.score == attempt.score, counted.c.time_used_ms < attempt.time_used_ms),
-                and_(counted.c.score == attempt.score, counted.c.time_used_ms == attempt.time_used_ms,
-                     counted.c.submitted_at < attempt.submitted_at))))
+    better = db.session.scalar(select(func.count()).select_from(counted).where(
+        counted.c.participant_id != attempt.participant_id, beats(counted, attempt)))
     return (better or 0) + 1
 
 
@@ -198,17 +237,12 @@ def ranks_for(quiz: Quiz, attempts: list[Attempt], scores: dict[int, float]) -> 
     preview a regrade): rank of each counted sheet, one per person (best or latest)."""
     best: dict[int, tuple] = {}
     for a in attempts:
-        if a.excluded:
+        if a.excluded or a.status != "submitted":
             continue
-        score = scores[a.id]
-        key = ((-a.number,) if quiz.attempt_policy == "latest" else (-score, a.time_used_ms, a.submitted_at, a.id))
+        key = (-a.number,) if quiz.attempt_policy == "latest" else (
+            *sort_key(scores[a.id], a.time_used_ms, a.submitted_at), a.id)
         if a.participant_id not in best or key < best[a.participant_id][0]:
             best[a.participant_id] = (key, a)
-    chosen = sorted((a for _k, a in best.values()), key=lambda a: (-scores[a.id], a.time_used_ms, a.submitted_at))
-    ranks, previous, rank = {}, None, 0
-    for position, a in enumerate(chosen, start=1):
-        key = (scores[a.id], a.time_used_ms, a.submitted_at)
-        if key != previous:
-            rank, previous = position, key
-        ranks[a.id] = rank
-    return ranks
+    ranked = competition_rank((a for _k, a in best.values()),
+                              key=lambda a: sort_key(scores[a.id], a.time_used_ms, a.submitted_at))
+    return {a.id: rank for rank, a in ranked}

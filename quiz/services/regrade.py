@@ -19,7 +19,7 @@ from quiz.errors import Conflict, Forbidden, Invalid
 from quiz.extensions import db
 from quiz.models import Answer, Attempt, Question, Quiz, Regrade, User
 from quiz.models.quizzes import quiz_bank
-from quiz.services.attempts import finalise_overdue, grade_paper, questions_by_id
+from quiz.services.attempts import grade_paper, questions_by_id
 from quiz.services import scope
 from quiz.services.ranking import ranks_for
 
@@ -74,7 +74,6 @@ def quizzes_using(question: Question, *, actor: User | None, now: datetime) -> l
 
 def preview(quiz: Quiz, *, now: datetime) -> list[Change]:
     """Sheets whose score changes under the current answer key, with ranks before and after."""
-    finalise_overdue(quiz, now=now)
     attempts = db.session.execute(select(Attempt).where(Attempt.quiz_id == quiz.id, Attempt.status == "submitted")
                                   .order_by(Attempt.id)).scalars().all()
     if not attempts:

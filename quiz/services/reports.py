@@ -28,8 +28,7 @@ from quiz.errors import Invalid
 from quiz.extensions import db
 from quiz.models import Participant, Quiz, Unit
 from quiz.models.units import PATH_SEPARATOR
-from quiz.services.attempts import finalise_overdue
-from quiz.services.ranking import counted_attempts
+from quiz.services.ranking import competition_rank, counted_attempts
 from quiz.services.scope import subtree_condition
 
 RANK_BY = ("average", "participation", "mix")
@@ -68,7 +67,6 @@ def unit_report(quiz: Quiz, *, now: datetime, root: Unit | None = None, rank_by:
         raise Invalid(_("rank_by must be one of %(values)s.", values=", ".join(RANK_BY)))
     if not 0 <= participation_weight <= 1:
         raise Invalid(_("The participation weight must be between 0 and 1."))
-    finalise_overdue(quiz, now=now)
     stmt = select(Unit).order_by(Unit.path)
     if root is not None:
         stmt = stmt.where(subtree_condition(root))
@@ -132,11 +130,9 @@ def _rank_within_levels(rows: list[UnitRow]) -> None:
         by_depth.setdefault(row.depth, []).append(row)
     for level in by_depth.values():
         took_part = [r for r in level if r.participants]
-        ranked = sorted((r for r in took_part if r.ranking_value is not None), key=lambda r: -r.ranking_value)
-        previous, rank = None, 0
-        for position, row in enumerate(ranked, start=1):
-            if row.ranking_value != previous:
-                rank, previous = position, row.ranking_value
+        ranked = competition_rank([r for r in took_part if r.ranking_value is not None],
+                                  key=lambda r: -r.ranking_value)
+        for rank, row in ranked:
             row.rank = rank
         for row in took_part:
             if row.ranking_value is None:

@@ -1,5 +1,6 @@
 """`quiz verify`: recompute every submitted attempt's score from its stored answers and the
-current answer key, and every rank from those scores, and list the differences (0 expected)."""
+current answer key, and every rank from those scores, and compare them with both ranking paths
+(the full ranking and the index-ordered first page); list the differences (0 expected)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -9,8 +10,10 @@ from sqlalchemy import select
 
 from quiz.extensions import db
 from quiz.models import Answer, Attempt, Quiz
-from quiz.services.attempts import finalise_overdue, grade_paper, questions_by_id
-from quiz.services.ranking import leaderboard, ranks_for
+from quiz.services.attempts import grade_paper, questions_by_id
+from quiz.services.ranking import leaderboard, ranks_for, top_entries
+
+TOP_CHECKED = 1000  # the longest first page the board serves from the index-ordered query
 
 
 @dataclass
@@ -23,7 +26,6 @@ class VerifyReport:
 def verify_quiz(quiz: Quiz, *, now: datetime) -> VerifyReport:
     """Recompute scores, correct counts, each answer's points and ranks independently of the
     stored figures."""
-    finalise_overdue(quiz, now=now)
     report = VerifyReport()
     attempts = db.session.execute(select(Attempt).where(Attempt.quiz_id == quiz.id,
                                                         Attempt.status == "submitted")).scalars().all()
@@ -54,6 +56,11 @@ def verify_quiz(quiz: Quiz, *, now: datetime) -> VerifyReport:
     # ranks: recompute with the rule in Python and compare with the SQL leaderboard
     expected = ranks_for(quiz, attempts, {a: score for a, (score, _c) in recomputed.items()})
     served = {e["attempt_id"]: e["rank"] for e in leaderboard(quiz, now=now, limit=10 ** 9)}
+    # the index-ordered first page (the board's first page, the big screen) is checked as well
+    for rank, _name, _unit, _score, _time, attempt_id, _person in top_entries(quiz, limit=TOP_CHECKED):
+        if expected.get(attempt_id) != rank:
+            report.differences.append(f"attempt {attempt_id}: first-page rank {rank}, recomputed "
+                                      f"{expected.get(attempt_id)}")
     report.entries = len(expected)
     for attempt_id, rank in expected.items():
         if served.get(attempt_id) != rank:

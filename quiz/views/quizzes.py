@@ -16,7 +16,6 @@ from quiz.forms import EmptyForm
 from quiz.models import Attempt, Participant, Unit
 from quiz.models.base import utcnow
 from quiz.questions import LETTERS, QUESTION_TYPES, type_choices
-from quiz.services import attempts as attempt_service
 from quiz.services import papers as paper_service
 from quiz.services import quizzes as quiz_service
 from quiz.services import scope
@@ -101,8 +100,6 @@ def create():
 def show(quiz_id: int):
     quiz = quiz_service.get_quiz(quiz_id, actor=current_user, access=scope.VIEW)
     now = utcnow()
-    attempt_service.finalise_overdue(quiz, now=now)
-    db.session.commit()
     root = scope.people_root(current_user)
     join_url = public_join_url(quiz)
     stmt = (select(Attempt).where(Attempt.quiz_id == quiz.id).join(Participant)

@@ -27,7 +27,8 @@ def token_required(view):
     def wrapped(*args, **kwargs):
         header = request.headers.get("Authorization", "")
         scheme, _sep, secret = header.partition(" ")
-        user = user_for_token(secret.strip(), now=utcnow()) if scheme.lower() == "bearer" else None
+        user = user_for_token(secret.strip(), now=utcnow(), touch=request.method not in ("GET", "HEAD")
+                              ) if scheme.lower() == "bearer" else None
         if user is None:
             raise QuizError(_("A valid API token is required (Authorization: Bearer TOKEN)."), status_code=401)
         g.api_user = user
