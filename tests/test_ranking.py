@@ -2,7 +2,6 @@
 rank_of) and the Python rule agree, ties included; `quiz verify` checks both board paths."""
 from __future__ import annotations
 
-
 from sqlalchemy import select
 
 from quiz.extensions import db
