@@ -456,7 +456,7 @@ def check_integrity(url: str, secret: str, people: list[Participant]) -> list[st
     from quiz import create_app
     from quiz.extensions import db
     from quiz.models import Answer, Attempt, Question
-    from quiz.services.attempts import response_for_client
+    from quiz.questions import get_type
 
     app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": secret})
     problems: list[str] = []
@@ -492,7 +492,7 @@ def check_integrity(url: str, secret: str, people: list[Participant]) -> list[st
                 if stored is None:
                     problems.append(f"attempt {p.attempt_id} question {qid}: acknowledged answer missing")
                     continue
-                shown = response_for_client(kinds[qid], stored, order.get(qid))
+                shown = get_type(kinds[qid]).for_client(stored, order.get(qid))
                 if shown not in allowed:
                     problems.append(f"attempt {p.attempt_id} question {qid}: stored {shown!r}, "
                                     f"last acknowledged {writes[last][0]!r}")

@@ -115,10 +115,10 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     if not app.debug and not app.testing:
         logging.basicConfig(level=logging.INFO)
-    # Clean answer saves skip Flask (quiz/fastlane.py); everything else reaches the app as usual.
-    from quiz.fastlane import AnswerFastLane
+    # Clean answer saves skip Flask (quiz/answer_lane.py); everything else reaches the app as usual.
+    from quiz.answer_lane import AnswerLane
 
-    app.wsgi_app = AnswerFastLane(app, app.wsgi_app)
+    app.wsgi_app = AnswerLane(app, app.wsgi_app)
     # Outermost: security headers and Secure cookies on every response; the memory:// warning.
     from quiz.security import init_security
 

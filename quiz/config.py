@@ -77,7 +77,7 @@ class Config:
     JOIN_MISMATCH_LIMIT_PER_PHONE = "10 per 15 minutes"
     LOGIN_FAILURE_LIMIT = "10 per 15 minutes"
     LOGIN_FAILURE_LIMIT_PER_ADDRESS = "100 per 15 minutes"
-    # Serve clean answer saves in a WSGI fast lane in front of Flask (quiz/fastlane.py).
+    # Serve clean answer saves in a WSGI lane in front of Flask (quiz/answer_lane.py); False: through Flask.
     ANSWER_FAST_LANE = True
     # Behind a reverse proxy: how many proxies set X-Forwarded-For/-Proto/-Host (0 = none).
     PROXY_FIX_X_FOR = 0

@@ -55,14 +55,14 @@
 
   function isAnswered(q, response) {
     if (response === null || response === undefined) return false;
-    if (q.type === "blank") {
+    if (q.widget === "blanks") {
       return Array.isArray(response) && response.some(function (s) { return String(s).trim() !== ""; });
     }
     return String(response) !== "";
   }
   function wire(q, response) {
     // what the API gets: a cleared 填空 (all inputs empty) is sent as [] so the answer is removed
-    if (q.type === "blank" && !isAnswered(q, response)) return [];
+    if (q.widget === "blanks" && !isAnswered(q, response)) return [];
     return response;
   }
 
@@ -228,11 +228,14 @@
     window.location.replace(D.result_url);
   }
   function closed(message, reason) {
-    // the sheet is no longer open: say why, then show the result page (which grades it if needed)
+    // the sheet is no longer open: say why, submit it (a sheet past its deadline is graded at the
+    // deadline by its submission; reads never grade, and submitting twice changes nothing), then
+    // show the result page
     if (finished) return;
     finished = true;
     showOverlay(message || T.closed, reason);
-    setTimeout(goToResult, 2500);
+    var show = function () { setTimeout(goToResult, 2500); };
+    request("POST", api + "/submit", {}).then(show, show);
   }
   function why(body) {
     // The clock's answer → [message, reason]. A sheet that ends while the deadline this page knew
@@ -419,7 +422,7 @@
   function optionRow(q, kind, name, value, key, text, checked) {
     var label = el("label", "opt " + kind + (checked ? " checked" : ""));
     var input = el("input");
-    input.type = kind === "multi" ? "checkbox" : "radio";
+    input.type = kind === "many" ? "checkbox" : "radio";
     input.name = name;
     input.value = value;
     input.checked = checked;
@@ -437,10 +440,11 @@
     card.textContent = "";
     card.setAttribute("data-qid", qid);
     card.setAttribute("data-type", q.type);
+    card.setAttribute("data-widget", q.widget);
 
     var head = el("div", "q-head");
     head.appendChild(el("span", "q-number", String(current + 1) + "."));
-    head.appendChild(el("span", "q-type", T.types[q.type] || q.type));
+    head.appendChild(el("span", "q-type", q.label || q.type));
     head.appendChild(el("span", "q-points", fmt(T.points, {points: q.points})));
     var st = el("span", "save-state " + (state[qid] || ""), statusText(qid));
     st.setAttribute("data-qid", qid);
@@ -451,22 +455,23 @@
     card.appendChild(el("div", "q-stem", q.stem));
 
     var name = "q" + qid;
-    if (q.type === "single" || q.type === "multi") {
-      if (q.type === "multi") card.appendChild(el("p", "q-note", T.multi_hint));
+    // how to show a question is its type's `widget` (quiz/questions): one, many, truefalse, blanks
+    if (q.widget === "one" || q.widget === "many") {
+      if (q.widget === "many") card.appendChild(el("p", "q-note", T.multi_hint));
       var opts = el("div", "opts");
-      opts.setAttribute("role", q.type === "multi" ? "group" : "radiogroup");
+      opts.setAttribute("role", q.widget === "many" ? "group" : "radiogroup");
       var chosen = String(response || "");
       q.options.forEach(function (o) {
-        opts.appendChild(optionRow(q, q.type, name, o.key, o.key, o.text, chosen.indexOf(o.key) >= 0));
+        opts.appendChild(optionRow(q, q.widget, name, o.key, o.key, o.text, chosen.indexOf(o.key) >= 0));
       });
       card.appendChild(opts);
-    } else if (q.type === "judge") {
+    } else if (q.widget === "truefalse") {
       var jopts = el("div", "opts");
       jopts.setAttribute("role", "radiogroup");
-      jopts.appendChild(optionRow(q, "judge", name, JUDGE[0], "✓", T["true"], response === JUDGE[0]));
-      jopts.appendChild(optionRow(q, "judge", name, JUDGE[1], "✗", T["false"], response === JUDGE[1]));
+      jopts.appendChild(optionRow(q, "truefalse", name, JUDGE[0], "✓", T["true"], response === JUDGE[0]));
+      jopts.appendChild(optionRow(q, "truefalse", name, JUDGE[1], "✗", T["false"], response === JUDGE[1]));
       card.appendChild(jopts);
-    } else if (q.type === "blank") {
+    } else {  // "blanks": one text box per blank
       var blanks = el("div", "blanks");
       var n = Math.max(1, q.blanks || 1);
       var values = Array.isArray(response) ? response : [];
@@ -495,10 +500,10 @@
   }
 
   function answerText(q, answer) {
-    if (q.type === "blank" && Array.isArray(answer)) {
+    if (q.widget === "blanks" && Array.isArray(answer)) {
       return answer.map(function (b) { return Array.isArray(b) ? b.join(" / ") : b; }).join(" | ");
     }
-    if (q.type === "judge") return answer === JUDGE[0] ? T["true"] : answer === JUDGE[1] ? T["false"] : answer;
+    if (q.widget === "truefalse") return answer === JUDGE[0] ? T["true"] : answer === JUDGE[1] ? T["false"] : answer;
     return answer;
   }
 

@@ -2,16 +2,17 @@
   "use strict";
   var T = JSON.parse(document.getElementById("wrong-i18n").textContent);
   var CSRF = document.querySelector('meta[name="csrf-token"]').content;
-  function answerText(type, answer) {
-    if (type === "blank" && Array.isArray(answer)) {
+  // a question is shown by its type's widget (quiz/questions): one, many, truefalse, blanks
+  function answerText(widget, answer) {
+    if (widget === "blanks" && Array.isArray(answer)) {
       return answer.map(function (b) { return Array.isArray(b) ? b.join(" / ") : b; }).join(" | ");
     }
-    if (type === "judge") return answer === "正确" ? T["true"] : answer === "错误" ? T["false"] : answer;
+    if (widget === "truefalse") return answer === "正确" ? T["true"] : answer === "错误" ? T["false"] : answer;
     return answer;
   }
   function responseOf(card) {
-    var type = card.getAttribute("data-type");
-    if (type === "blank") {
+    var widget = card.getAttribute("data-widget");
+    if (widget === "blanks") {
       var values = [];
       card.querySelectorAll("input[data-blank]").forEach(function (i) { values.push(i.value); });
       return values.some(function (v) { return v.trim(); }) ? values : null;
@@ -19,7 +20,7 @@
     var letters = [];
     card.querySelectorAll("input:checked").forEach(function (i) { letters.push(i.value); });
     if (!letters.length) return null;
-    return type === "multi" ? letters.sort().join("") : letters[0];
+    return widget === "many" ? letters.sort().join("") : letters[0];
   }
   document.addEventListener("change", function (e) {
     var card = e.target.closest && e.target.closest(".wrong-item");
@@ -54,7 +55,7 @@
         box.setAttribute("data-correct", body.correct ? "true" : "false");
         box.querySelector(".verdict").textContent = body.correct ? T.right : T.wrong;
         box.querySelector(".answer").hidden = false;
-        box.querySelector(".answer-text").textContent = answerText(card.getAttribute("data-type"), body.answer);
+        box.querySelector(".answer-text").textContent = answerText(card.getAttribute("data-widget"), body.answer);
         var ex = box.querySelector(".explanation");
         ex.hidden = !body.explanation;
         box.querySelector(".explanation-text").textContent = body.explanation || "";

@@ -59,9 +59,9 @@ def app(database_url, tmp_path):
         "WTF_CSRF_ENABLED": False,
         "UPLOAD_FOLDER": str(tmp_path / "uploads"),
     })
-    from quiz.services import hotpath
+    from quiz.services import answers
 
-    hotpath.clear_caches()  # ids are reused after the tables are emptied
+    answers.clear_caches()  # ids are reused after the tables are emptied
     with app.app_context():
         _empty_tables()
     yield app
@@ -184,3 +184,13 @@ def csv_bytes(rows: list[list[str]], encoding: str = "utf-8-sig") -> bytes:
 
 
 HEADER = ["题型", "题干", "选项A", "选项B", "选项C", "选项D", "答案", "解析", "分值", "难度", "知识点"]
+
+
+def answer_lane(app):
+    """The app's answer lane (quiz/answer_lane.py), wherever it sits in the WSGI middleware chain."""
+    from quiz.answer_lane import AnswerLane
+
+    layer = app.wsgi_app
+    while not isinstance(layer, AnswerLane):
+        layer = layer.wsgi_app
+    return layer

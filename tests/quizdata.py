@@ -43,10 +43,10 @@ def make_quiz(now=FIXED_NOW, actor=None, **overrides):
 
 def right_response(question, entry):
     """The correct response as the participant would send it (shown letters)."""
-    from quiz.services.attempts import to_shown
+    from quiz.questions import get_type
 
     if question.type in ("single", "multi"):
-        return to_shown(question.answer, entry["order"])
+        return get_type(question.type).to_shown(question.answer, entry["order"])
     if question.type == "blank":
         return [b.split(";")[0] for b in question.answer.split("|")]
     return question.answer

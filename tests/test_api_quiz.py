@@ -51,7 +51,7 @@ def test_join_payload_never_leaks_answers(client, quiz_id, app):
     assert set(body) == {"attempt_id", "token", "deadline", "questions", "answers"}
     assert body["answers"] == {}
     for q in body["questions"]:
-        assert set(q) == {"id", "type", "stem", "options", "blanks", "points"}
+        assert set(q) == {"id", "type", "widget", "label", "stem", "options", "blanks", "points"}
         assert all(set(o) == {"key", "text"} for o in q["options"])
     text = json.dumps(body, ensure_ascii=False)
     assert "解析" not in text and "共同建设" not in text and "正确" not in text
@@ -101,11 +101,11 @@ def test_after_deadline_409_and_graded(client, quiz_id, app, monkeypatch):
     qid = next(q["id"] for q in body["questions"] if q["type"] == "single")
     assert client.put(f"/api/v1/attempts/{body['attempt_id']}/answers/{qid}", json={"response": "A"},
                       headers=bearer(body["token"])).status_code == 200
-    import quiz.fastlane as fastlane
+    import quiz.answer_lane as answer_lane
     import quiz.views.api.sheets as api
     late_clock = lambda: utcnow() + timedelta(seconds=601)  # noqa: E731
     monkeypatch.setattr(api, "utcnow", late_clock)
-    monkeypatch.setattr(fastlane, "utcnow", late_clock)  # the WSGI fast lane keeps its own clock
+    monkeypatch.setattr(answer_lane, "utcnow", late_clock)  # the WSGI answer lane keeps its own clock
     late = client.put(f"/api/v1/attempts/{body['attempt_id']}/answers/{qid}", json={"response": "B"},
                       headers=bearer(body["token"]))
     assert late.status_code == 409

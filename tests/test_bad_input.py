@@ -250,7 +250,7 @@ def test_huge_ids_in_manager_urls_are_404(client, auth):
 
 
 def test_huge_ids_skip_the_fast_lane_quietly(client, sheet, caplog):
-    caplog.set_level(logging.WARNING, logger="quiz.fastlane")
+    caplog.set_level(logging.WARNING, logger="quiz.answer_lane")
     for big in (HUGE, 10 ** 17):
         response = client.put(f"/api/v1/attempts/{big}/answers/1", json={"response": "A"},
                               headers=bearer(sheet["token"]))

@@ -1,4 +1,4 @@
-"""Group commit of answer saves (quiz.services.hotpath.GroupCommit) on PostgreSQL.
+"""Group commit of answer saves (quiz.services.answers.GroupCommit) on PostgreSQL.
 
 Saves that arrive while another save of the process is being written go to the database together,
 each still checked against its own sheet and acknowledged only after the commit."""
@@ -13,7 +13,7 @@ from sqlalchemy import select, update
 from quiz.extensions import db
 from quiz.models import Answer, Attempt
 from quiz.models.base import utcnow
-from quiz.services import hotpath
+from quiz.services import answers
 from tests.test_api_quiz import PERSON, quiz_id  # noqa: F401  (fixture)
 
 
@@ -44,9 +44,9 @@ def stored(app, aid, qid):
 def run_held(app, monkeypatch, first, followers):
     """The first save leads and is held inside the database call until every follower is queued;
     returns (results by name, the GroupCommit)."""
-    group = hotpath.GroupCommit()
+    group = answers.GroupCommit()
     release = threading.Event()
-    real = hotpath._pg_upsert
+    real = answers._pg_upsert
     calls = {"n": 0}
 
     def held(engine, p):
@@ -133,7 +133,7 @@ def test_api_saves_from_many_threads_all_land(app, client, sheets):
         for aid, _ in sheets:
             tokens[aid] = attempt_token(db.session.get(Attempt, aid))
     with app.app_context():
-        group = hotpath.group_commit_for(db.engine)
+        group = answers.group_commit_for(db.engine)
     before = group.saves
     errors = []
 

@@ -40,6 +40,46 @@ class QuestionType:
     aliases: ClassVar[tuple[str, ...]] = ()
     uses_options: ClassVar[bool] = False
     min_options: ClassVar[int] = 0
+    # How answer sheets show it (static/sheet.js, the result and wrong-answer pages): "one" (pick one
+    # option), "many" (pick several), "truefalse", "blanks" (one text box per blank).
+    widget: ClassVar[str] = "blanks"
+    shuffles_options: ClassVar[bool] = False  # option order may be shuffled per person
+    uses_partial_policy: ClassVar[bool] = False  # the quiz's 多选 partial-credit policy applies
+
+    # ---- a sheet's shown letters ↔ the bank's letters (identity unless options are shuffled)
+    def to_bank(self, canonical: str, order: list[int] | None) -> str:
+        """A canonical response in the letters the participant saw → the bank's letters."""
+        return canonical
+
+    def to_shown(self, stored: str, order: list[int] | None) -> str:
+        """A stored (bank-letter) response or answer → the letters this participant saw."""
+        return stored
+
+    def for_client(self, stored: str, order: list[int] | None) -> Any:
+        """A stored response as the client sends it (its shown letters, a list of blanks …)."""
+        return self.to_shown(stored, order)
+
+    def shown_answer(self, answer: str, order: list[int] | None) -> Any:
+        """The right answer as this participant should see it."""
+        return self.to_shown(answer, order)
+
+    def blank_count(self, answer: str) -> int:
+        """How many text boxes the sheet shows (0 for types without blanks)."""
+        return 0
+
+    def export_text(self, stored: str) -> str:
+        """A stored response (or the canonical answer) as text in the bank's own form, for exports."""
+        return stored
+
+    def wrong_choice(self, stored: str) -> str | None:
+        """A wrong response worth counting as "most-chosen wrong option" (choice types), else None."""
+        return None
+
+    @staticmethod
+    def is_empty(response: Any) -> bool:
+        """Nothing answered: saving it clears the question's answer."""
+        return response is None or response == "" or response == [] or (
+            isinstance(response, list) and all(isinstance(x, str) and not x.strip() for x in response))
 
     def clean_options(self, options: list[str]) -> list[str]:
         """The options kept for this type (choice types keep them, others drop them)."""

@@ -87,3 +87,20 @@ class Blank(QuestionType):
 
     def display_answer(self, answer: str, options: list[str]) -> str:
         return " | ".join(" / ".join(b) for b in split_blanks(answer))
+
+    def for_client(self, stored: str, order: list[int] | None) -> list[str]:
+        return json.loads(stored)
+
+    def shown_answer(self, answer: str, order: list[int] | None) -> list[list[str]]:
+        return split_blanks(answer)
+
+    def blank_count(self, answer: str) -> int:
+        return len(split_blanks(answer))
+
+    def export_text(self, stored: str) -> str:
+        """A stored response (a JSON list) as 共建|共享; the canonical answer stays as it is."""
+        try:
+            given = json.loads(stored)
+        except ValueError:
+            return stored
+        return "|".join(str(x) for x in given) if isinstance(given, list) else stored

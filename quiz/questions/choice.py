@@ -32,6 +32,24 @@ class _ChoiceType(QuestionType):
     uses_options = True
     min_options = 2
     single = True
+    widget = "one"
+    shuffles_options = True
+
+    def to_bank(self, canonical: str, order: list[int] | None) -> str:
+        """Letters as shown → the bank's letters (sorted); `order` lists the bank's option indexes
+        in the order shown."""
+        if not order:
+            return canonical
+        return "".join(sorted(LETTERS[order[LETTERS.index(c)]] for c in canonical))
+
+    def to_shown(self, stored: str, order: list[int] | None) -> str:
+        """The bank's letters → the letters this participant saw (sorted)."""
+        if not order:
+            return stored
+        return "".join(sorted(LETTERS[order.index(LETTERS.index(c))] for c in stored))
+
+    def wrong_choice(self, stored: str) -> str | None:
+        return stored
 
     def parse_answer(self, raw: str, options: list[str], stem: str) -> str:
         if len(options) < self.min_options:
@@ -83,6 +101,8 @@ class MultipleChoice(_ChoiceType):
     wrong letter earns half, any wrong letter earns 0."""
 
     key = "multi"
+    widget = "many"
+    uses_partial_policy = True
     label = _l("Multiple choice")
     canonical_name = "多选"
     aliases = ("多选题", "多项选择题", "多项选择", "不定项选择题", "不定项选择", "不定项",

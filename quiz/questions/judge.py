@@ -33,6 +33,7 @@ class Judge(QuestionType):
     """判断: full points if right, else 0."""
 
     key = "judge"
+    widget = "truefalse"
     label = _l("True/false")
     canonical_name = "判断"
     aliases = ("判断题", "是非题", "对错题", "judge", "true/false", "truefalse", "tf")

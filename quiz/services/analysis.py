@@ -24,6 +24,7 @@ from sqlalchemy import select
 
 from quiz.errors import Invalid
 from quiz.extensions import db
+from quiz.questions import get_type
 from quiz.models import Answer, Attempt, Quiz, User
 from quiz.services import scope
 from quiz.services.attempts import questions_by_id
@@ -84,8 +85,9 @@ def analyse(quiz: Quiz, *, now: datetime, root=None) -> Analysis:
             item = items[entry["q"]]
             item.seen += 1
             item.correct += bool(answer and answer.correct)
-            if answer and not answer.correct and item.type in ("single", "multi"):
-                wrong[entry["q"]][answer.response] += 1
+            choice = get_type(item.type).wrong_choice(answer.response) if answer and not answer.correct else None
+            if choice is not None:
+                wrong[entry["q"]][choice] += 1
     ranked = sorted(attempts, key=lambda a: -(a.score or 0))
     group = max(1, round(len(ranked) * 0.27)) if ranked else 0
     upper, lower = ranked[:group], ranked[-group:] if group else []

@@ -9,9 +9,6 @@ submitting. Rules: docs/rules.md "Scoring" and "Time, deadlines and closing".
 """
 from __future__ import annotations
 
-import hashlib
-import hmac
-import json
 import random
 import secrets
 from dataclasses import dataclass
@@ -27,8 +24,7 @@ from quiz.errors import Conflict, Forbidden, IdentityMismatch, Invalid, NotFound
 from quiz.extensions import db
 from quiz.models import Answer, Attempt, Participant, Question, Quiz, Unit, User
 from quiz.questions import LETTERS, AnswerError, get_type
-from quiz.questions.blank import split_blanks
-from quiz.services import hotpath
+from quiz.services import answers
 from quiz.services.papers import paper_for_join
 from quiz.services.people import access_code_matches, normalise_access_code, normalise_name, normalise_phone
 from quiz.services.units import find_unit
@@ -36,14 +32,12 @@ from quiz.services.units import find_unit
 
 # ---------------------------------------------------------------- tokens
 def attempt_token(attempt: Attempt) -> str:
-    """The attempt's bearer token: an HMAC of its id and nonce (the same on every resume)."""
-    key = current_app.config["SECRET_KEY"].encode()
-    digest = hmac.new(key, f"attempt:{attempt.id}:{attempt.nonce}".encode(), hashlib.sha256).hexdigest()
-    return f"{attempt.id}.{digest[:40]}"
+    """The sheet's bearer token (answers.sheet_token)."""
+    return answers.sheet_token(attempt.id, attempt.nonce, current_app.config["SECRET_KEY"])
 
 
 def check_token(attempt: Attempt, token: str | None) -> None:
-    if not token or not token.isascii() or not hmac.compare_digest(attempt_token(attempt), token.strip()):
+    if not answers.token_matches(attempt.id, attempt.nonce, token, current_app.config["SECRET_KEY"]):
         raise QuizError(_("This answer sheet's token is missing or wrong."), status_code=401)
 
 
@@ -215,20 +209,6 @@ def shown_options(question: Question, order: list[int] | None) -> list[str]:
     return [options[i] for i in order] if order else list(options)
 
 
-def to_original(letters: str, order: list[int] | None) -> str:
-    """Letters as shown → the bank's letters (sorted)."""
-    if not order:
-        return letters
-    return "".join(sorted(LETTERS[order[LETTERS.index(c)]] for c in letters))
-
-
-def to_shown(letters: str, order: list[int] | None) -> str:
-    """The bank's letters → letters as shown to this participant (sorted)."""
-    if not order:
-        return letters
-    return "".join(sorted(LETTERS[order.index(LETTERS.index(c))] for c in letters))
-
-
 def questions_by_id(ids: list[int]) -> dict[int, Question]:
     return {q.id: q for q in db.session.execute(select(Question).where(Question.id.in_(ids))).scalars()} if ids else {}
 
@@ -239,21 +219,17 @@ def paper_payload(attempt: Attempt) -> list[dict]:
     out = []
     for entry in attempt.paper:
         q = questions[entry["q"]]
-        item = {"id": q.id, "type": q.type, "stem": q.stem,
-                "options": [{"key": LETTERS[i], "text": t} for i, t in enumerate(shown_options(q, entry["order"]))],
-                "blanks": len(split_blanks(q.answer)) if q.type == "blank" else 0,
-                "points": entry["points"]}
-        out.append(item)
+        out.append({**question_view(q, entry["order"]), "points": entry["points"]})
     return out
 
 
-def response_for_client(question_type: str, stored: str, order: list[int] | None):
-    """A saved answer as the client sent it: shown letters, 正确/错误, or a list of strings."""
-    if question_type == "blank":
-        return json.loads(stored)
-    if question_type in ("single", "multi"):
-        return to_shown(stored, order)
-    return stored
+def question_view(q: Question, order: list[int] | None) -> dict:
+    """A question as a sheet shows it (never its answer): its type, how to show it (`widget`,
+    the type's label), the stem, the options in the order shown, the number of blanks."""
+    kind = get_type(q.type)
+    return {"id": q.id, "type": q.type, "widget": kind.widget, "label": str(kind.label), "stem": q.stem,
+            "options": [{"key": LETTERS[i], "text": t} for i, t in enumerate(shown_options(q, order))],
+            "blanks": kind.blank_count(q.answer)}
 
 
 def saved_answers(attempt: Attempt) -> dict[str, object]:
@@ -261,7 +237,7 @@ def saved_answers(attempt: Attempt) -> dict[str, object]:
     types = {e["q"]: e for e in attempt.paper}
     kinds = dict(db.session.execute(select(Question.id, Question.type).where(
         Question.id.in_(list(types)))).all()) if types else {}
-    return {str(qid): response_for_client(kinds[qid], resp, types[qid]["order"]) for qid, resp in rows}
+    return {str(qid): get_type(kinds[qid]).for_client(resp, types[qid]["order"]) for qid, resp in rows}
 
 
 def join_payload(attempt: Attempt) -> dict:
@@ -275,58 +251,44 @@ def join_payload(attempt: Attempt) -> dict:
 
 
 # ---------------------------------------------------------------- answering
-def ensure_writable(attempt: Attempt, now: datetime) -> None:
-    """Raise Conflict (409) once the attempt is submitted or its deadline has passed."""
-    if attempt.status != "open":
-        raise Conflict(_("This answer sheet has already been submitted; the answer was not saved."))
-    if attempt.deadline is not None and now > attempt.deadline:
+def _refuse(attempt: Attempt, now: datetime):
+    """The sheet is not writable (answers.writable said so): 409 saying why. A sheet past its
+    deadline is graded at the deadline on the way (this is a write path)."""
+    db.session.refresh(attempt)
+    if attempt.status == "open" and attempt.deadline is not None and now > attempt.deadline:
         grade_attempt(attempt, at=attempt.deadline, auto=True)
         raise Conflict(_("Time is up: the answer was not saved, and the sheet was submitted with the answers "
                          "saved before the deadline."))
-
-
-def _store(attempt: Attempt, question_id: int, response: str | None, now: datetime) -> None:
-    """Write (or clear) one answer through the guarded statement; a sheet closed since
-    ensure_writable looked at it (an organiser's close, a submission) refuses with 409."""
-    if not hotpath.store_in_session(db.session, attempt.id, question_id, response, now):
-        db.session.refresh(attempt)
-        ensure_writable(attempt, now)
-        raise Conflict(_("This answer sheet has already been submitted; the answer was not saved."))
+    raise Conflict(_("This answer sheet has already been submitted; the answer was not saved."))
 
 
 def save_answer(attempt: Attempt, question_id: int, response, *, now: datetime) -> dict:
-    """Save (or clear, with null/empty) the response to one question; the last write before the
-    deadline wins. In practice mode the result says at once whether it is right."""
-    ensure_writable(attempt, now)
+    """Save (or clear, with null/empty) the response to one question, by the rules in
+    services/answers.py: the last write before the deadline wins; a closed sheet answers 409
+    before an unreadable response answers 422. In practice mode the result says at once whether
+    it is right."""
+    if not answers.writable(db.session, attempt.id, now):
+        _refuse(attempt, now)
     entry = _entry(attempt, question_id)
     question = db.session.get(Question, question_id)
     kind = get_type(question.type)
-    if response is None or response == "" or response == [] or (
-            isinstance(response, list) and all(isinstance(x, str) and not x.strip() for x in response)):
-        _store(attempt, question_id, None, now)
+    stored = None
+    if not kind.is_empty(response):
+        try:
+            stored = answers.canonical(question.type, len(question.options or []), entry["order"], response)
+        except AnswerError as exc:
+            raise Invalid(str(exc))
+    if not answers.store(db.session, attempt.id, question_id, stored, now):
+        _refuse(attempt, now)
+    if stored is None:
         return {"saved": True, "response": None}
-    try:
-        canonical = kind.normalise_response(response, len(question.options or []))
-    except AnswerError as exc:
-        raise Invalid(str(exc))
-    if question.type in ("single", "multi"):
-        canonical = to_original(canonical, entry["order"])
-    _store(attempt, question_id, canonical, now)
-    result = {"saved": True, "response": response_for_client(question.type, canonical, entry["order"])}
+    result = {"saved": True, "response": kind.for_client(stored, entry["order"])}
     if attempt.quiz.is_practice:
-        fraction = kind.grade(question.answer, canonical, attempt.quiz.multi_partial)
+        fraction = kind.grade(question.answer, stored, attempt.quiz.multi_partial)
         result.update({"correct": fraction == 1, "earned": round(entry["points"] * fraction, 4),
-                       "answer": _shown_answer(question, entry["order"]),
+                       "answer": kind.shown_answer(question.answer, entry["order"]),
                        "explanation": question.explanation})
     return result
-
-
-def _shown_answer(question: Question, order: list[int] | None):
-    if question.type in ("single", "multi"):
-        return to_shown(question.answer, order)
-    if question.type == "blank":
-        return [b for b in split_blanks(question.answer)]
-    return question.answer
 
 
 def record_event(attempt: Attempt, kind: str, *, now: datetime) -> int:
@@ -352,12 +314,10 @@ def sheet_clock(attempt_id: int, token: str | None, *, now: datetime) -> dict:
     (saving, submitting, the result page) grade it. `reason` says why a sheet is no longer open:
     "time_up" (past its deadline), "closed" (submitted when the quiz closed or time ran out) or
     "submitted" (submitted by the participant)."""
-    from quiz.services import hotpath
-
-    meta = hotpath.sheet(db.engine, attempt_id)
+    meta = answers.sheet(db.engine, attempt_id)
     if meta is None:
         raise NotFound(_("Attempt %(id)s does not exist.", id=attempt_id))
-    if not hotpath.token_ok(meta, token, current_app.config["SECRET_KEY"]):
+    if not answers.token_ok(meta, token, current_app.config["SECRET_KEY"]):
         raise QuizError(_("This answer sheet's token is missing or wrong."), status_code=401)
     conn = db.engine.connect()  # outside the request's ORM session: one small read
     if db.engine.dialect.name == "postgresql":
@@ -399,7 +359,7 @@ def grade_attempt(attempt: Attempt, *, at: datetime, auto: bool = False) -> Atte
 
     The sheet's row is locked first (FOR UPDATE on PostgreSQL) and re-read: answer saves in flight
     finish before the answers are read, later ones wait and are then refused, so the grade covers
-    exactly the answers that were acknowledged (see hotpath._WRITABLE)."""
+    exactly the answers that were acknowledged (see services/answers.py)."""
     if attempt.status != "open":
         return attempt
     db.session.execute(select(Attempt).where(Attempt.id == attempt.id).with_for_update()
@@ -431,13 +391,9 @@ def grade_attempt(attempt: Attempt, *, at: datetime, auto: bool = False) -> Atte
 
 
 def submit(attempt: Attempt, *, now: datetime) -> Attempt:
-    """Submit now (or at the deadline if it has passed); submitting again changes nothing."""
-    if attempt.status == "open":
-        if attempt.deadline is not None and now > attempt.deadline:
-            grade_attempt(attempt, at=attempt.deadline, auto=True)
-        else:
-            grade_attempt(attempt, at=now)
-    return attempt
+    """Submit now (at the deadline, as an automatic submission, once it has passed: grade_attempt
+    clamps); submitting again changes nothing."""
+    return grade_attempt(attempt, at=now)
 
 
 def _overdue_ids(quiz: Quiz, now: datetime) -> list[int]:
@@ -538,19 +494,18 @@ def review_payload(attempt: Attempt, *, now: datetime) -> list[dict] | None:
         return None
     reveal = answers_visible(attempt.quiz, now)
     questions = questions_by_id([e["q"] for e in attempt.paper])
-    answers = {a.question_id: a for a in db.session.execute(
+    saved = {a.question_id: a for a in db.session.execute(
         select(Answer).where(Answer.attempt_id == attempt.id)).scalars()}
     out = []
     for number, entry in enumerate(attempt.paper, start=1):
         q = questions[entry["q"]]
-        a = answers.get(q.id)
-        item = {"number": number, "id": q.id, "type": q.type, "stem": q.stem,
-                "options": [{"key": LETTERS[i], "text": t} for i, t in enumerate(shown_options(q, entry["order"]))],
-                "points": entry["points"],
-                "response": response_for_client(q.type, a.response, entry["order"]) if a else None,
+        a = saved.get(q.id)
+        kind = get_type(q.type)
+        item = {"number": number, **question_view(q, entry["order"]), "points": entry["points"],
+                "response": kind.for_client(a.response, entry["order"]) if a else None,
                 "earned": a.earned if a else 0, "correct": bool(a and a.correct)}
         if reveal:
-            item["answer"] = _shown_answer(q, entry["order"])
+            item["answer"] = kind.shown_answer(q.answer, entry["order"])
             item["explanation"] = q.explanation
         out.append(item)
     return out
@@ -566,7 +521,7 @@ def wrong_questions(person: Participant, *, now: datetime) -> list[dict]:
     attempts = [a for a in attempts if answers_visible(a.quiz, now)]
     if not attempts:
         return []
-    answers = {(a.attempt_id, a.question_id): a for a in db.session.execute(
+    saved = {(a.attempt_id, a.question_id): a for a in db.session.execute(
         select(Answer).where(Answer.attempt_id.in_([a.id for a in attempts]))).scalars()}
     questions = questions_by_id(list({e["q"] for a in attempts for e in a.paper}))
     seen: set[int] = set()
@@ -574,15 +529,14 @@ def wrong_questions(person: Participant, *, now: datetime) -> list[dict]:
     for attempt in attempts:
         for entry in attempt.paper:
             question = questions[entry["q"]]
-            answer = answers.get((attempt.id, question.id))
+            answer = saved.get((attempt.id, question.id))
             if question.id in seen or (answer is not None and answer.correct):
                 continue
             seen.add(question.id)
-            out.append({"id": question.id, "type": question.type, "stem": question.stem,
-                        "options": [{"key": LETTERS[i], "text": t} for i, t in enumerate(question.options or [])],
-                        "blanks": len(split_blanks(question.answer)) if question.type == "blank" else 0,
-                        "your_answer": response_for_client(question.type, answer.response, None) if answer else None,
-                        "answer": _shown_answer(question, None), "explanation": question.explanation,
+            kind = get_type(question.type)  # practised in the bank's own option order
+            out.append({**question_view(question, None),
+                        "your_answer": kind.for_client(answer.response, None) if answer else None,
+                        "answer": kind.shown_answer(question.answer, None), "explanation": question.explanation,
                         "quiz": attempt.quiz.title})
     return out
 
@@ -594,8 +548,8 @@ def check_practice(person: Participant, question_id: int, response, *, now: date
     question = db.session.get(Question, question_id)
     kind = get_type(question.type)
     try:
-        canonical = kind.normalise_response(response, len(question.options or []))
+        stored = answers.canonical(question.type, len(question.options or []), None, response)
     except AnswerError as exc:
         raise Invalid(str(exc))
-    return {"correct": kind.grade(question.answer, canonical) == 1, "answer": _shown_answer(question, None),
+    return {"correct": kind.grade(question.answer, stored) == 1, "answer": kind.shown_answer(question.answer, None),
             "explanation": question.explanation}

@@ -19,6 +19,7 @@ from sqlalchemy import func, select
 
 from quiz.extensions import db
 from quiz.models import Attempt, Participant, Question, Quiz, User
+from quiz.questions import get_type
 from quiz.services import attempts as attempt_service
 from quiz.services.importer import import_bank_file
 from quiz.services.people import create_user, import_roster, set_password
@@ -164,7 +165,7 @@ def _response(question: Question, entry: dict, *, right: bool, rng: random.Rando
     """A right answer, or a plausible wrong one, in the letters this person saw."""
     shown = len(question.options or [])
     letters = "ABCDEFGH"[:shown]
-    key = attempt_service.to_shown(question.answer, entry["order"]) if question.type in ("single", "multi") else None
+    key = get_type(question.type).to_shown(question.answer, entry["order"])
     if question.type == "single":
         return key if right else rng.choice([c for c in letters if c != key])
     if question.type == "multi":

@@ -209,7 +209,8 @@ def answers_table(quiz: Quiz, *, root=None) -> tuple[list[str], list[list]]:
 
     from quiz.extensions import db
     from quiz.models import Answer, Attempt, Participant, Unit
-    from quiz.services.attempts import questions_by_id, response_for_client, to_shown
+    from quiz.questions import get_type
+    from quiz.services.attempts import questions_by_id
     from quiz.services.scope import subtree_condition
 
     header = [_("Full name"), _("Mobile phone"), _("Unit"), _("Attempt"), _("Score"), _("Time used (s)"),
@@ -231,10 +232,9 @@ def answers_table(quiz: Quiz, *, root=None) -> tuple[list[str], list[list]]:
         for number, entry in enumerate(attempt.paper, start=1):
             q = questions[entry["q"]]
             answer = answers.get((attempt.id, q.id))
-            response = "" if answer is None else response_for_client(q.type, answer.response, entry["order"])
-            if isinstance(response, list):
-                response = "|".join(response)
-            right = to_shown(q.answer, entry["order"]) if q.type in ("single", "multi") else q.answer
+            kind = get_type(q.type)
+            response = "" if answer is None else kind.export_text(answer.response)  # the bank's letters
+            right = kind.export_text(q.answer)
             rows.append([person.name, person.phone, unit.path, attempt.number, _number(attempt.score),
                          round((attempt.time_used_ms or 0) / 1000, 1), submitted, number, q.stem, response, right,
                          _number(answer.earned if answer else 0)])

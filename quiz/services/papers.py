@@ -52,7 +52,7 @@ from sqlalchemy import func, select
 from quiz.errors import Conflict, Forbidden, Invalid
 from quiz.extensions import db
 from quiz.models import Attempt, Bank, Question, Quiz, User
-from quiz.questions import QUESTION_TYPES, type_from_label
+from quiz.questions import QUESTION_TYPES, get_type, type_from_label
 from quiz.questions.base import DIFFICULTY_LABELS, AnswerError, fold
 from quiz.services import scope
 from quiz.services.importer import parse_difficulty
@@ -416,7 +416,7 @@ def personalise(entries: list[dict], quiz: Quiz, rng: random.Random) -> list[dic
     paper = []
     for entry in entries:
         order = None
-        if quiz.shuffle_options and entry["t"] in ("single", "multi") and entry["n"] > 1:
+        if quiz.shuffle_options and get_type(entry["t"]).shuffles_options and entry["n"] > 1:
             order = list(range(entry["n"]))
             rng.shuffle(order)
         paper.append({"q": entry["q"], "points": entry["points"], "order": order, "t": entry["t"], "n": entry["n"]})

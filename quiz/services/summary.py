@@ -10,7 +10,7 @@ from flask_babel import gettext as _
 from flask_babel import ngettext
 
 from quiz.models import Quiz
-from quiz.questions import QUESTION_TYPES
+from quiz.questions import QUESTION_TYPES, get_type
 
 
 def _n(value: float) -> str:
@@ -93,7 +93,7 @@ def rules_summary(quiz: Quiz) -> RulesSummary:
     elif quiz.shuffle_options:
         lines.append(_("Options are in a different order for each person."))
 
-    if any(r["type"] == "multi" for r in rules):
+    if any(get_type(r["type"]).uses_partial_policy for r in rules):
         lines.append(_("Multiple choice: all the right options and no wrong one for full points; some right "
                        "options and no wrong one earn half the points; any wrong option earns nothing.")
                      if quiz.multi_partial == "half" else

@@ -8,12 +8,11 @@ from flask_babel import gettext as _
 from quiz.config import Config
 from quiz.errors import Invalid, QuizError
 from quiz.extensions import check_sheet_limit, client_ip, db, limiter
-from quiz.fastlane import FAST_LANE_TRIED, token_from_environ
+from quiz.answer_lane import token_from_environ
 from quiz.inputs import json_body
 from quiz.models.base import utcnow
 from quiz.services import attempts as attempt_service
 from quiz.services import guards
-from quiz.services import hotpath
 from quiz.views.api.common import bp
 
 
@@ -68,18 +67,14 @@ def attempt_clock(attempt_id: int):
 def save_answer(attempt_id: int, question_id: int):
     """{"response": …} → saved; 409 after the deadline (nothing changed).
 
-    Clean saves are usually served by the WSGI fast lane (quiz/fastlane.py) before reaching this
-    view; this is the reference path for everything else."""
+    Clean saves are usually served by the answer lane (quiz/answer_lane.py) before reaching this
+    view; both apply the rules of services/answers.py. This transport serves everything else, and
+    every save when the lane is off (ANSWER_FAST_LANE = False)."""
     check_sheet_limit(current_app.config["ANSWER_LIMIT"], attempt_id)
     body = json_body()
     if "response" not in body:
         raise Invalid(_("Send {\"response\": …}."))
     token = attempt_token_from_request()
-    if not request.environ.get(FAST_LANE_TRIED):
-        fast = hotpath.fast_save(db.engine, current_app.config["SECRET_KEY"], attempt_id, question_id,
-                                 body["response"], token, now=utcnow())
-        if fast is not None:
-            return jsonify(fast)
     attempt = attempt_service.get_attempt(attempt_id, token)
     try:
         result = attempt_service.save_answer(attempt, question_id, body["response"], now=utcnow())

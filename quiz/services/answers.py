@@ -1,19 +1,27 @@
-"""The answer-save hot path: one guarded statement per save.
+"""Saving an answer: the one set of rules every save goes through (docs/rules.md "Time, deadlines
+and closing"), and the SQL that applies them.
 
-A contest with thousands of people saves an answer every few seconds per person, so this path
-avoids the ORM: the parts of a sheet that never change after it is drawn (its nonce, its paper)
-and a question's type and option count are cached per process, and the deadline/status check
-and the upsert are one statement (autocommit on PostgreSQL):
+The rules, each written once here:
+- the sheet token: an HMAC of the sheet's id and nonce (`sheet_token`, `token_matches`);
+- nothing answered clears the question's answer (`QuestionType.is_empty`);
+- a response is normalised by its question type and mapped from the letters the participant saw to
+  the bank's letters (`canonical`);
+- "is this sheet writable" — open and not past its deadline — is checked in the same statement
+  that stores (or clears) the answer (`_WRITABLE`); on PostgreSQL that check takes FOR KEY SHARE
+  on the sheet's row, so a grader holding FOR UPDATE (a submission, deadline grading, an
+  organiser's close) makes the save wait and re-check: a save is either stored before the sheet
+  is graded (and graded with it) or refused after it.
 
-    INSERT INTO answer … SELECT … WHERE EXISTS (the sheet is open and not past its deadline)
-    ON CONFLICT (attempt_id, question_id) DO UPDATE … RETURNING the sheet's deadline
-
-When that statement inserts nothing (submitted, past the deadline, or a practice sheet) the
-caller falls back to the full path in quiz.services.attempts, which raises the right error and
-grades an overdue sheet. The rules are the same as attempts.save_answer.
-
-Everything here takes the engine and the secret key explicitly, so it runs both inside a Flask
-request (views/api/sheets.py) and in the WSGI fast lane in front of Flask (quiz/fastlane.py).
+Two transports use these rules:
+- the answer lane (quiz/answer_lane.py), a small WSGI handler in front of Flask that serves a
+  clean save (`fast_save`): a valid token, a response that normalises, a question on the sheet, a
+  sheet that is not a practice sheet. Sheet metadata that never changes (nonce, paper) is cached
+  per process; the statement runs on a pooled autocommit connection, and on PostgreSQL saves that
+  arrive together are committed together (GroupCommit), each acknowledged only after its commit;
+- the Flask view (views/api/sheets.py → services/attempts.save_answer), inside the request's ORM
+  transaction (`store`, `writable`), for everything else: clearing an answer, practice feedback,
+  the messages of a refusal (submitted, time up: the sheet is then graded at its deadline), and
+  every save when the lane is switched off (ANSWER_FAST_LANE = False).
 """
 from __future__ import annotations
 
@@ -25,11 +33,34 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
-from quiz.questions import AnswerError, get_type
+from quiz.questions import AnswerError, QuestionType, get_type
+
+
+# ---------------------------------------------------------------- the rules
+def sheet_token(attempt_id: int, nonce: str, secret_key: str) -> str:
+    """An answer sheet's bearer token: an HMAC of its id and nonce (the same on every resume)."""
+    digest = hmac.new(secret_key.encode(), f"attempt:{attempt_id}:{nonce}".encode(), hashlib.sha256).hexdigest()
+    return f"{attempt_id}.{digest[:40]}"
+
+
+def token_matches(attempt_id: int, nonce: str, token: str | None, secret_key: str) -> bool:
+    """Does `token` open this sheet? (Constant-time; anything but an ASCII string does not.)"""
+    if not isinstance(token, str) or not token or not token.isascii():  # compare_digest refuses other str
+        return False
+    return hmac.compare_digest(sheet_token(attempt_id, nonce, secret_key), token.strip())
+
+
+def canonical(qtype: str, option_count: int, order: list[int] | None, response: Any) -> str:
+    """The stored form of a response: normalised by its question type, in the bank's letters.
+    Raises AnswerError (a message for the participant) when it cannot be understood."""
+    kind = get_type(qtype)
+    return kind.to_bank(kind.normalise_response(response, option_count), order)
+
 
 QUESTION_TTL = 60.0        # seconds a cached question type/option count is trusted
 SHEET_CACHE_SIZE = 50_000  # sheets kept per process (paper + nonce never change)
@@ -98,11 +129,8 @@ def sheet(engine: Engine, attempt_id: int) -> SheetMeta | None:
 
 
 def token_ok(meta: SheetMeta, token: str | None, secret_key: str) -> bool:
-    """The same HMAC as attempts.attempt_token, without loading the attempt."""
-    if not token or not token.isascii():  # compare_digest refuses other str
-        return False
-    digest = hmac.new(secret_key.encode(), f"attempt:{meta.attempt_id}:{meta.nonce}".encode(), hashlib.sha256).hexdigest()
-    return hmac.compare_digest(f"{meta.attempt_id}.{digest[:40]}", token.strip())
+    """token_matches for a cached sheet (no database read)."""
+    return token_matches(meta.attempt_id, meta.nonce, token, secret_key)
 
 
 def question(engine: Engine, question_id: int) -> QuestionMeta | None:
@@ -119,12 +147,14 @@ def question(engine: Engine, question_id: int) -> QuestionMeta | None:
     return meta
 
 
-# The rule "a sheet is writable": it is open and `now` is not past its deadline. On PostgreSQL the
-# check takes FOR KEY SHARE on the sheet's row, so a grader holding FOR UPDATE on it (submission,
-# deadline grading, an organiser's close) makes the save wait and then re-check the new row: a save
-# is either stored before the sheet is graded (and graded with it) or refused after. SQLite
-# serialises writers (BEGIN IMMEDIATE), which gives the same order without a row lock.
-_WRITABLE = "status = 'open' AND (deadline IS NULL OR deadline >= :now)"
+# "The sheet is writable" (module docstring). SQLite serialises writers (BEGIN IMMEDIATE), which
+# gives the same order as PostgreSQL's row lock without one.
+def _writable_sql(table: str = "", now: str = ":now") -> str:
+    """The condition on a sheet row (`table`: an alias prefix such as "a.")."""
+    return f"{table}status = 'open' AND ({table}deadline IS NULL OR {table}deadline >= {now})"
+
+
+_WRITABLE = _writable_sql()
 
 _UPSERT_TEMPLATE = """
 INSERT INTO answer (attempt_id, question_id, response, saved_at)
@@ -163,14 +193,21 @@ def _bind_now(session_or_engine, now: datetime) -> datetime:
     return now if dialect != "sqlite" else now.astimezone(timezone.utc).replace(tzinfo=None)
 
 
-def store_in_session(session, attempt_id: int, question_id: int, response: str | None, now: datetime) -> bool:
-    """The same guarded write inside an ORM session's transaction (the Flask path): upsert the
-    response, or delete it when `response` is None. False when the sheet is not writable."""
+def writable(session, attempt_id: int, now: datetime) -> bool:
+    """Is the sheet open and within its deadline at `now`? (In the session's transaction; on
+    PostgreSQL the row stays key-share locked until it ends.)"""
+    dialect = session.get_bind().dialect.name
+    return session.execute(text(_statement(_WRITABLE_TEMPLATE, dialect)),
+                           {"aid": attempt_id, "now": _bind_now(session, now)}).first() is not None
+
+
+def store(session, attempt_id: int, question_id: int, response: str | None, now: datetime) -> bool:
+    """Store (upsert) a canonical response, or clear the answer when `response` is None, in the
+    session's transaction, if the sheet is writable; False when it is not (nothing changed)."""
     dialect = session.get_bind().dialect.name
     params = {"aid": attempt_id, "qid": question_id, "response": response, "now": _bind_now(session, now)}
     if response is None:
-        writable = session.execute(text(_statement(_WRITABLE_TEMPLATE, dialect)), params).first()
-        if writable is None:
+        if not writable(session, attempt_id, now):
             return False
         session.execute(text(_statement(_DELETE_TEMPLATE, dialect)), params)
         return True
@@ -204,11 +241,11 @@ INSERT INTO answer (attempt_id, question_id, response, saved_at)
 SELECT v.aid, v.qid, v.response, v.now
 FROM unnest(%(aid)s::bigint[], %(qid)s::bigint[], %(response)s::text[], %(now)s::timestamptz[])
      AS v(aid, qid, response, now)
-JOIN attempt a ON a.id = v.aid AND a.status = 'open' AND (a.deadline IS NULL OR a.deadline >= v.now)
+JOIN attempt a ON a.id = v.aid AND {writable}
 FOR KEY SHARE OF a
 ON CONFLICT (attempt_id, question_id) DO UPDATE SET response = excluded.response, saved_at = excluded.saved_at
 RETURNING attempt_id, question_id, (SELECT deadline FROM attempt WHERE id = answer.attempt_id)
-"""
+""".format(writable=_writable_sql("a.", "v.now"))
 
 
 def _pg_execute(engine: Engine, run):
@@ -383,16 +420,14 @@ def guarded_upsert(engine: Engine, attempt_id: int, question_id: int, response: 
 
 def fast_save(engine: Engine, secret_key: str, attempt_id: int, question_id: int, response, token: str | None,
               *, now: datetime) -> dict | None:
-    """Save through the hot path, or return None when the full path must decide (unknown or
-    practice sheet, wrong token, question not on the sheet, nothing to store, refused)."""
-    from quiz.services.attempts import response_for_client, to_original
-
+    """Serve a clean save for the answer lane, or return None when the Flask view must decide
+    (unknown or practice sheet, wrong token, question not on the sheet, clearing, a response that
+    does not normalise — a closed sheet's 409 comes before a 422 —, or the sheet is not writable)."""
     meta = sheet(engine, attempt_id)
     if meta is None or meta.practice or not token_ok(meta, token, secret_key) or question_id not in meta.paper:
         return None
-    if response is None or response == "" or response == [] or (
-            isinstance(response, list) and all(isinstance(x, str) and not x.strip() for x in response)):
-        return None  # clearing goes through the full path
+    if QuestionType.is_empty(response):
+        return None
     if question_id in meta.kinds:
         qtype, options = meta.kinds[question_id]
     else:  # papers drawn before type/option count were recorded
@@ -400,16 +435,13 @@ def fast_save(engine: Engine, secret_key: str, attempt_id: int, question_id: int
         if info is None:
             return None
         qtype, options = info.type, info.options
-    kind = get_type(qtype)
-    try:
-        canonical = kind.normalise_response(response, options)
-    except AnswerError:
-        return None  # the full path decides: 409 for a closed sheet comes before 422
     order = meta.paper[question_id]
-    if qtype in ("single", "multi"):
-        canonical = to_original(canonical, order)
-    saved, deadline = guarded_upsert(engine, attempt_id, question_id, canonical, now)
+    try:
+        stored = canonical(qtype, options, order, response)
+    except AnswerError:
+        return None
+    saved, deadline = guarded_upsert(engine, attempt_id, question_id, stored, now)
     if not saved:
         return None
-    return {"saved": True, "response": response_for_client(qtype, canonical, order),
+    return {"saved": True, "response": get_type(qtype).for_client(stored, order),
             "deadline": deadline.isoformat() if deadline else None, "server_time": now.isoformat()}

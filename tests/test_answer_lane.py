@@ -1,4 +1,5 @@
-"""The WSGI fast lane for answer saves (quiz/fastlane.py) against the Flask view it shortcuts.
+"""The answer lane (quiz/answer_lane.py, a WSGI transport) against the Flask view: two transports
+over the same save rules (quiz/services/answers.py).
 
 The lane may only ever answer a clean save, with exactly the JSON the view gives; everything else
 must reach the view untouched (and be counted once against the sheet's rate limit)."""
@@ -11,7 +12,8 @@ from sqlalchemy.exc import OperationalError
 from quiz import create_app
 from quiz.extensions import db
 from quiz.models import Answer, Attempt
-from quiz.services import hotpath
+from quiz.services import answers
+from tests.conftest import answer_lane
 from tests.test_api_quiz import PERSON, QUIZ, bearer, quiz_id  # noqa: F401  (fixture)
 
 
@@ -69,8 +71,8 @@ def test_clean_saves_skip_flask_and_match_the_full_path(app, client, sheet, view
         fast.append((sans_clock(answer.json), stored(app, body["attempt_id"], qid)))
     assert view_calls == [], "clean saves must not reach Flask"
 
-    # The reference: the view's full ORM path (no fast lane, no hot path) on the same sheet.
-    monkeypatch.setattr(hotpath, "fast_save", lambda *args, **kwargs: None)
+    # The reference: the view's full ORM path (the lane declined) on the same sheet.
+    monkeypatch.setattr(answers, "fast_save", lambda *args, **kwargs: None)
     for (qtype, response), (fast_body, fast_row) in zip(SAVES, fast):
         qid = by_type[qtype]["id"]
         answer = put(client, body, qid, response)
@@ -119,7 +121,7 @@ def test_a_database_error_in_the_lane_falls_back_to_the_view(app, client, sheet,
     def broken(*args, **kwargs):
         raise OperationalError("INSERT …", {}, Exception("server closed the connection unexpectedly"))
 
-    monkeypatch.setattr(hotpath, "guarded_upsert", broken)
+    monkeypatch.setattr(answers, "guarded_upsert", broken)
     answer = put(client, body, qid, "AB")
     assert answer.status_code == 200 and answer.json["response"] == "AB"
     assert len(view_calls) == 1
@@ -150,19 +152,24 @@ def test_rate_limit_counts_each_request_once(database_url, tmp_path, quiz_id, cl
 def test_the_lane_can_be_turned_off(database_url, tmp_path):
     base = {"TESTING": True, "SQLALCHEMY_DATABASE_URI": database_url, "SECRET_KEY": "test",
             "UPLOAD_FOLDER": str(tmp_path / "u")}
-    assert create_app(base).wsgi_app.enabled
-    assert not create_app({**base, "ANSWER_FAST_LANE": False}).wsgi_app.enabled
+    assert answer_lane(create_app(base)).enabled
+    assert not answer_lane(create_app({**base, "ANSWER_FAST_LANE": False})).enabled
     # application-wide limits are only checked by Flask-Limiter's request hook: no bypass then
-    assert not create_app({**base, "RATELIMIT_DEFAULT": "1000/hour"}).wsgi_app.enabled
+    assert not answer_lane(create_app({**base, "RATELIMIT_DEFAULT": "1000/hour"})).enabled
 
 
-def test_lane_off_still_saves_through_flask(database_url, tmp_path, quiz_id, client):  # noqa: F811
+def test_lane_off_still_saves_through_flask(database_url, tmp_path, quiz_id, client, monkeypatch):  # noqa: F811
+    """ANSWER_FAST_LANE = False switches the fast path off entirely: the view never uses it."""
     off = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": database_url, "SECRET_KEY": "test",
                       "UPLOAD_FOLDER": str(tmp_path / "u3"), "ANSWER_FAST_LANE": False})
+    fast_calls = []
+    monkeypatch.setattr(answers, "fast_save", lambda *args, **kwargs: fast_calls.append(args))
+    monkeypatch.setattr(answers, "guarded_upsert", lambda *args, **kwargs: fast_calls.append(args))
     off_client = off.test_client()
     body = off_client.post(f"/api/v1/join/{quiz_id['join_code']}", json=PERSON).json
     qid = next(q["id"] for q in body["questions"] if q["type"] == "judge")
     answer = put(off_client, body, qid, "正确")
     assert answer.status_code == 200 and answer.json["response"] == "正确"
+    assert fast_calls == []
     with off.app_context():
         assert db.session.get(Attempt, body["attempt_id"]).status == "open"

@@ -1,19 +1,20 @@
-"""WSGI fast lane for the answer-save hot path.
+"""The answer lane: a WSGI transport for answer saves, in front of Flask.
 
 During a contest almost every request is ``PUT /api/v1/attempts/<id>/answers/<qid>``: a phone
 saving the answer just chosen. Run through Flask, Flask-Limiter and the JSON helpers, the
 framework's bookkeeping cost more CPU than the save itself (docs/benchmarks.md). This middleware
 sits in front of the Flask app and serves exactly one case without it: a well-formed JSON save
-with a valid sheet token, within the sheet's rate limit, that the guarded upsert in
-quiz.services.hotpath stores. It answers with the same JSON the Flask view returns.
+with a valid sheet token, within the sheet's rate limit, that quiz.services.answers.fast_save
+stores by the same rules as every other save (services/answers.py owns them). It answers with
+the same JSON the Flask view returns.
 
 Anything else (another path or method, a body that is missing, too large, not JSON or not an
 object, a practice sheet, a wrong token, a question not on the sheet, clearing an answer, a
 sheet past its deadline or submitted, the limit exceeded, a database error) falls through to the
-Flask view untouched, which applies the full rules and gives the localized message. The view is
-the reference implementation; tests compare the two.
+Flask view untouched, which applies the same rules in the request's transaction and gives the
+localized message (tests compare the two transports).
 
-It is turned off with ``ANSWER_FAST_LANE = False``, and stays off when application-wide
+It is turned off with ``ANSWER_FAST_LANE = False`` (every save then goes through Flask), and stays off when application-wide
 Flask-Limiter limits are configured (``RATELIMIT_DEFAULT`` / ``RATELIMIT_APPLICATION``), which
 only the Flask path checks.
 """
@@ -25,17 +26,16 @@ import re
 
 from quiz.extensions import SHEET_LIMIT_COUNTED, hit_sheet_limit
 from quiz.models.base import utcnow
-from quiz.services import hotpath
+from quiz.services import answers
 
 log = logging.getLogger(__name__)
 
-FAST_LANE_TRIED = "quiz.fast_lane_tried"  # environ flag: hotpath.fast_save already declined this save
 # Ids of up to 9 digits: always within the database's integer range (quiz/inputs.py); longer ones
 # fall through to Flask, whose bounded <int:…> converter answers 404 for ids beyond it.
 _ANSWER_PATH = re.compile(r"/api/v1/attempts/([0-9]{1,9})/answers/([0-9]{1,9})")
 
 
-class AnswerFastLane:
+class AnswerLane:
     def __init__(self, app, wsgi_app):
         self.app = app
         self.wsgi_app = wsgi_app
@@ -87,9 +87,8 @@ class AnswerFastLane:
         if not hit_sheet_limit(self.limit, attempt_id):
             return None  # the view counts again and answers 429 with Retry-After
         environ[SHEET_LIMIT_COUNTED] = attempt_id
-        environ[FAST_LANE_TRIED] = True
         try:
-            result = hotpath.fast_save(self.engine, self.secret_key, attempt_id, question_id,
+            result = answers.fast_save(self.engine, self.secret_key, attempt_id, question_id,
                                        payload["response"], token, now=utcnow())
         except Exception:  # noqa: BLE001 - the Flask path retries and reports it properly
             log.warning("answer fast lane failed for sheet %s; falling back", attempt_id, exc_info=True)
