@@ -233,20 +233,27 @@ def question_view(q: Question, order: list[int] | None) -> dict:
 
 
 def saved_answers(attempt: Attempt) -> dict[str, object]:
-    rows = db.session.execute(select(Answer.question_id, Answer.response).where(Answer.attempt_id == attempt.id))
-    types = {e["q"]: e for e in attempt.paper}
-    kinds = dict(db.session.execute(select(Question.id, Question.type).where(
-        Question.id.in_(list(types)))).all()) if types else {}
-    return {str(qid): get_type(kinds[qid]).for_client(resp, types[qid]["order"]) for qid, resp in rows}
+    """The sheet's saved answers as the client sent them ({question id: response})."""
+    rows = db.session.execute(select(Answer.question_id, Answer.response).where(Answer.attempt_id == attempt.id)).all()
+    if not rows:
+        return {}
+    entries = {e["q"]: e for e in attempt.paper}
+    missing = [q for q in entries if "t" not in entries[q]]  # papers drawn before types were recorded
+    kinds = dict(db.session.execute(select(Question.id, Question.type).where(Question.id.in_(missing))).all()) \
+        if missing else {}
+    return {str(qid): get_type(entries[qid].get("t") or kinds[qid]).for_client(resp, entries[qid]["order"])
+            for qid, resp in rows}
 
 
-def join_payload(attempt: Attempt) -> dict:
+def join_payload(attempt: Attempt, *, new: bool = False) -> dict:
+    """What a phone gets on joining or resuming: the token, the deadline, the questions as shown
+    and the saved answers (none on a `new` sheet: nothing to read)."""
     return {
         "attempt_id": attempt.id,
         "token": attempt_token(attempt),
         "deadline": attempt.deadline.isoformat() if attempt.deadline else None,
         "questions": paper_payload(attempt),
-        "answers": saved_answers(attempt),
+        "answers": {} if new else saved_answers(attempt),
     }
 
 

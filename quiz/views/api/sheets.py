@@ -40,8 +40,9 @@ def join(code: str):
     result = guards.guarded_join(phone, address=client_ip(), join=lambda: attempt_service.join(
         quiz, name=str(body.get("name") or ""), phone=phone, unit_path=str(body["unit"]) if body.get("unit") else None,
         now=now, access_code=str(access_code) if access_code else None))
+    payload = attempt_service.join_payload(result.attempt, new=not result.resumed)  # before the commit expires it
     db.session.commit()
-    return jsonify(attempt_service.join_payload(result.attempt)), (200 if result.resumed else 201)
+    return jsonify(payload), (200 if result.resumed else 201)
 
 
 @bp.get("/attempts/<int:attempt_id>")
