@@ -118,6 +118,19 @@ def test_png_is_one_long_image_1080_wide(ctx, cjk):
     assert bottom[0] > 150 and bottom[1] < 60  # cut at the end of the poster: its closing red band
 
 
+def test_png_grows_for_rows_that_wrap_many_lines(ctx, cjk):
+    """Long unit names wrap over many lines: the long image still holds the whole poster, down
+    to its closing band (the first page laid out was too short and was made taller)."""
+    unit = "乔司街道/" + "杭州市临平区乔司街道办事处综合行政执法队（综合执法办公室）" * 8
+    entries = [{**entry, "unit": unit} for entry in ENTRIES]
+    rgb = _image(_honour("png", entries=entries)).convert("RGB")
+    assert rgb.width == 1080 and rgb.height > 2400 + 240 * len(entries)
+    bottom = rgb.getpixel((540, rgb.height - 3))
+    assert bottom[0] > 150 and bottom[1] < 60  # the closing red band: nothing was cut off
+    text = _flat("".join(_pages_text(_honour("pdf", entries=entries))))
+    assert text.count("综合执法办公室") == 8 * len(entries)  # every line of every row
+
+
 def test_pdf_is_a4_with_real_text(ctx, cjk):
     data = _honour("pdf", top=10)
     assert data.startswith(b"%PDF")

@@ -113,9 +113,10 @@ def render(kind: str, context: dict, fmt: str) -> bytes:
 
 def _png(template: str, context: dict, font: _Font) -> bytes:
     """One tall page, cut at #poster-end and rasterised PNG_WIDTH px wide. The page is made taller
-    until everything fits on it (a poster is never paged)."""
+    until everything fits on it (a poster is never paged; a template that forces page breaks
+    gets its first page)."""
     height = 2400 + 240 * len(context["rows"])
-    while True:
+    for _attempt in range(4):
         document = _html(template, context, font, medium="png", page_height=height).render(font_config=font.config)
         if len(document.pages) == 1:
             break
