@@ -85,7 +85,8 @@ class Config:
     MAX_JSON_BYTES = 64 * 1024
     # Deepest nesting of objects/arrays accepted in a JSON body (quiz/inputs.py); deeper is a 422.
     MAX_JSON_DEPTH = 20
-    # Font for posters (a file with Chinese glyphs); None = Noto Sans CJK from fonts-noto-cjk.
+    # Posters: a font family (fontconfig name, e.g. "Source Han Sans SC") or a font file put before
+    # the font stack of templates/posters/poster.css; None = that stack (Noto Sans CJK SC first).
     POSTER_FONT: str | None = None
     # Longest accepted question stem, in characters.
     MAX_STEM_LENGTH = 5000

@@ -165,9 +165,10 @@ def test_poster_and_downloads_follow_the_level_and_settings_of_the_page(client, 
 
     quiz_id, _full = _levels_data(app)
     drawn = []
-    render = posters._render
-    monkeypatch.setattr(posters, "_render", lambda fmt, title, subtitle, columns, rows, **kw: (
-        drawn.append((subtitle, rows)), render(fmt, title, subtitle, columns, rows, **kw))[1])
+    render = posters.render
+    monkeypatch.setattr(posters, "render", lambda kind, context, fmt: (
+        drawn.append((context["organiser"], [(r["rank"] or "未参与", r["path"]) for r in context["rows"]])),
+        render(kind, context, fmt))[1])
     auth.login()
     html = client.get(f"/quizzes/{quiz_id}/report?level=1&rank_by=participation&weight=0.2&organiser=乔司街道党工委"
                       ).get_data(as_text=True)

@@ -75,7 +75,6 @@ def unit_page(quiz_id: int):
     now = utcnow()
     rank_by, weight = _report_args()
     rows = unit_report(quiz, now=now, root=_scope_root(), rank_by=rank_by, participation_weight=weight)
-    db.session.commit()
     level = _level_arg()
     depth, shown = level_rows(rows, level if level in levels(rows) else None)
     names = relative_names([r.path for r in shown])
@@ -113,7 +112,6 @@ def analysis_page(quiz_id: int):
             flash(_("Practice set created from %(n)d questions.", n=len(ids)), "success")
             return redirect(url_for("quizzes.show", quiz_id=practice.id))
     result = analyse(quiz, now=utcnow(), root=_scope_root())
-    db.session.commit()
     return render_template("reports/analysis.html", quiz=quiz, result=result, missed=result.most_missed(MISSED_LIMIT),
                            missed_limit=MISSED_LIMIT, form=form,
                            manage=scope.quiz_access(current_user, quiz) == scope.MANAGE)
@@ -137,7 +135,6 @@ def download(quiz_id: int, kind: str, fmt: str):
     rank_by, weight = _report_args()
     sheet, header, rows = exports.export_table(kind, quiz, now=now, root=_scope_root(), rank_by=rank_by,
                                                participation_weight=weight, level=_level_arg())
-    db.session.commit()
     title = exports.title_line(quiz, now=now, organiser=organiser)
     data = exports.to_csv(header, rows) if fmt == "csv" else exports.to_xlsx(title, header, rows, sheet=sheet)
     return _download(data, f"{quiz.title}-{sheet}.{fmt}", fmt)
@@ -170,7 +167,6 @@ def poster(quiz_id: int, kind: str, fmt: str):
         rows = unit_report(quiz, now=now, root=_scope_root(), rank_by=rank_by, participation_weight=weight)
         data = posters.unit_poster(quiz, rows, fmt=fmt, now=now, organiser=organiser, level=_level_arg())
         name = _("Unit ranking")
-    db.session.commit()
     response = Response(data, mimetype=POSTER_TYPES[fmt])
     response.headers["Content-Disposition"] = (
         f"attachment; filename=\"poster.{fmt}\"; filename*=UTF-8''{quote(f'{quiz.title}-{name}.{fmt}')}")
@@ -206,7 +202,6 @@ def regrade_page(quiz_id: int):
             db.session.commit()
             return redirect(url_for("reports.regrade_page", quiz_id=quiz.id))
     changes = regrade.preview(quiz, now=now)
-    db.session.commit()
     history = db.session.execute(select(Regrade).where(Regrade.quiz_id == quiz.id).order_by(Regrade.id.desc())).scalars().all()
     return render_template("reports/regrade.html", quiz=quiz, changes=changes, history=history, form=form)
 
