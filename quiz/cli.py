@@ -101,10 +101,15 @@ class _progress:
 
 
 def upgrade_schema() -> None:
-    """Create or upgrade the schema through the migrations (safe to repeat)."""
+    """Create or upgrade the schema through the migrations (safe to repeat), then add the rows of
+    newly registered question types (models/banks.py: a new type needs no migration)."""
     from flask_migrate import upgrade
 
+    from quiz.models.banks import sync_question_types
+
     upgrade(directory=str(ROOT / "migrations"))
+    sync_question_types()
+    db.session.commit()
 
 
 @click.command("init-db", help="Create or upgrade the database schema (safe to run twice).")
