@@ -15,6 +15,7 @@ from quiz.errors import QuizError
 from quiz.extensions import db
 from quiz.models.base import utcnow
 from quiz.models.users import ROLE_LABELS
+from quiz.services.reports import RANK_BY
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -423,12 +424,11 @@ export_cli = click.Group("export", help="Published tables (公示表): leaderboa
 
 LEVEL_HELP = ("Level of the unit tree to rank: 1 = top units, 2 = their sub-units … "
               "(default: the first level with more than one unit, as on the report page).")
-RANK_BY_CHOICES = ["average", "participation", "mix"]
 
 # Options a published table may take, in the order --help lists them.
 _TABLE_OPTIONS = {
     "organiser": click.option("--organiser", help="Organiser shown in the title row."),
-    "rank_by": click.option("--rank-by", type=click.Choice(RANK_BY_CHOICES), default="average",
+    "rank_by": click.option("--rank-by", type=click.Choice(list(RANK_BY)), default="average",
                             show_default=True, help="Which figure ranks the units."),
     "level": click.option("--level", type=click.IntRange(1, 999), help=LEVEL_HELP),
 }
