@@ -5,6 +5,8 @@ from flask import current_app
 
 from alembic import context
 
+from quiz.models.checks import PLUGIN as CHECK_VALUES_PLUGIN, register_alembic_plugin
+
 # this is the Alembic Config object, which provides
 # access to the values within the .ini file in use.
 config = context.config
@@ -88,18 +90,39 @@ def run_migrations_online():
     conf_args = current_app.extensions['migrate'].configure_args
     if conf_args.get("process_revision_directives") is None:
         conf_args["process_revision_directives"] = process_revision_directives
+    # `quiz db check` compares CHECK constraints too: by name (Alembic's opt-in plugin) and by the
+    # values they allow (quiz/models/checks.py).
+    register_alembic_plugin()
+    conf_args.setdefault("autogenerate_plugins", [
+        "alembic.autogenerate.*", "alembic.ext.checkconstraint_byname", CHECK_VALUES_PLUGIN])
 
     connectable = get_engine()
 
     with connectable.connect() as connection:
-        context.configure(
-            connection=connection,
-            target_metadata=get_metadata(),
-            **conf_args
-        )
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:
+            # Batch migrations copy a SQLite table, drop the old one and rename the copy. With
+            # foreign keys enforced, dropping `quiz` would delete its attempts (ON DELETE CASCADE)
+            # and dropping `question` would be refused, so they are off while migrating (the
+            # pragma only works outside a transaction: on the driver's connection, before any
+            # statement) and every reference is checked at the end.
+            connection.connection.driver_connection.execute("PRAGMA foreign_keys=OFF")
+        try:
+            context.configure(
+                connection=connection,
+                target_metadata=get_metadata(),
+                **conf_args
+            )
 
-        with context.begin_transaction():
-            context.run_migrations()
+            with context.begin_transaction():
+                context.run_migrations()
+                if sqlite:
+                    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                    if broken:
+                        raise RuntimeError(f"rows refer to missing rows after the migration: {broken[:10]}")
+        finally:
+            if sqlite:  # a new connection gets foreign_keys=ON again (quiz/__init__.py)
+                connection.invalidate()
 
 
 if context.is_offline_mode():

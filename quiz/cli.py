@@ -15,6 +15,7 @@ from quiz.errors import QuizError
 from quiz.extensions import db
 from quiz.models.base import utcnow
 from quiz.models.users import ROLE_LABELS
+from quiz.services.reports import RANK_BY
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -44,6 +45,14 @@ def _read(path: str) -> bytes:
         raise click.ClickException(_("cannot read %(path)s: %(error)s", path=path, error=exc.strerror))
 
 
+def _output_format(output: str) -> str:
+    """The spreadsheet format an output file's suffix names (csv or xlsx), or a usage error on -o."""
+    fmt = Path(output).suffix.lower().lstrip(".")
+    if fmt not in ("csv", "xlsx"):
+        raise click.BadParameter(_("the output file must end in .csv or .xlsx"), param_hint="-o")
+    return fmt
+
+
 def _print_report(summary: str, report, as_json: bool, extra: dict | None = None) -> None:
     if as_json:
         body = report.as_dict()
@@ -53,6 +62,19 @@ def _print_report(summary: str, report, as_json: bool, extra: dict | None = None
     click.echo(summary)
     for problem in report.rejected:
         click.echo(f"row {problem.row}: {problem.message}")
+
+
+def _finish_row_import(report, summary: str, *, dry_run: bool, as_json: bool, skip_invalid: bool = False) -> None:
+    """The end of `quiz unit import` and `quiz roster import`: commit what the import wrote (else
+    roll back), print the report, exit 1 when the file was rejected (with --skip-invalid: when no
+    row was good)."""
+    if report.written:
+        db.session.commit()
+    else:
+        db.session.rollback()
+    _print_report(summary + (" " + _("(dry run: nothing written)") if dry_run else ""), report, as_json)
+    nothing_good = report.created + report.updated + report.unchanged == 0
+    sys.exit(1 if report.rejected and (not skip_invalid or nothing_good) else 0)
 
 
 class _progress:
@@ -80,10 +102,15 @@ class _progress:
 
 
 def upgrade_schema() -> None:
-    """Create or upgrade the schema through the migrations (safe to repeat)."""
+    """Create or upgrade the schema through the migrations (safe to repeat), then add the rows of
+    newly registered question types (models/banks.py: a new type needs no migration)."""
     from flask_migrate import upgrade
 
+    from quiz.models.banks import sync_question_types
+
     upgrade(directory=str(ROOT / "migrations"))
+    sync_question_types()
+    db.session.commit()
 
 
 @click.command("init-db", help="Create or upgrade the database schema (safe to run twice).")
@@ -106,16 +133,10 @@ def unit_import(file: str, dry_run: bool, as_json: bool) -> None:
     from quiz.services.units import import_units
 
     report = import_units(_read(file), file, actor=None, now=utcnow(), dry_run=dry_run)
-    ok = not report.rejected
-    if ok and not dry_run:
-        db.session.commit()
-    else:
-        db.session.rollback()
-    summary = _("Units: %(created)d created, %(updated)d updated, %(unchanged)d unchanged, %(rejected)d rejected rows",
-                created=report.created, updated=report.updated, unchanged=report.unchanged,
-                rejected=len(report.rejected))
-    _print_report(summary + (" " + _("(dry run: nothing written)") if dry_run else ""), report, as_json)
-    sys.exit(0 if ok else 1)
+    _finish_row_import(report, _(
+        "Units: %(created)d created, %(updated)d updated, %(unchanged)d unchanged, %(rejected)d rejected rows",
+        created=report.created, updated=report.updated, unchanged=report.unchanged, rejected=len(report.rejected)),
+        dry_run=dry_run, as_json=as_json)
 
 
 @unit_cli.command("list", help="Print the unit tree with headcounts.")
@@ -201,16 +222,10 @@ def roster_import(file: str, skip_invalid: bool, dry_run: bool, as_json: bool) -
 
     report = import_roster(_read(file), file, actor=None, now=utcnow(), skip_invalid=skip_invalid,
                            dry_run=dry_run)
-    ok = not report.rejected or (skip_invalid and not _file_level(report))
-    if report.written:
-        db.session.commit()
-    else:
-        db.session.rollback()
-    summary = _("Roster: %(created)d created, %(updated)d updated, %(unchanged)d unchanged, %(rejected)d rejected rows",
-                created=report.created, updated=report.updated, unchanged=report.unchanged,
-                rejected=len(report.rejected))
-    _print_report(summary + (" " + _("(dry run: nothing written)") if dry_run else ""), report, as_json)
-    sys.exit(0 if ok else 1)
+    _finish_row_import(report, _(
+        "Roster: %(created)d created, %(updated)d updated, %(unchanged)d unchanged, %(rejected)d rejected rows",
+        created=report.created, updated=report.updated, unchanged=report.unchanged, rejected=len(report.rejected)),
+        dry_run=dry_run, as_json=as_json, skip_invalid=skip_invalid)
 
 
 @roster_cli.command("codes", help="Make personal access codes for a unit's roster and write the list (XLSX/CSV).")
@@ -224,9 +239,7 @@ def roster_codes(unit_path: str, output: str, missing_only: bool, list_only: boo
     from quiz.services.people import access_code_table, generate_access_codes
     from quiz.services.units import get_unit
 
-    fmt = Path(output).suffix.lower().lstrip(".")
-    if fmt not in ("csv", "xlsx"):
-        raise click.BadParameter(_("the output file must end in .csv or .xlsx"), param_hint="-o")
+    fmt = _output_format(output)
     try:
         unit = get_unit(unit_path)
         made = 0 if list_only else generate_access_codes(unit, actor=None, now=utcnow(), missing_only=missing_only)
@@ -234,7 +247,7 @@ def roster_codes(unit_path: str, output: str, missing_only: bool, list_only: boo
     except QuizError as exc:
         _fail(exc)
     title = _("Personal access codes: %(unit)s", unit=unit.path)
-    data = exports.to_csv(header, rows) if fmt == "csv" else exports.to_xlsx(title, header, rows, sheet=_("Access codes"))
+    data = exports.write_table(fmt, header, rows, title=title, sheet=_("Access codes"))
     try:  # the list first: new codes that nobody can read would lock people out
         Path(output).write_bytes(data)
     except OSError as exc:
@@ -243,10 +256,6 @@ def roster_codes(unit_path: str, output: str, missing_only: bool, list_only: boo
     db.session.commit()
     click.echo(_("%(made)d new access codes; %(listed)d people listed in %(path)s",
                  made=made, listed=len(rows), path=output))
-
-
-def _file_level(report) -> bool:
-    return report.created + report.updated + report.unchanged == 0 and bool(report.rejected)
 
 
 # ---------------------------------------------------------------- banks
@@ -302,9 +311,7 @@ def bank_import(path: str, bank_name: str, skip_invalid: bool, dry_run: bool, as
 def bank_export(name: str, output: str, include_retired: bool) -> None:
     from quiz.services.banks import export_bank, get_bank
 
-    fmt = Path(output).suffix.lower().lstrip(".")
-    if fmt not in ("csv", "xlsx"):
-        raise click.BadParameter(_("the output file must end in .csv or .xlsx"), param_hint="-o")
+    fmt = _output_format(output)
     try:
         data = export_bank(get_bank(name, actor=None), fmt, include_retired=include_retired)
     except QuizError as exc:
@@ -448,67 +455,54 @@ def verify_command(quiz_id: int) -> None:
 export_cli = click.Group("export", help="Published tables (公示表): leaderboard and unit report as XLSX or CSV.")
 
 
-def _export(kind: str, quiz_id: int, output: str, organiser: str | None, rank_by: str,
-            level: int | None = None) -> None:
-    from quiz.services import exports
-    from quiz.services.quizzes import get_quiz
-
-    fmt = Path(output).suffix.lower().lstrip(".")
-    if fmt not in ("csv", "xlsx"):
-        raise click.BadParameter(_("the output file must end in .csv or .xlsx"), param_hint="-o")
-    now = utcnow()
-    try:
-        quiz = get_quiz(quiz_id, actor=None)
-        sheet, header, rows = exports.export_table(kind, quiz, now=now, rank_by=rank_by,
-                                                   level=None if level is None else level - 1)
-    except QuizError as exc:
-        _fail(exc)
-    db.session.commit()
-    title = exports.title_line(quiz, now=now, organiser=organiser)
-    data = exports.to_csv(header, rows) if fmt == "csv" else exports.to_xlsx(title, header, rows, sheet=sheet)
-    Path(output).write_bytes(data)
-    click.echo(_("Wrote %(path)s", path=output))
-
-
-@export_cli.command("leaderboard", help="The quiz ranking as a 公示表.")
-@click.argument("quiz_id", type=int)
-@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="FILE.xlsx or FILE.csv")
-@click.option("--organiser", help="Organiser shown in the title row.")
-@with_appcontext
-def export_leaderboard(quiz_id: int, output: str, organiser: str | None) -> None:
-    _export("leaderboard", quiz_id, output, organiser, "average")
-
-
 LEVEL_HELP = ("Level of the unit tree to rank: 1 = top units, 2 = their sub-units … "
               "(default: the first level with more than one unit, as on the report page).")
 
-
-@export_cli.command("units", help="The per-unit report (participation, averages, pass rates, ranks).")
-@click.argument("quiz_id", type=int)
-@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="FILE.xlsx or FILE.csv")
-@click.option("--organiser", help="Organiser shown in the title row.")
-@click.option("--rank-by", type=click.Choice(["average", "participation", "mix"]), default="average",
-              show_default=True, help="Which figure ranks the units.")
-@click.option("--level", type=click.IntRange(1, 999), help=LEVEL_HELP)
-@with_appcontext
-def export_units(quiz_id: int, output: str, organiser: str | None, rank_by: str, level: int | None) -> None:
-    _export("units", quiz_id, output, organiser, rank_by, level)
+# Options a published table may take, in the order --help lists them.
+_TABLE_OPTIONS = {
+    "organiser": click.option("--organiser", help="Organiser shown in the title row."),
+    "rank_by": click.option("--rank-by", type=click.Choice(list(RANK_BY)), default="average",
+                            show_default=True, help="Which figure ranks the units."),
+    "level": click.option("--level", type=click.IntRange(1, 999), help=LEVEL_HELP),
+}
 
 
-@export_cli.command("answers", help="Every answer of every submitted sheet (for archives; includes phone numbers).")
-@click.argument("quiz_id", type=int)
-@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="FILE.xlsx or FILE.csv")
-@with_appcontext
-def export_answers(quiz_id: int, output: str) -> None:
-    _export("answers", quiz_id, output, None, "average")
+def _table_command(kind: str, help: str, *options: str) -> None:
+    """`quiz export KIND QUIZ_ID -o FILE [options]`: one implementation for every published table
+    (exports.EXPORT_KINDS), the same table and writer as the report page's download."""
+
+    def command(quiz_id: int, output: str, organiser: str | None = None, rank_by: str = "average",
+                level: int | None = None) -> None:
+        from quiz.services import exports
+        from quiz.services.quizzes import get_quiz
+
+        fmt = _output_format(output)
+        now = utcnow()
+        try:
+            quiz = get_quiz(quiz_id, actor=None)
+            sheet, header, rows = exports.export_table(kind, quiz, now=now, rank_by=rank_by,
+                                                       level=None if level is None else level - 1)
+        except QuizError as exc:
+            _fail(exc)
+        db.session.commit()
+        title = exports.title_line(quiz, now=now, organiser=organiser)
+        Path(output).write_bytes(exports.write_table(fmt, header, rows, title=title, sheet=sheet))
+        click.echo(_("Wrote %(path)s", path=output))
+
+    command.__name__ = f"export_{kind}"
+    for name in reversed(options):
+        command = _TABLE_OPTIONS[name](command)
+    command = click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
+                           help="FILE.xlsx or FILE.csv")(command)
+    command = click.argument("quiz_id", type=int)(command)
+    export_cli.command(kind, help=help)(with_appcontext(command))
 
 
-@export_cli.command("analysis", help="Item analysis: accuracy, facility, discrimination, most-chosen wrong option.")
-@click.argument("quiz_id", type=int)
-@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="FILE.xlsx or FILE.csv")
-@with_appcontext
-def export_analysis(quiz_id: int, output: str) -> None:
-    _export("analysis", quiz_id, output, None, "average")
+_table_command("leaderboard", "The quiz ranking as a 公示表.", "organiser")
+_table_command("units", "The per-unit report (participation, averages, pass rates, ranks).",
+               "organiser", "rank_by", "level")
+_table_command("answers", "Every answer of every submitted sheet (for archives; includes phone numbers).")
+_table_command("analysis", "Item analysis: accuracy, facility, discrimination, most-chosen wrong option.")
 
 
 @export_cli.command("poster", help="A poster (PNG 1080 px wide, or PDF): the honour roll (top N) or the unit ranking.")

@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from quiz.extensions import db
 from quiz.models import Answer, Attempt, Question
+from quiz.models.banks import sync_question_types
 from quiz.models.base import utcnow
 from quiz.questions import QUESTION_TYPES, AnswerError, QuestionType, fold
 from quiz.questions.base import _ALIASES, register
@@ -56,8 +57,11 @@ class Number(QuestionType):
 
 
 @pytest.fixture
-def toy_type():
+def toy_type(app):
     register(Number)
+    with app.app_context():  # as `quiz init-db` does for a type added to quiz/questions/
+        sync_question_types()
+        db.session.commit()
     yield QUESTION_TYPES["number"]
     del QUESTION_TYPES["number"]
     for alias in [k for k, v in _ALIASES.items() if v == "number"]:

@@ -9,8 +9,11 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from quiz.extensions import db
 from quiz.models.base import UTCDateTime, utcnow
+from quiz.models.checks import one_of
 from quiz.models.quizzes import Quiz
 from quiz.models.users import Participant
+
+STATUSES = ("open", "submitted")
 
 
 class Attempt(db.Model):
@@ -28,9 +31,7 @@ class Attempt(db.Model):
         UniqueConstraint("quiz_id", "participant_id", "number"),
         UniqueConstraint("quiz_id", "open_slot"),
         Index("ix_attempt_ranking", "quiz_id", "status", "score", "time_used_ms"),
-        # feeds the top-N leaderboard in rank order (ranking.top_entries)
-        Index("ix_attempt_board", "quiz_id", text("score DESC"), "time_used_ms", "submitted_at", "id",
-              postgresql_where=text("status = 'submitted'"), sqlite_where=text("status = 'submitted'")),
+        one_of("status", STATUSES),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -65,6 +66,14 @@ class Attempt(db.Model):
     @property
     def is_open(self) -> bool:
         return self.status == "open"
+
+
+# Feeds the top-N leaderboard in rank order (ranking.top_entries). Declared on the columns
+# (score.desc(), not text("score DESC")) so that `quiz db check` can compare it with the database
+# on SQLite too: SQLite does not report a column's sort order, and a text() element would be an
+# expression index that only matches on PostgreSQL. The DDL is the same either way (0005).
+Index("ix_attempt_board", Attempt.quiz_id, Attempt.score.desc(), Attempt.time_used_ms, Attempt.submitted_at,
+      Attempt.id, postgresql_where=text("status = 'submitted'"), sqlite_where=text("status = 'submitted'"))
 
 
 class Answer(db.Model):

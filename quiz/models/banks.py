@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, Float, ForeignKey, Integer, String, Text, UniqueConstraint, false
+from sqlalchemy import (JSON, Boolean, Column, Float, ForeignKey, Integer, String, Table, Text, UniqueConstraint,
+                        false, insert, select)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from quiz.extensions import db
@@ -11,6 +12,28 @@ from quiz.models.base import UTCDateTime, utcnow
 from quiz.models.units import Unit
 
 TAG_SEPARATOR = ";"
+
+# The question types (quiz/questions/) as rows that question.type refers to, so the database refuses
+# a type nobody registered. Not a CHECK constraint: a new type must not need a migration; its row
+# is added by `quiz init-db` (sync_question_types). Reference data: tests never empty it.
+question_type = Table(
+    "question_type", db.metadata,
+    Column("name", String(10), primary_key=True),
+    info={"reference_data": True},
+)
+
+
+def sync_question_types() -> list[str]:
+    """Add the rows of registered question types the table lacks (rows are never removed: old
+    questions may use a type no longer registered) and return their names. `quiz init-db` calls
+    it after the migrations; the caller commits."""
+    from quiz.questions import QUESTION_TYPES
+
+    present = set(db.session.execute(select(question_type.c.name)).scalars())
+    missing = [name for name in QUESTION_TYPES if name not in present]
+    if missing:
+        db.session.execute(insert(question_type), [{"name": name} for name in missing])
+    return missing
 
 
 class Bank(db.Model):
@@ -43,7 +66,7 @@ class Question(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     bank_id: Mapped[int] = mapped_column(ForeignKey("bank.id", ondelete="CASCADE"), index=True)
-    type: Mapped[str] = mapped_column(String(10), index=True)
+    type: Mapped[str] = mapped_column(String(10), ForeignKey("question_type.name", ondelete="RESTRICT"), index=True)
     stem: Mapped[str] = mapped_column(Text)
     options: Mapped[list] = mapped_column(JSON, default=list)
     answer: Mapped[str] = mapped_column(Text)

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from quiz.extensions import db
 from quiz.models.banks import Bank
 from quiz.models.base import UTCDateTime, utcnow
+from quiz.models.checks import one_of
 from quiz.models.units import Unit
 
 quiz_bank = Table(
@@ -37,6 +38,9 @@ class Quiz(db.Model):
     """A quiz: paper rules drawn from banks, timing, audience and scoring settings."""
 
     __tablename__ = "quiz"
+    __table_args__ = (one_of("mode", MODES), one_of("paper_mode", PAPER_MODES),
+                      one_of("attempt_policy", ATTEMPT_POLICIES), one_of("multi_partial", MULTI_PARTIAL),
+                      one_of("show_answers", SHOW_ANSWERS))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     title: Mapped[str] = mapped_column(String(200))

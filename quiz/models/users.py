@@ -12,6 +12,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from quiz.extensions import db
 from quiz.models.base import UTCDateTime, utcnow
+from quiz.models.checks import one_of
 from quiz.models.units import Unit
 
 from flask_babel import lazy_gettext as _l
@@ -25,6 +26,7 @@ class User(UserMixin, db.Model):
     """A login account. Organisers are scoped to the subtree of their unit."""
 
     __tablename__ = "user"
+    __table_args__ = (one_of("role", ROLES),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     username: Mapped[str] = mapped_column(String(64), unique=True)

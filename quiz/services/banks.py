@@ -1,7 +1,7 @@
 """Bank browsing, question edits and retirement, and export to the canonical template."""
 from __future__ import annotations
 
-import io
+from dataclasses import replace
 from datetime import datetime
 
 from flask_babel import gettext as _
@@ -12,7 +12,7 @@ from quiz.extensions import db
 from quiz.models import Bank, Question, User
 from quiz.models.banks import encode_tags
 from quiz.questions import LETTERS, AnswerError, get_type
-from quiz.services import scope
+from quiz.services import scope, spreadsheets
 from quiz.services.papers import invalidate_pools
 from quiz.services.importer import (DIFFICULTY_NAMES, find_bank, fingerprint, parse_difficulty,
                                     parse_points, split_tags)
@@ -138,43 +138,22 @@ def template_rows(questions) -> list[list[str]]:
     return rows
 
 
+# The template's column widths: 题型, 题干, 选项A–H, 答案, 解析, 分值, 难度, 知识点.
+TEMPLATE_WIDTHS = (8, 60, *[18] * len(LETTERS), 10, 40, 8, 8, 20)
+TEMPLATE_LAYOUT = replace(spreadsheets.TEMPLATE, widths=TEMPLATE_WIDTHS)
+
+
 def export_csv(questions) -> bytes:
     """Canonical template as CSV, UTF-8 with BOM (Excel opens it), formula-looking cells escaped
-    (the one CSV writer of exports.to_csv)."""
-    from quiz.services.exports import to_csv
-
-    return to_csv(TEMPLATE_HEADER, template_rows(questions))
+    (spreadsheets.to_csv, the one CSV writer)."""
+    return spreadsheets.to_csv(TEMPLATE_HEADER, template_rows(questions))
 
 
 def export_xlsx(questions, *, title: str = "题库") -> bytes:
-    """Canonical template as XLSX: header frozen, readable column widths, every cell text
-    (written through exports.safe_cell, so never a formula)."""
-    from openpyxl import Workbook
-    from openpyxl.cell import WriteOnlyCell
-    from openpyxl.styles import Alignment, Font, PatternFill
-
-    from quiz.services.exports import safe_cell
-
-    workbook = Workbook()
-    sheet = workbook.active
-    sheet.title = (title or "题库")[:31].translate(str.maketrans({c: "_" for c in "[]:*?/\\"}))
-    head = WriteOnlyCell(sheet)
-    head.font = Font(bold=True)
-    head.fill = PatternFill("solid", fgColor="DDEBF7")
-    sheet.append([safe_cell(name, sheet, head) for name in TEMPLATE_HEADER])
-    body = WriteOnlyCell(sheet)
-    body.alignment = Alignment(wrap_text=True, vertical="top")
-    for row in template_rows(questions):
-        sheet.append([safe_cell(value, sheet, body) for value in row])
-    widths = {"A": 8, "B": 60, "K": 10, "L": 40, "M": 8, "N": 8, "O": 20}
-    for i, _letter in enumerate(LETTERS):
-        widths[chr(ord("C") + i)] = 18
-    for column, width in widths.items():
-        sheet.column_dimensions[column].width = width
-    sheet.freeze_panes = "A2"
-    buffer = io.BytesIO()
-    workbook.save(buffer)
-    return buffer.getvalue()
+    """Canonical template as XLSX (spreadsheets.to_xlsx with the template layout): the header row
+    frozen, readable column widths, wrapped text, every cell text (never a formula)."""
+    return spreadsheets.to_xlsx(None, TEMPLATE_HEADER, template_rows(questions), sheet=title or "题库",
+                                layout=TEMPLATE_LAYOUT)
 
 
 def export_bank(bank: Bank, fmt: str, *, include_retired: bool = False) -> bytes:

@@ -18,12 +18,13 @@ from flask_babel import gettext as _
 from sqlalchemy import func, select
 
 from quiz.extensions import db
+from quiz.localtime import local_tz
 from quiz.models import Attempt, Participant, Question, Quiz, User
 from quiz.questions import get_type
 from quiz.services import attempts as attempt_service
 from quiz.services.importer import import_bank_file
 from quiz.services.people import create_user, import_roster, set_password
-from quiz.services.quizzes import LOCAL_TZ, create_quiz
+from quiz.services.quizzes import create_quiz
 from quiz.services.units import get_unit, import_units
 
 FINISHED_TITLE = "应知应会知识竞赛（示例·已结束）"
@@ -107,15 +108,15 @@ def sample_quizzes(*, now: datetime, banks: list[str], lines: list[str]) -> list
 
 
 def _local(day, hour: int) -> datetime:
-    """`hour` o'clock Beijing time on `day`, in UTC."""
-    return datetime.combine(day, time(hour), tzinfo=LOCAL_TZ).astimezone(timezone.utc)
+    """`hour` o'clock local time (quiz.localtime) on `day`, in UTC."""
+    return datetime.combine(day, time(hour), tzinfo=local_tz()).astimezone(timezone.utc)
 
 
 def _finished_quiz(now: datetime, banks: list[str]) -> Quiz:
     """A quiz that ran for two days last week, answered by the sample roster of 乔司街道 and two
     dozen others who joined themselves; every sheet through join → save answers → submit."""
     rng = random.Random(SEED)
-    day = (now.astimezone(LOCAL_TZ) - timedelta(days=7)).date()
+    day = (now.astimezone(local_tz()) - timedelta(days=7)).date()
     opens, closes = _local(day, 9), _local(day + timedelta(days=2), 9)
     quiz = create_quiz({
         "title": FINISHED_TITLE, "banks": banks, "unit": "乔司街道", "audience": {"units": ["乔司街道"]},

@@ -1,72 +1,20 @@
 """Published tables (公示表): the quiz leaderboard, the unit report, the answer archive and the
-item analysis as XLSX and CSV, and the one formula-safe cell writer every export uses.
-
-XLSX: a title row (contest name, date, organiser) merged across the table and centred, the
-header row frozen, column widths that fit Chinese text, thin borders on every cell of the table,
-set up to print on A4 (fit to one page wide, header repeated on every page).
-CSV: UTF-8 with BOM (Excel opens it).
-Formulas: every cell of every export (titles and headers included, and the question bank export
-in services/banks.py) is written through `safe_cell`: in XLSX a text cell is stored as a string,
-never as a formula; in CSV a text starting with = + - @ tab or CR is prefixed with ' (which the
-bank import removes again).
+item analysis, as (sheet name, header, rows) for the one writer, services/spreadsheets.py (XLSX
+with the title row built by `title_line`, or CSV), which also formats every other export.
 """
 from __future__ import annotations
 
-import csv
-import io
-import unicodedata
-from copy import copy
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
 from flask_babel import gettext as _
 
+from quiz.localtime import local_tz
 from quiz.models import Quiz
-
-LOCAL_TZ = ZoneInfo("Asia/Shanghai")
-
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-CONTENT_TYPES = {"csv": "text/csv; charset=utf-8",
-                 "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
+# The writer lives in spreadsheets.py; its names stay importable from here (exports.to_csv …).
+from quiz.services.spreadsheets import (CONTENT_TYPES, FORMULA_START, safe_cell, to_csv,  # noqa: F401
+                                        to_xlsx, write_table)
 
 EXPORT_KINDS = ("leaderboard", "units", "answers", "analysis")
-
-
-def safe_cell(value, sheet=None, style=None):
-    """Write one cell so that no spreadsheet ever runs it as a formula (every export calls this).
-
-    CSV (`sheet` None): text starting with = + - @ tab or CR gets a leading '; anything else is
-    returned unchanged. XLSX (`sheet` an openpyxl worksheet, write-only or not): an openpyxl cell
-    whose text is stored as a string (data type "s"; control characters XLSX cannot hold are
-    dropped), numbers stay numbers; `style`, a cell of the
-    same workbook, lends its style (copying a style is much cheaper than assigning fonts/borders).
-    """
-    text = isinstance(value, str)
-    if sheet is None:
-        return "'" + value if text and value.startswith(FORMULA_START) else value
-    cell_class, illegal = _openpyxl()
-    if text:
-        value = illegal.sub("", value)  # control characters XLSX cannot hold
-    cell = cell_class(sheet, row=1, column=1, value=value)  # as WriteOnlyCell; the sheet places it
-    if text:
-        cell.data_type = "s"  # text, never a formula
-    if style is not None:
-        cell._style = copy(style._style)
-    return cell
-
-
-def _openpyxl():
-    """openpyxl's cell class and illegal-character pattern, imported on first use (not at start-up)."""
-    global _OPENPYXL
-    if _OPENPYXL is None:
-        from openpyxl.cell import Cell
-        from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
-
-        _OPENPYXL = (Cell, ILLEGAL_CHARACTERS_RE)
-    return _OPENPYXL
-
-
-_OPENPYXL = None
 
 
 def export_table(kind: str, quiz: Quiz, *, now: datetime, root=None, rank_by: str = "average",
@@ -119,75 +67,11 @@ def _percent(value):
 
 
 def title_line(quiz: Quiz, *, now: datetime, organiser: str | None) -> str:
-    day = now.astimezone(LOCAL_TZ).strftime("%Y-%m-%d")
+    day = now.astimezone(local_tz()).strftime("%Y-%m-%d")
     parts = [quiz.title, day]
     if organiser:
         parts.append(organiser)
     return "  ".join(parts)
-
-
-def to_csv(header: list[str], rows: list[list]) -> bytes:
-    """UTF-8 with BOM, CRLF line ends, every cell through safe_cell."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow([safe_cell(str(c)) for c in header])
-    for row in rows:
-        writer.writerow([safe_cell(c) for c in row])
-    return buffer.getvalue().encode("utf-8-sig")
-
-
-def _display_width(text: str) -> int:
-    """Columns a text needs: CJK and full-width characters count double."""
-    return sum(2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1 for ch in str(text))
-
-
-def to_xlsx(title: str, header: list[str], rows: list[list], *, sheet: str) -> bytes:
-    """Streamed (write-only) workbook: 100,000 rows in seconds. Title row merged across the
-    table and centred, styled header frozen and repeated on every printed page, thin borders on
-    the body, widths from the first 2,000 rows, A4 fit to width. Every cell goes through
-    safe_cell."""
-    from openpyxl import Workbook
-    from openpyxl.cell import WriteOnlyCell
-    from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
-    from openpyxl.utils import get_column_letter
-
-    workbook = Workbook(write_only=True)
-    ws = workbook.create_sheet(sheet[:31])
-    columns = max(1, len(header))
-    for index, name in enumerate(header, start=1):
-        values = [name] + [r[index - 1] for r in rows[:2000]]
-        width = max(_display_width(v) for v in values) + 2
-        ws.column_dimensions[get_column_letter(index)].width = min(max(width, 6), 60)
-    ws.freeze_panes = "A3"
-    ws.print_title_rows = "2:2"
-    ws.page_setup.paperSize = "9"  # A4
-    ws.page_setup.orientation = "portrait" if len(header) <= 6 else "landscape"
-    ws.page_setup.fitToWidth = 1
-    ws.page_setup.fitToHeight = 0
-    ws.sheet_properties.pageSetUpPr.fitToPage = True
-    ws.print_options.horizontalCentered = True
-    thin = Side(style="thin", color="999999")
-    box = Border(top=thin, bottom=thin, left=thin, right=thin)
-    title_style = WriteOnlyCell(ws)
-    title_style.font = Font(bold=True, size=16)
-    title_style.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
-    ws.row_dimensions[1].height = 36
-    ws.append([safe_cell(title, ws, title_style)])
-    if columns > 1:
-        ws.merged_cells.add(f"A1:{get_column_letter(columns)}1")
-    head_style = WriteOnlyCell(ws)
-    head_style.font = Font(bold=True)
-    head_style.fill = PatternFill("solid", fgColor="DDEBF7")
-    head_style.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
-    head_style.border = box
-    ws.append([safe_cell(name, ws, head_style) for name in header])
-    body_style = WriteOnlyCell(ws)
-    body_style.border = box
-    for row in rows:
-        ws.append([safe_cell(value, ws, body_style) for value in row])
-    buffer = io.BytesIO()
-    workbook.save(buffer)
-    return buffer.getvalue()
 
 
 def item_table(analysis) -> tuple[list[str], list[list]]:
@@ -227,8 +111,9 @@ def answers_table(quiz: Quiz, *, root=None) -> tuple[list[str], list[list]]:
         for a in db.session.execute(select(Answer).where(Answer.attempt_id.in_(select(Attempt.id).where(Attempt.quiz_id == quiz.id, Attempt.status == "submitted")))).scalars():
             answers[(a.attempt_id, a.question_id)] = a
     rows = []
+    zone = local_tz()
     for attempt, person, unit in attempts:
-        submitted = attempt.submitted_at.astimezone(LOCAL_TZ).strftime("%Y-%m-%d %H:%M:%S")
+        submitted = attempt.submitted_at.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S")
         for number, entry in enumerate(attempt.paper, start=1):
             q = questions[entry["q"]]
             answer = answers.get((attempt.id, q.id))

@@ -9,7 +9,6 @@ or tags changed is updated; everything else is unchanged.
 from __future__ import annotations
 
 import hashlib
-import math
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -17,6 +16,7 @@ from typing import Callable
 
 from flask import current_app
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import insert, select, update
 
 from quiz.errors import Forbidden, Invalid
@@ -26,7 +26,8 @@ from quiz.models.banks import encode_tags
 from quiz.questions import LETTERS, AnswerError, fold, get_type, type_from_label
 from quiz.questions.judge import judge_value
 from quiz.services import scope
-from quiz.services.tables import FileRejected, find_header, normalise_header, read_table
+from quiz.services.rows import RowProblem, RowReport, cell_number, parse_number, read_rows, shown
+from quiz.services.tables import FileRejected, normalise_header
 
 MAX_OPTION_LENGTH = 1000
 MAX_EXPLANATION_LENGTH = 10000
@@ -58,22 +59,11 @@ DIFFICULTY_WORDS = {"容易": 1, "简单": 1, "易": 1, "较易": 2, "中等": 3
 DIFFICULTY_NAMES = {1: "容易", 3: "中等", 5: "困难"}
 
 _FORMULA_ESCAPE = re.compile(r"^'(?=[=+\-@\t\r])")
-# A plain decimal number as people type it: 2, 1.5, .5, +3, 1e2 (after fold(): ASCII digits).
-_NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 _TAG_SPLIT = re.compile(r"[;；,，、]+")
 
 
 def required_labels() -> dict[str, str]:
     return {"stem": "题干", "answer": "答案"}
-
-
-@dataclass
-class RowProblem:
-    row: int
-    message: str
-
-    def as_dict(self) -> dict:
-        return {"row": self.row, "message": self.message}
 
 
 @dataclass
@@ -95,18 +85,14 @@ class ParsedQuestion:
 
 
 @dataclass
-class ImportReport:
-    """What an import did (or, for a dry run or a rejected file, would have done)."""
+class ImportReport(RowReport):
+    """What a bank import did (or, for a dry run or a rejected file, would have done): the row
+    report of every import (rows.RowReport) plus the bank, merged repeats and the parsed rows."""
 
-    bank: str
-    created: int = 0
-    updated: int = 0
-    unchanged: int = 0
+    bank: str = ""
     duplicates: int = 0
-    rejected: list[RowProblem] = field(default_factory=list)
     items: list[ParsedQuestion] = field(default_factory=list)
     file_error: bool = False
-    written: bool = False
     dry_run: bool = False
     skip_invalid: bool = False
 
@@ -143,22 +129,6 @@ def unescape_formula(text: str) -> str:
     return _FORMULA_ESCAPE.sub("", text)
 
 
-def _shown(text: str, limit: int = 20) -> str:
-    """A cell quoted in a message: at most `limit` characters."""
-    return text if len(text) <= limit else text[:limit] + "…"
-
-
-def _number(text: str) -> float | None:
-    """A cell's number, or None when it is not a finite number ('高', 'nan', 'inf', '1e999').
-
-    float() alone is not enough: it accepts 'nan', 'infinity' and '1_0', and an exponent
-    like '1e999' overflows to inf."""
-    if not _NUMBER.fullmatch(text):
-        return None
-    value = float(text)
-    return value if math.isfinite(value) else None
-
-
 def parse_difficulty(raw: str) -> int | None:
     """容易/较易/中等/较难/困难 (and a few synonyms) or a whole number 1–5; AnswerError otherwise."""
     text = fold(raw)
@@ -166,24 +136,18 @@ def parse_difficulty(raw: str) -> int | None:
         return None
     if text in DIFFICULTY_WORDS:
         return DIFFICULTY_WORDS[text]
-    value = _number(text)
+    value = cell_number(text)
     if value is not None and value.is_integer() and 1 <= value <= 5:
         return int(value)
     raise AnswerError(_("difficulty “%(value)s” should be 容易/较易/中等/较难/困难 or 1–5",
-                        value=_shown(text)))
+                        value=shown(text)))
 
 
 def parse_points(raw: str) -> float | None:
     """A number more than 0 and at most 1000; AnswerError otherwise."""
-    text = fold(raw)
-    if not text:
-        return None
-    value = _number(text)
-    if value is None:
-        raise AnswerError(_("points “%(value)s” is not a number", value=_shown(text)))
-    if not 0 < value <= 1000:
-        raise AnswerError(_("points “%(value)s” must be more than 0 and at most 1000", value=_shown(text)))
-    return value
+    return parse_number(raw, low=0, high=1000, low_open=True, error=AnswerError,
+                        not_a_number=_l("points “%(value)s” is not a number"),
+                        out_of_range=_l("points “%(value)s” must be more than 0 and at most 1000"))
 
 
 def _strip_option_prefix(text: str, letter: str) -> str:
@@ -292,18 +256,15 @@ def parse_file(data: bytes, filename: str, *, sheet: str | None = None, max_stem
     """
     if max_stem is None:
         max_stem = current_app.config.get("MAX_STEM_LENGTH", 5000)
-    table = read_table(data, filename, sheet)
-    header_position, columns = find_header(table, ALIASES, REQUIRED, required_labels())
+    body, columns = read_rows(data, filename, aliases=ALIASES, required=REQUIRED, labels=required_labels(),
+                              sheet=sheet)
     questions: list[ParsedQuestion] = []
     problems: list[RowProblem] = []
     seen: dict[str, ParsedQuestion] = {}
     duplicates = 0
-    body = table.rows[header_position + 1:]
     for position, (number, cells) in enumerate(body, start=1):
         if progress is not None and (position % 500 == 0 or position == len(body)):
             progress(position, len(body))
-        if not any(c.strip() for c in cells):
-            continue
         try:
             parsed = parse_row(number, cells, columns, max_stem)
         except AnswerError as exc:

@@ -5,7 +5,6 @@ import hmac
 import random
 import re
 import secrets
-from dataclasses import dataclass, field
 from datetime import datetime
 
 from flask_babel import gettext as _
@@ -18,8 +17,8 @@ from quiz.models.units import PATH_SEPARATOR
 from quiz.models.users import ROLES, hash_token
 from quiz.questions import fold
 from quiz.services import scope
-from quiz.services.importer import RowProblem
-from quiz.services.tables import FileRejected, find_header, normalise_header, read_table
+from quiz.services.rows import RowReport, import_rows
+from quiz.services.tables import normalise_header
 from quiz.services.units import split_path
 
 _MOBILE = re.compile(r"^1[3-9]\d{9}$")
@@ -150,80 +149,36 @@ def save_participant(*, name: str, phone: str, unit: Unit, actor: User | None, n
     return person, "updated"
 
 
-@dataclass
-class RosterReport:
-    created: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    rejected: list[RowProblem] = field(default_factory=list)
-    written: bool = False
-
-    def as_dict(self) -> dict:
-        return {"created": self.created, "updated": self.updated, "unchanged": self.unchanged,
-                "rejected": [p.as_dict() for p in self.rejected]}
-
-
 def import_roster(data: bytes, filename: str, *, actor: User | None, now: datetime,
-                  skip_invalid: bool = False, dry_run: bool = False) -> RosterReport:
+                  skip_invalid: bool = False, dry_run: bool = False) -> RowReport:
     """Create or update participants from a CSV/XLSX with 姓名, 手机号, 单位 (path).
 
-    Units must already exist (and be in the actor's scope). Atomic unless `skip_invalid`.
+    Units must already exist (and be in the actor's scope). Atomic unless `skip_invalid`
+    (rows.import_rows).
     """
-    report = RosterReport()
-    try:
-        table = read_table(data, filename)
-        position, columns = find_header(table, ROSTER_ALIASES, ("name", "phone", "unit"),
-                                        {"name": "姓名", "phone": "手机号", "unit": "单位"})
-    except FileRejected as exc:
-        report.rejected.append(RowProblem(exc.row, exc.message))
-        return report
     units = {u.path: u for u in db.session.execute(scope.visible_units(actor)).scalars()}
-    rows = []
-    seen: dict[str, int] = {}
-    for number, cells in table.rows[position + 1:]:
-        if not any(c.strip() for c in cells):
-            continue
 
-        def get(name):
-            index = columns.get(name)
-            return cells[index] if index is not None and index < len(cells) else ""
-        try:
-            name = normalise_name(get("name"))
-            phone = normalise_phone(get("phone"))
-            path = PATH_SEPARATOR.join(split_path(get("unit")))
-        except Invalid as exc:
-            report.rejected.append(RowProblem(number, exc.message))
-            continue
+    def parse(number: int, get) -> tuple[str, tuple[str, str, Unit]]:
+        name = normalise_name(get("name"))
+        phone = normalise_phone(get("phone"))
+        path = PATH_SEPARATOR.join(split_path(get("unit")))
         unit = units.get(path)
         if unit is None:
-            report.rejected.append(RowProblem(number, _("unit “%(path)s” does not exist or is outside your scope",
-                                                        path=path)))
-            continue
-        if phone in seen:
-            report.rejected.append(RowProblem(number, _("phone %(phone)s already appears in row %(row)d",
-                                                        phone=phone, row=seen[phone])))
-            continue
-        seen[phone] = number
-        rows.append((number, name, phone, unit))
-    if report.rejected and not skip_invalid:
-        return report
-    savepoint = db.session.begin_nested()
-    for number, name, phone, unit in rows:
+            raise Invalid(_("unit “%(path)s” does not exist or is outside your scope", path=path))
+        return phone, (name, phone, unit)
+
+    def save(item: tuple[str, str, Unit]) -> str:
+        name, phone, unit = item
         try:
-            _person, status = save_participant(name=name, phone=phone, unit=unit, actor=actor, now=now)
+            return save_participant(name=name, phone=phone, unit=unit, actor=actor, now=now)[1]
         except Forbidden:
-            report.rejected.append(RowProblem(number, _("phone %(phone)s belongs to a person outside your scope",
-                                                        phone=phone)))
-            continue
-        setattr(report, status, getattr(report, status) + 1)
-    if dry_run or (report.rejected and not skip_invalid):
-        savepoint.rollback()
-        if not dry_run:
-            report.created = report.updated = report.unchanged = 0
-        return report
-    savepoint.commit()
-    report.written = True
-    return report
+            raise Forbidden(_("phone %(phone)s belongs to a person outside your scope", phone=phone))
+
+    return import_rows(data, filename, aliases=ROSTER_ALIASES, required=("name", "phone", "unit"),
+                       labels={"name": "姓名", "phone": "手机号", "unit": "单位"}, parse=parse, save=save,
+                       skip_invalid=skip_invalid, dry_run=dry_run,
+                       duplicate=lambda phone, row: _("phone %(phone)s already appears in row %(row)d",
+                                                      phone=phone, row=row))
 
 
 # ---------------------------------------------------------------- personal access codes

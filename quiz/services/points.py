@@ -1,7 +1,7 @@
 """Points board (积分榜) and honour roll (光荣榜) across quizzes.
 
 Rule: in each quiz a person's counted attempt (best or latest, as the quiz says) earns points
-on the day (Beijing time) it was submitted, either its score (`mode="score"`) or fixed points
+on the local day (localtime.py) it was submitted, either its score (`mode="score"`) or fixed points
 (`mode="fixed"`): `participate` for taking part, plus `passed` at or above the pass mark, plus
 `full_marks` for a full score. A person's points per day are capped at `daily_cap` (if set).
 Only submissions inside the period [start, end) count; practice quizzes never count. People are
@@ -12,18 +12,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
-from zoneinfo import ZoneInfo
 
 from flask_babel import gettext as _
 from sqlalchemy import select
 
 from quiz.errors import Invalid
 from quiz.extensions import db
+from quiz.localtime import local_tz
 from quiz.models import Participant, Quiz, Unit
 from quiz.models.units import PATH_SEPARATOR
 from quiz.services.ranking import competition_rank, counted_attempts
 
-LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 PERIODS = ("week", "month", "quarter", "year")
 
 
@@ -45,8 +44,9 @@ class PointsRule:
 
 
 def period_bounds(period: str, now: datetime) -> tuple[datetime, datetime]:
-    """[start, end) in UTC of the Beijing-time week (Mon–Sun), month, quarter or year holding `now`."""
-    local = now.astimezone(LOCAL_TZ).date()
+    """[start, end) in UTC of the local (quiz.localtime) week (Mon–Sun), month, quarter or year
+    holding `now`."""
+    local = now.astimezone(local_tz()).date()
     if period == "week":
         start = local - timedelta(days=local.weekday())
         end = start + timedelta(days=7)
@@ -65,7 +65,7 @@ def period_bounds(period: str, now: datetime) -> tuple[datetime, datetime]:
 
 
 def _utc(day: date) -> datetime:
-    return datetime.combine(day, time(0), tzinfo=LOCAL_TZ).astimezone(timezone.utc)
+    return datetime.combine(day, time(0), tzinfo=local_tz()).astimezone(timezone.utc)
 
 
 @dataclass
@@ -84,6 +84,7 @@ def person_points(quizzes: list[Quiz], rule: PointsRule, *, start: datetime, end
     rule.validate()
     if end <= start:
         raise Invalid(_("The end of the period must be after its start."))
+    zone = local_tz()
     per_day: dict[tuple[int, date], float] = {}
     info: dict[int, list] = {}
     for quiz in quizzes:
@@ -106,7 +107,7 @@ def person_points(quizzes: list[Quiz], rule: PointsRule, *, start: datetime, end
                 if full:
                     earned += rule.full_marks
             submitted = submitted_at if submitted_at.tzinfo else submitted_at.replace(tzinfo=timezone.utc)
-            day = submitted.astimezone(LOCAL_TZ).date()
+            day = submitted.astimezone(zone).date()
             per_day[(pid, day)] = per_day.get((pid, day), 0) + earned
             entry = info.setdefault(pid, [name, path, 0, 0])
             entry[2] += 1

@@ -7,7 +7,6 @@ import re
 import secrets
 from datetime import datetime, timedelta, timezone
 from typing import Callable
-from zoneinfo import ZoneInfo
 
 from flask_babel import gettext as _
 from sqlalchemy import func, or_, select, update
@@ -15,6 +14,7 @@ from sqlalchemy import func, or_, select, update
 from quiz.errors import Invalid, NotFound
 from quiz.extensions import db
 from quiz.inputs import finite_number, parse_id
+from quiz.localtime import local_tz
 from quiz.models import Attempt, Bank, Quiz, Unit, User
 from quiz.models.base import utcnow
 from quiz.models.quizzes import ATTEMPT_POLICIES, IDENTITY_CHECKS, MODES, MULTI_PARTIAL, SHOW_ANSWERS
@@ -23,7 +23,6 @@ from quiz.services.papers import plan_paper
 from quiz.services.units import find_unit
 
 JOIN_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I
-LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 MAX_DURATION = 24 * 3600
 YEARS = (2000, 2100)  # dates outside are refused (far dates overflow the time zone conversion)
 _WHOLE = re.compile(r"[+-]?[0-9]+")
@@ -76,7 +75,8 @@ def _score(value, field: str) -> float | None:
 
 
 def parse_time(value, field: str) -> datetime | None:
-    """ISO 8601 (2026-11-30T09:00, with or without zone; no zone means Beijing time) → UTC."""
+    """ISO 8601 (2026-11-30T09:00, with or without zone; no zone means the configured local time,
+    BABEL_DEFAULT_TIMEZONE: Beijing time by default) → UTC."""
     if value is None or value == "":
         return None
     if isinstance(value, datetime):
@@ -90,7 +90,7 @@ def parse_time(value, field: str) -> datetime | None:
             raise Invalid(_("%(field)s “%(value)s” is not a date and time such as 2026-11-30T09:00.",
                             field=field, value=value))
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=LOCAL_TZ)
+        moment = moment.replace(tzinfo=local_tz())
     if not YEARS[0] <= moment.year <= YEARS[1]:  # also keeps the time zone conversion from overflowing
         raise Invalid(_("%(field)s “%(value)s” is outside the years %(first)d–%(last)d.",
                         field=field, value=value, first=YEARS[0], last=YEARS[1]))

@@ -2,20 +2,19 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 from datetime import datetime
 
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select, update, func
 
 from quiz.errors import Conflict, Forbidden, Invalid, NotFound
 from quiz.extensions import db
 from quiz.models import Bank, Participant, Unit, User
 from quiz.models.units import PATH_SEPARATOR
-from quiz.questions import fold
 from quiz.services import scope
-from quiz.services.importer import RowProblem
-from quiz.services.tables import FileRejected, find_header, normalise_header, read_table
+from quiz.services.rows import RowReport, import_rows, parse_number
+from quiz.services.tables import normalise_header
 
 UNIT_ALIASES = {normalise_header(n): f for f, names in {
     "path": ("单位", "单位名称", "单位路径", "所在单位", "unit", "path"),
@@ -40,16 +39,10 @@ def split_path(raw: str) -> list[str]:
 
 
 def parse_headcount(raw: str) -> int | None:
-    text = fold(raw)
-    if not text:
-        return None
-    try:
-        value = float(text)
-    except ValueError:
-        raise Invalid(_("headcount “%(value)s” is not a whole number", value=text))
-    if not value.is_integer() or value < 0 or value > 10_000_000:
-        raise Invalid(_("headcount “%(value)s” must be a whole number from 0 to 10,000,000", value=text))
-    return int(value)
+    """应参人数: empty (None) or a whole number from 0 to 10,000,000; Invalid otherwise."""
+    return parse_number(raw, low=0, high=10_000_000, whole=True,
+                        not_a_number=_l("headcount “%(value)s” is not a whole number"),
+                        out_of_range=_l("headcount “%(value)s” must be a whole number from 0 to 10,000,000"))
 
 
 def find_unit(path: str) -> Unit | None:
@@ -104,73 +97,26 @@ def ensure_path(parts: list[str], *, actor: User | None, now: datetime,
     return parent, status
 
 
-@dataclass
-class UnitImportReport:
-    created: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    rejected: list[RowProblem] = field(default_factory=list)
-    written: bool = False
-
-    def as_dict(self) -> dict:
-        return {"created": self.created, "updated": self.updated, "unchanged": self.unchanged,
-                "rejected": [p.as_dict() for p in self.rejected]}
-
-
 def import_units(data: bytes, filename: str, *, actor: User | None, now: datetime,
-                 dry_run: bool = False) -> UnitImportReport:
+                 dry_run: bool = False) -> RowReport:
     """Create or update the unit tree from a CSV/XLSX with 单位 (path) and 应参人数.
 
-    Atomic: one bad row rejects the file and nothing is written.
+    Atomic: one bad row rejects the file and nothing is written (rows.import_rows).
     """
-    report = UnitImportReport()
-    try:
-        table = read_table(data, filename)
-        position, columns = find_header(table, UNIT_ALIASES, ("path",), {"path": "单位"})
-    except FileRejected as exc:
-        report.rejected.append(RowProblem(exc.row, exc.message))
-        return report
-    rows: list[tuple[int, list[str], int | None]] = []
-    seen: dict[str, int] = {}
-    for number, cells in table.rows[position + 1:]:
-        if not any(c.strip() for c in cells):
-            continue
+    def parse(number: int, get) -> tuple[str, tuple[list[str], int | None]]:
+        parts = split_path(get("path"))
+        return PATH_SEPARATOR.join(parts), (parts, parse_headcount(get("headcount")))
 
-        def get(name):
-            index = columns.get(name)
-            return cells[index] if index is not None and index < len(cells) else ""
-        try:
-            parts = split_path(get("path"))
-            headcount = parse_headcount(get("headcount"))
-        except Invalid as exc:
-            report.rejected.append(RowProblem(number, exc.message))
-            continue
-        key = PATH_SEPARATOR.join(parts)
-        if key in seen:
-            report.rejected.append(RowProblem(number, _("unit “%(path)s” already appears in row %(row)d",
-                                                        path=key, row=seen[key])))
-            continue
-        seen[key] = number
-        rows.append((number, parts, headcount))
-    if report.rejected:
-        return report
-    savepoint = db.session.begin_nested()
     cache: dict[str, Unit] = {}
-    for number, parts, headcount in rows:
-        try:
-            _unit, status = ensure_path(parts, actor=actor, now=now, headcount=headcount, cache=cache)
-        except Forbidden as exc:
-            report.rejected.append(RowProblem(number, exc.message))
-            continue
-        setattr(report, status, getattr(report, status) + 1)
-    if report.rejected or dry_run:
-        savepoint.rollback()
-        if report.rejected:
-            report.created = report.updated = report.unchanged = 0
-        return report
-    savepoint.commit()
-    report.written = True
-    return report
+
+    def save(item: tuple[list[str], int | None]) -> str:
+        parts, headcount = item
+        return ensure_path(parts, actor=actor, now=now, headcount=headcount, cache=cache)[1]
+
+    return import_rows(data, filename, aliases=UNIT_ALIASES, required=("path",), labels={"path": "单位"},
+                       parse=parse, save=save, dry_run=dry_run,
+                       duplicate=lambda path, row: _("unit “%(path)s” already appears in row %(row)d",
+                                                     path=path, row=row))
 
 
 def create_unit(*, parent: Unit | None, name: str, headcount: int, actor: User | None,

@@ -20,7 +20,7 @@ from quiz.models.base import utcnow
 from quiz.services import people as people_service
 from quiz.services import scope
 from quiz.views.auth import manager_required
-from quiz.views.common import flash_form_errors, flash_problems, unit_choices
+from quiz.views.common import flash_form_errors, import_upload, unit_choices
 
 bp = Blueprint("people", __name__)
 
@@ -65,23 +65,13 @@ def roster():
 @bp.route("/import", methods=["POST"])
 @manager_required
 def import_roster():
-    form = UploadForm()
-    if not form.validate_on_submit():
-        flash_form_errors(form)
-        return redirect(url_for("people.roster"))
-    upload = form.file.data
     skip = request.form.get("skip_invalid") == "y"
-    report = people_service.import_roster(upload.read(), upload.filename, actor=current_user, now=utcnow(),
-                                          skip_invalid=skip)
-    if report.written:
-        db.session.commit()
-        flash(_("Roster: %(created)d created, %(updated)d updated, %(unchanged)d unchanged.",
-                created=report.created, updated=report.updated, unchanged=report.unchanged), "success")
-    else:
-        db.session.rollback()
-        flash(_("The file was rejected; nothing was changed."), "danger")
-    flash_problems(report)
-    return redirect(url_for("people.roster"))
+    return import_upload(
+        lambda data, filename: people_service.import_roster(data, filename, actor=current_user, now=utcnow(),
+                                                            skip_invalid=skip),
+        lambda report: _("Roster: %(created)d created, %(updated)d updated, %(unchanged)d unchanged.",
+                         created=report.created, updated=report.updated, unchanged=report.unchanged),
+        url_for("people.roster"))
 
 
 @bp.route("/participants", methods=["POST"])
@@ -158,8 +148,7 @@ def access_code_list(fmt: str):
         raise QuizError(_("Choose a unit."))
     header, rows = people_service.access_code_table(unit, actor=current_user)
     title = _("Personal access codes: %(unit)s", unit=unit.path)
-    data = exports.to_csv(header, rows) if fmt == "csv" else exports.to_xlsx(title, header, rows,
-                                                                             sheet=_("Access codes"))
+    data = exports.write_table(fmt, header, rows, title=title, sheet=_("Access codes"))
     return _download(data, _("access-codes-%(unit)s.%(fmt)s", unit=unit.path.replace("/", "-"), fmt=fmt), fmt)
 
 

@@ -136,7 +136,7 @@ def download(quiz_id: int, kind: str, fmt: str):
     sheet, header, rows = exports.export_table(kind, quiz, now=now, root=_scope_root(), rank_by=rank_by,
                                                participation_weight=weight, level=_level_arg())
     title = exports.title_line(quiz, now=now, organiser=organiser)
-    data = exports.to_csv(header, rows) if fmt == "csv" else exports.to_xlsx(title, header, rows, sheet=sheet)
+    data = exports.write_table(fmt, header, rows, title=title, sheet=sheet)
     return _download(data, f"{quiz.title}-{sheet}.{fmt}", fmt)
 
 

@@ -14,7 +14,7 @@ from quiz.models.base import utcnow
 from quiz.services import scope
 from quiz.services import units as unit_service
 from quiz.views.auth import manager_required
-from quiz.views.common import flash_form_errors, flash_problems, unit_choices
+from quiz.views.common import flash_form_errors, import_upload, unit_choices
 
 bp = Blueprint("units", __name__)
 
@@ -42,21 +42,11 @@ def index():
 @bp.route("/import", methods=["POST"])
 @manager_required
 def import_file():
-    form = UploadForm()
-    if not form.validate_on_submit():
-        flash_form_errors(form)
-        return redirect(url_for("units.index"))
-    upload = form.file.data
-    report = unit_service.import_units(upload.read(), upload.filename, actor=current_user, now=utcnow())
-    if report.written:
-        db.session.commit()
-        flash(_("Units: %(created)d created, %(updated)d updated, %(unchanged)d unchanged.",
-                created=report.created, updated=report.updated, unchanged=report.unchanged), "success")
-    else:
-        db.session.rollback()
-        flash(_("The file was rejected; nothing was changed."), "danger")
-        flash_problems(report)
-    return redirect(url_for("units.index"))
+    return import_upload(
+        lambda data, filename: unit_service.import_units(data, filename, actor=current_user, now=utcnow()),
+        lambda report: _("Units: %(created)d created, %(updated)d updated, %(unchanged)d unchanged.",
+                         created=report.created, updated=report.updated, unchanged=report.unchanged),
+        url_for("units.index"))
 
 
 @bp.route("/new", methods=["POST"])
