@@ -499,6 +499,14 @@ def init_app(app: Flask) -> None:
                             int(app.config.get("EVENTS_HISTORY_SECONDS", 86_400)))
     else:
         hub = MemoryHub(app, history)
+        from quiz.security import server_workers
+
+        workers = server_workers()
+        if workers and workers > 1:
+            log.warning("Events stay inside each of %d worker processes (no REDIS_URL; this is pid %d): a "
+                        "worker sees another's changes to boards and bank pools only after re-checking the "
+                        "database (BOARD_MAX_AGE). Set REDIS_URL=redis://… (docs/deployment.md).",
+                        workers, os.getpid())
     app.extensions["events"] = hub
 
 
