@@ -226,3 +226,21 @@ def test_a_future_freeze_takes_effect_on_time_without_an_event(app, client, cont
         snapshot = board_snapshot(contest)
         assert snapshot.frozen_at(at + timedelta(microseconds=1)) == at
         assert snapshot.frozen_at(at - timedelta(microseconds=1)) is None
+
+
+def test_closing_adds_the_graded_sheets_without_a_rebuild(app, client, contest, monkeypatch):
+    from quiz.services.quizzes import close_quiz
+
+    with app.app_context():
+        quiz = db.session.get(Quiz, contest)
+        svc.join(quiz, name="未交卷", phone="13900000002", unit_path=UNITS[1], now=utcnow() - timedelta(minutes=2))
+        db.session.commit()
+    url = f"/api/v1/quizzes/{contest}/leaderboard"
+    before = [e["name"] for e in client.get(url).get_json()["entries"]]
+    builds = []
+    real = ranking._build_snapshot
+    monkeypatch.setattr(ranking, "_build_snapshot", lambda row: builds.append(row.id) or real(row))
+    with app.app_context():
+        assert close_quiz(db.session.get(Quiz, contest), actor=None) == 1
+    after = [e["name"] for e in client.get(url).get_json()["entries"]]
+    assert sorted(after) == sorted(before + ["未交卷"]) and builds == []

@@ -12,8 +12,9 @@ latest submitted, as the quiz says (`count_key`); sheets excluded by an organise
 The public board (JSON, page, big screen) and the rank on a result page are served from a
 per-quiz snapshot kept by each process (`BoardSnapshot`, `public_board`): built from the database
 once, then kept current by the events of docs/deployment.md "Events and caches" (quiz/events.py):
-a `sheet` event is applied in place (the counting rule and the key, in Python); a freeze, regrade,
-exclusion or close marks it for one rebuild. Without events from other processes (no REDIS_URL,
+a `sheet` event is applied in place (the counting rule and the key, in Python); a freeze, regrade
+or exclusion marks it for one rebuild (a close changes nothing by itself: the sheets it grades
+come as `sheet` events). Without events from other processes (no REDIS_URL,
 or the listener down) a snapshot is re-validated with `board_version` after BOARD_MAX_AGE seconds.
 Organiser pages, exports and `quiz verify` read the database (`leaderboard`, `ranked_list`).
 """
@@ -518,6 +519,11 @@ class _Slot:
         self.version: tuple | None = None
 
 
+# Events of a quiz's channel that leave its board as it is: a close or an extension moves
+# deadlines; the sheets it grades arrive as `sheet` events of their own.
+BOARD_UNCHANGED = frozenset({"closed", "extended"})
+
+
 class BoardStore:
     """The board snapshots of one app in this process (app.extensions["boards"])."""
 
@@ -558,7 +564,9 @@ class BoardStore:
                 snapshot = slot.snapshot
             if snapshot is not None:
                 snapshot.apply(entry)
-        else:  # closed, extended, freeze, regrade, exclusion, or anything new: rebuild once
+        elif event.type in BOARD_UNCHANGED:
+            return
+        else:  # freeze, regrade, exclusion, or anything new: rebuild once
             with slot.lock:
                 slot.stale = True
                 slot.generation += 1
