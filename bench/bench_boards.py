@@ -192,6 +192,8 @@ def main() -> int:
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/7",
                         help="REDIS_URL for the app (events and caches across workers)")
     parser.add_argument("--no-redis", action="store_true", help="run the app without REDIS_URL")
+    parser.add_argument("--no-lane", action="store_true",
+                        help="BOARD_LANE off: every board read goes through Flask (as with a session cookie)")
     parser.add_argument("--only", nargs="+", choices=ENDPOINTS, default=list(ENDPOINTS))
     parser.add_argument("--modes", nargs="+", choices=("keep-alive", "close"), default=["keep-alive", "close"])
     parser.add_argument("--seed", type=int, default=1)
@@ -213,6 +215,8 @@ def main() -> int:
           flush=True)
 
     extra = {} if args.no_redis else {"REDIS_URL": args.redis_url}
+    if args.no_lane:
+        extra["FLASK_BOARD_LANE"] = "false"
     app = Server(url, secret, args.workers, args.worker_class, args.threads, tmp / "app.log", extra)
     hello = Server(url, secret, args.workers, args.worker_class, args.threads, tmp / "hello.log", {},
                    app="bench.hello_app:app", ready_path="/")
