@@ -538,3 +538,22 @@ def listen(channels: Iterable[str], last_event_id: int | dict[str, int] | None =
     if isinstance(hub, RedisHub):
         hub.ensure_listening()
     return Subscription(hub, channels, last)
+
+
+def parse_last_event_id(value: str | None) -> int | None:
+    """An SSE `Last-Event-ID` header (or ?last_event_id=) as a channel id; None when absent or not
+    a plain non-negative integer."""
+    value = (value or "").strip()
+    return int(value) if value.isascii() and value.isdigit() and len(value) <= 18 else None
+
+
+def sse_frames(subscription: Subscription, *, heartbeat: float = 15.0, stop: Callable[[], bool] | None = None):
+    """Server-Sent Events frames for a subscription, for a streaming response: each event as
+    Event.sse(), and a comment line every `heartbeat` seconds without one (keeps proxies and
+    phones from dropping the connection). Ends when `stop()` says so or the subscription closes."""
+    try:
+        while not subscription.closed and not (stop and stop()):
+            event = subscription.get(heartbeat)
+            yield event.sse() if event is not None else ": keep-alive\n\n"
+    finally:
+        subscription.close()

@@ -293,3 +293,18 @@ def test_without_redis_another_server_is_seen_after_board_max_age(app, database_
     with other.app_context():
         db.session.remove()
         db.engine.dispose()
+
+
+def test_sse_frames_for_a_stream(app):
+    assert events.parse_last_event_id("41") == 41
+    assert [events.parse_last_event_id(v) for v in (None, "", "-1", "4x", "１２", "9" * 30)] == [None] * 6
+    with app.app_context():
+        events.publish("test:3", "tick", {"n": 1})
+        subscription = events.listen(["test:3"], last_event_id=events.parse_last_event_id("0"))
+        frames = events.sse_frames(subscription, heartbeat=0.05)
+        assert next(frames) == 'id: 1\nevent: tick\ndata: {"n": 1}\n\n'
+        assert next(frames) == ": keep-alive\n\n"  # nothing new within the heartbeat
+        events.publish("test:3", "tick", {"n": 2})
+        assert next(frames).startswith("id: 2\n")
+        frames.close()
+        assert subscription.closed
