@@ -141,11 +141,13 @@ class Server:
     """gunicorn in its own process group; stop() is safe to call twice."""
 
     def __init__(self, url: str, secret: str, workers: int, worker_class: str, threads: int,
-                 log_path: Path, extra_env: dict[str, str]):
+                 log_path: Path, extra_env: dict[str, str], app: str = "quiz:create_app()",
+                 ready_path: str = "/api/v1/ping"):
         self.port = free_port()
+        self.ready_path = ready_path
         env = dict(os.environ, DATABASE_URL=url, SECRET_KEY=secret, **extra_env)
         cmd = [sys.executable, "-m", "gunicorn", "-w", str(workers), "-k", worker_class,
-               "-b", f"127.0.0.1:{self.port}", "--graceful-timeout", "10", "quiz:create_app()"]
+               "-b", f"127.0.0.1:{self.port}", "--graceful-timeout", "10", app]
         if worker_class == "gthread":
             cmd[-1:-1] = ["--threads", str(threads)]
         self.cmd = cmd
@@ -161,7 +163,7 @@ class Server:
                 raise RuntimeError(f"gunicorn exited with {self.proc.returncode}; see {self.log_path}")
             try:
                 conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
-                conn.request("GET", "/api/v1/ping")
+                conn.request("GET", self.ready_path)
                 ok = conn.getresponse().status == 200
                 conn.close()
                 if ok and len(self.worker_pids()) >= workers:

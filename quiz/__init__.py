@@ -49,7 +49,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.config.from_object(Config)
     app.config.from_pyfile("config.py", silent=True)
     app.config.from_prefixed_env()  # FLASK_SECRET_KEY, FLASK_MAX_CONTENT_LENGTH …
-    for name in ("DATABASE_URL", "SECRET_KEY", "RATELIMIT_STORAGE_URI", "PUBLIC_BASE_URL"):
+    for name in ("DATABASE_URL", "SECRET_KEY", "RATELIMIT_STORAGE_URI", "PUBLIC_BASE_URL", "REDIS_URL"):
         if os.environ.get(name):
             app.config["SQLALCHEMY_DATABASE_URI" if name == "DATABASE_URL" else name] = os.environ[name]
     if test_config:
@@ -85,6 +85,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     babel.init_app(app, locale_selector=select_locale,
                    default_translation_directories=str(Path(__file__).parent / "translations"))
 
+    from quiz import events
+
+    events.init_app(app)  # publish after commit; Redis pub/sub across processes when REDIS_URL is set
     from quiz import inputs, models  # noqa: F401  (register tables)
     from quiz.errors import register_error_handlers
     from quiz.views import register_blueprints
@@ -119,6 +122,10 @@ def create_app(test_config: dict | None = None) -> Flask:
     from quiz.answer_lane import AnswerLane
 
     app.wsgi_app = AnswerLane(app, app.wsgi_app)
+    # Public board reads whose response is already rendered skip Flask too (quiz/board_lane.py).
+    from quiz.board_lane import BoardLane
+
+    app.wsgi_app = BoardLane(app, app.wsgi_app)
     # Outermost: security headers and Secure cookies on every response; the memory:// warning.
     from quiz.security import init_security
 

@@ -77,6 +77,22 @@ class Config:
     JOIN_MISMATCH_LIMIT_PER_PHONE = "10 per 15 minutes"
     LOGIN_FAILURE_LIMIT = "10 per 15 minutes"
     LOGIN_FAILURE_LIMIT_PER_ADDRESS = "100 per 15 minutes"
+    # Events (quiz/events.py; docs/deployment.md "Events and caches"): with REDIS_URL every process
+    # and host hears every change (board snapshots, bank pools and sheet caches are invalidated
+    # through them); without it events stay in the process. EVENTS_PREFIX separates installations
+    # sharing one Redis (default: quiz-events:<database number>:).
+    REDIS_URL: str | None = None
+    EVENTS_BACKEND = "auto"          # auto (redis when REDIS_URL is set) | redis | memory
+    EVENTS_PREFIX: str | None = None
+    EVENTS_HISTORY = 1000            # events kept per channel for replay (SSE Last-Event-ID)
+    EVENTS_HISTORY_SECONDS = 86_400
+    # Public boards are served from a per-quiz snapshot per process (quiz/services/ranking.py):
+    # kept current by events; re-validated with one query after BOARD_MAX_AGE seconds while events
+    # of other processes do not arrive; rebuilt after BOARD_REFRESH seconds anyway (renames).
+    BOARD_MAX_AGE = 1.0
+    BOARD_REFRESH = 60.0
+    BOARD_SNAPSHOTS = 8              # quizzes whose snapshot a process keeps
+    BOARD_LANE = True                # serve rendered board responses in a WSGI lane (quiz/board_lane.py)
     # Serve clean answer saves in a WSGI lane in front of Flask (quiz/answer_lane.py); False: through Flask.
     ANSWER_FAST_LANE = True
     # Behind a reverse proxy: how many proxies set X-Forwarded-For/-Proto/-Host (0 = none).

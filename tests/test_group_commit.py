@@ -55,7 +55,7 @@ def run_held(app, monkeypatch, first, followers):
             assert release.wait(10)
         return real(engine, p)
 
-    monkeypatch.setattr(hotpath, "_pg_upsert", held)
+    monkeypatch.setattr(answers, "_pg_upsert", held)
     results, threads = {}, []
     with app.app_context():
         engine = db.engine

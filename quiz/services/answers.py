@@ -38,6 +38,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
+from quiz import events
 from quiz.questions import AnswerError, QuestionType, get_type
 
 
@@ -62,7 +63,7 @@ def canonical(qtype: str, option_count: int, order: list[int] | None, response: 
     return kind.to_bank(kind.normalise_response(response, option_count), order)
 
 
-QUESTION_TTL = 60.0        # seconds a cached question type/option count is trusted
+QUESTION_TTL = 60.0        # seconds a cached question type/option count is trusted (banks events clear it)
 SHEET_CACHE_SIZE = 50_000  # sheets kept per process (paper + nonce never change)
 
 
@@ -84,6 +85,17 @@ class QuestionMeta:
 
 _sheets: OrderedDict[int, SheetMeta] = OrderedDict()
 _questions: dict[int, QuestionMeta] = {}
+
+
+def _on_banks_event(event) -> None:
+    """A question's type or option count may have changed (banks events, quiz/events.py), or events
+    were missed (reset): forget cached questions. Cached sheets (nonce, paper) never change."""
+    _questions.clear()
+    if event.type == events.RESET:
+        _sheets.clear()
+
+
+events.subscribe(events.BANKS, _on_banks_event)
 
 
 def clear_caches() -> None:

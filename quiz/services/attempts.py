@@ -20,6 +20,7 @@ from flask_babel import ngettext
 from sqlalchemy import select, text, update
 from sqlalchemy.exc import IntegrityError
 
+from quiz import events
 from quiz.errors import Conflict, Forbidden, IdentityMismatch, Invalid, NotFound, QuizError
 from quiz.extensions import db
 from quiz.models import Answer, Attempt, Participant, Question, Quiz, Unit, User
@@ -394,6 +395,7 @@ def grade_attempt(attempt: Attempt, *, at: datetime, auto: bool = False) -> Atte
     attempt.auto_submitted = auto
     attempt.flagged_fast = bool(quiz.min_seconds) and attempt.time_used_ms < quiz.min_seconds * 1000
     db.session.flush()
+    events.sheet_graded(attempt)
     return attempt
 
 

@@ -18,6 +18,7 @@ from datetime import datetime
 from flask_babel import gettext as _
 from sqlalchemy import select
 
+from quiz import events
 from quiz.errors import Conflict, Invalid
 from quiz.extensions import db
 from quiz.models import Attempt, Participant, Quiz, SheetExclusion, Unit, User
@@ -40,6 +41,7 @@ def _record(attempt: Attempt, action: str, reason: str, actor: User | None, now:
                             action=action, reason=reason, created_at=now)
     db.session.add(record)
     db.session.flush()
+    events.quiz_event(attempt.quiz_id, "exclusion", attempt=attempt.id, excluded=action == "exclude")
     return record
 
 

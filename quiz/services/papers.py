@@ -34,21 +34,26 @@ Rules implemented here (docs/rules.md "Papers"):
 - A join in "fixed" mode copies the stored paper (no draw), reading it under a key-share lock so
   an edit of the paper and a join can never cross: the edit waits for joins in flight and then
   sees them (locked), a join waits for an edit in flight and then copies the new paper. A join in
-  "random" mode draws from the bank pool cached per process (`cached_pool`, POOL_TTL seconds).
+  "random" mode draws from the bank pool cached per process (`cached_pool`), dropped by every
+  process when a bank changes (the `banks` event of quiz/events.py).
 """
 from __future__ import annotations
 
 import random
 import secrets
+import threading
 import time
+import weakref
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from fractions import Fraction
 
+from flask import current_app, has_app_context
 from flask_babel import gettext as _
 from sqlalchemy import func, select
 
+from quiz import events
 from quiz.errors import Conflict, Forbidden, Invalid
 from quiz.extensions import db
 from quiz.models import Attempt, Bank, Question, Quiz, User
@@ -234,36 +239,86 @@ def _level_key(level: Level) -> tuple[bool, int]:
 
 
 # ---------------------------------------------------------------- the bank pool
-POOL_TTL = 30.0  # seconds a process reuses a bank pool when drawing papers
-_pools: dict[tuple[int, ...], tuple[float, list[QuestionRow], dict[int, QuestionRow]]] = {}
+POOL_MAX_AGE = 1.0  # seconds a pool is trusted while events of other processes do not arrive
+POOL_REFRESH = 300.0  # seconds after which a pool is reloaded anyway
+
+
+class _Pools:
+    """One app's cached bank pools: {bank ids: (loaded at, events epoch or None, pool, index)}."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.entries: dict[tuple[int, ...], tuple[float, int | None, list[QuestionRow], dict[int, QuestionRow]]] = {}
+        self.generation = 0
+
+
+_all_pools: "weakref.WeakSet[_Pools]" = weakref.WeakSet()
+
+
+def _app_pools() -> _Pools:
+    pools = current_app.extensions.get("pools")
+    if pools is None:
+        pools = current_app.extensions.setdefault("pools", _Pools())
+        _all_pools.add(pools)
+    return pools
+
+
+def _drop(pools: _Pools) -> None:
+    with pools.lock:
+        pools.entries.clear()
+        pools.generation += 1
 
 
 def invalidate_pools() -> None:
-    """Forget cached pools (after an import, edit or retirement in this process; other
-    processes see the change within POOL_TTL)."""
-    _pools.clear()
+    """Forget cached pools (after an import, edit or retirement): this app's at once, and every
+    process's once the change commits (a `banks` event). Outside an app context: every app's in
+    this process."""
+    if not has_app_context():
+        for pools in list(_all_pools):
+            _drop(pools)
+        return
+    _drop(_app_pools())
+    events.publish(events.BANKS, "questions", {"bank": None, "questions": None})
 
 
-def _cached(bank_ids: list[int]) -> tuple[float, list[QuestionRow], dict[int, QuestionRow]]:
+def _on_banks_event(event) -> None:
+    """A bank changed somewhere (or, with `reset`, events may have been missed): drop the pools."""
+    _drop(_app_pools())
+
+
+events.subscribe(events.BANKS, _on_banks_event)
+
+
+def _cached(bank_ids: list[int]) -> tuple[float, int | None, list[QuestionRow], dict[int, QuestionRow]]:
     key = tuple(sorted(bank_ids))
-    hit = _pools.get(key)
+    pools = _app_pools()
+    hub = events.get_hub()
+    shared = hub.shared()
+    hit = pools.entries.get(key)
     now = time.monotonic()
-    if hit is not None and now - hit[0] < POOL_TTL:
+    if hit is not None and now - hit[0] < POOL_REFRESH and (
+            now - hit[0] < POOL_MAX_AGE or (shared and hit[1] == hub.epoch())):
         return hit
+    generation = pools.generation
+    epoch = hub.epoch() if shared else None
     pool = load_pool(list(key))
-    _pools[key] = entry = (now, pool, {q.id: q for q in pool})
+    entry = (now, epoch, pool, {q.id: q for q in pool})
+    with pools.lock:
+        if pools.generation == generation:  # no bank changed while it was loaded
+            pools.entries[key] = entry
     return entry
 
 
 def cached_pool(bank_ids: list[int]) -> list[QuestionRow]:
-    """load_pool, reused for POOL_TTL seconds: every join draws from it, so a busy start of a
-    contest does not reload the whole bank per person."""
-    return _cached(bank_ids)[1]
+    """load_pool, reused until a bank changes (POOL_MAX_AGE seconds while events of other
+    processes do not arrive): every join draws from it, so a busy start of a contest does not
+    reload the whole bank per person."""
+    return _cached(bank_ids)[2]
 
 
 def cached_index(bank_ids: list[int]) -> dict[int, QuestionRow]:
     """The cached pool by question id (a fixed paper refreshes option counts from it)."""
-    return _cached(bank_ids)[2]
+    return _cached(bank_ids)[3]
 
 
 def load_pool(bank_ids: list[int]) -> list[QuestionRow]:

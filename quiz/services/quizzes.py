@@ -11,6 +11,7 @@ from typing import Callable
 from flask_babel import gettext as _
 from sqlalchemy import func, or_, select, update
 
+from quiz import events
 from quiz.errors import Invalid, NotFound
 from quiz.extensions import db
 from quiz.inputs import finite_number, parse_id
@@ -287,6 +288,7 @@ def close_quiz(quiz: Quiz, *, actor: User | None, now: datetime | None = None,
     db.session.execute(update(Attempt).where(
         Attempt.quiz_id == quiz.id, Attempt.status == "open",
         or_(Attempt.deadline.is_(None), Attempt.deadline > cut)).values(deadline=cut))
+    events.quiz_event(quiz.id, "closed", closes_at=quiz.closes_at)
     db.session.commit()
     return close_overdue(quiz, now=cut + timedelta(microseconds=1))
 
@@ -306,6 +308,7 @@ def extend_quiz(quiz: Quiz, minutes: int, *, actor: User | None, now: datetime) 
         if attempt.deadline is not None and attempt.deadline > now:
             attempt.deadline = attempt.deadline + delta
     db.session.flush()
+    events.quiz_event(quiz.id, "extended", closes_at=quiz.closes_at, minutes=minutes)
 
 
 def set_freeze(quiz: Quiz, at: datetime | None, *, actor: User | None, now: datetime) -> None:
@@ -313,6 +316,7 @@ def set_freeze(quiz: Quiz, at: datetime | None, *, actor: User | None, now: date
     scope.require_quiz(actor, quiz)
     quiz.freeze_at = at or now
     db.session.flush()
+    events.quiz_event(quiz.id, "freeze", freeze_at=quiz.freeze_at)
 
 
 def reveal(quiz: Quiz, *, actor: User | None) -> None:
@@ -320,6 +324,7 @@ def reveal(quiz: Quiz, *, actor: User | None) -> None:
     scope.require_quiz(actor, quiz)
     quiz.freeze_at = None
     db.session.flush()
+    events.quiz_event(quiz.id, "freeze", freeze_at=None)
 
 
 def live_counts(quiz: Quiz, *, root: Unit | None = None) -> dict:

@@ -7,16 +7,30 @@ on the key share a rank and the next rank skips (1, 2, 2, 4), computed by `compe
 which every ranked list uses (boards, verify, regrade previews, points boards, unit reports).
 
 One entry per participant: the sheet that counts is the best (the key, then the lower id) or the
-latest submitted, as the quiz says; sheets excluded by an organiser never count.
+latest submitted, as the quiz says (`count_key`); sheets excluded by an organiser never count.
+
+The public board (JSON, page, big screen) and the rank on a result page are served from a
+per-quiz snapshot kept by each process (`BoardSnapshot`, `public_board`): built from the database
+once, then kept current by the events of docs/deployment.md "Events and caches" (quiz/events.py):
+a `sheet` event is applied in place (the counting rule and the key, in Python); a freeze, regrade
+or exclusion marks it for one rebuild (a close changes nothing by itself: the sheets it grades
+come as `sheet` events). Without events from other processes (no REDIS_URL,
+or the listener down) a snapshot is re-validated with `board_version` after BOARD_MAX_AGE seconds.
+Organiser pages, exports and `quiz verify` read the database (`leaderboard`, `ranked_list`).
 """
 from __future__ import annotations
 
+import threading
+import time
+from bisect import bisect_left, insort
 from collections import OrderedDict
 from datetime import datetime
-from typing import Callable, Iterable, TypeVar
+from typing import Callable, Iterable, NamedTuple, TypeVar
 
+from flask import current_app, has_app_context
 from sqlalchemy import and_, func, or_, select
 
+from quiz import events
 from quiz.extensions import db
 from quiz.models import Attempt, Participant, Quiz, Unit
 
@@ -59,6 +73,15 @@ def beats(b, a, *, by_id: bool = False):
 def sort_key(score: float, time_used_ms: int, submitted_at: datetime) -> tuple:
     """The Python sort key of RANK_KEY: sorting ascending puts the best first."""
     return (-score, time_used_ms, submitted_at)
+
+
+def count_key(policy: str, *, score: float, time_used_ms: int, submitted_at: datetime, attempt_id: int,
+              number: int) -> tuple:
+    """Which of a person's submitted sheets counts, in Python (the same rule as counted_attempts):
+    the smallest key. "best": RANK_KEY, then the lower id; "latest": the highest number."""
+    if policy == "latest":
+        return (-number,)
+    return (*sort_key(score, time_used_ms, submitted_at), attempt_id)
 
 
 def competition_rank(items: Iterable[T], key: Callable[[T], object]) -> list[tuple[int, T]]:
@@ -120,12 +143,20 @@ _boards: "OrderedDict[tuple, tuple[tuple, list[tuple]]]" = OrderedDict()
 
 
 def board_version(quiz: Quiz, until: datetime | None) -> tuple:
-    """What the ranking depends on, in one cheap query: how many sheets are submitted and the
-    latest submission (both change on every submission or deadline grading), and the number of
-    regrades and undos (they change scores without a new submission), and the number of
-    exclusions and restorations of sheets."""
+    """What the ranking depends on. While events of every process reach this one (REDIS_URL, the
+    listener connected) that is the id of the quiz channel's latest event (one Redis GET): every
+    change that moves the board publishes one. Otherwise one query: how many sheets are submitted
+    and the latest submission (both change on every submission or deadline grading), the number
+    of regrades and undos, and of exclusions and restorations of sheets."""
     from quiz.models import Regrade, SheetExclusion
 
+    hub = events.get_hub()
+    if hub.shared():
+        try:
+            return (quiz.id, until, quiz.attempt_policy, "events", hub.epoch(),
+                    hub.last_id(events.quiz_channel(quiz.id)))
+        except Exception:  # noqa: BLE001 - Redis went away just now: ask the database
+            pass
     condition = [Attempt.quiz_id == quiz.id, Attempt.status == "submitted"]
     if until is not None:
         condition.append(Attempt.submitted_at <= until)
@@ -138,12 +169,20 @@ def board_version(quiz: Quiz, until: datetime | None) -> tuple:
     return (quiz.id, until, quiz.attempt_policy, *row)
 
 
+def _uncommitted(quiz_id: int) -> bool:
+    """Has this session changed the quiz's results without committing yet (an event is waiting)?
+    Then its reads must not come from, or go into, a cache other requests share."""
+    pending = db.session().info.get(events.PENDING_KEY) or ()
+    channel = events.quiz_channel(quiz_id)
+    return any(p[2] == channel for p in pending)
+
+
 def ranked_list(quiz: Quiz, *, until: datetime | None = None) -> list[tuple]:
     """The whole ranking as (rank, name, unit, score, time_used_ms, attempt_id, participant_id),
     kept per process and recomputed only when board_version changes (cache invalidation on every
     score change: submissions, deadline grading, regrades and their undo)."""
     key = (quiz.id, until)
-    version = board_version(quiz, until)
+    version = None if _uncommitted(quiz.id) else board_version(quiz, until)
     hit = _boards.get(key)
     if hit is not None and hit[0] == version:
         _boards.move_to_end(key)
@@ -152,6 +191,8 @@ def ranked_list(quiz: Quiz, *, until: datetime | None = None) -> list[tuple]:
     rows = [tuple(r) for r in db.session.execute(
         select(ranked.c.rank, ranked.c.name, ranked.c.unit, ranked.c.score, ranked.c.time_used_ms,
                ranked.c.attempt_id, ranked.c.participant_id).order_by(ranked.c.rank, ranked.c.attempt_id))]
+    if version is None:
+        return rows
     _boards[key] = (version, rows)
     if len(_boards) > BOARD_CACHE_SIZE:
         _boards.popitem(last=False)
@@ -159,7 +200,10 @@ def ranked_list(quiz: Quiz, *, until: datetime | None = None) -> list[tuple]:
 
 
 def clear_board_cache() -> None:
+    """Forget every cached ranking and board snapshot of this process."""
     _boards.clear()
+    if has_app_context():
+        _store().clear()
 
 
 def _matches(row: tuple, search: str, unit: Unit | None) -> bool:
@@ -223,9 +267,14 @@ def leaderboard_size(quiz: Quiz, *, now: datetime, search: str = "", unit: Unit 
 
 def rank_of(attempt: Attempt, *, now: datetime) -> int | None:
     """The rank this attempt holds now if it is the one that counts for its participant, else the
-    rank it would hold (1 + entries strictly better)."""
+    rank it would hold (1 + counted entries of other people strictly better). From the live board
+    snapshot (a binary search), built once per process; in SQL when this session has uncommitted
+    changes to the quiz's results."""
     if attempt.status != "submitted" or attempt.excluded:
         return None
+    snapshot = None if _uncommitted(attempt.quiz_id) else board_snapshot(attempt.quiz_id)
+    if snapshot is not None:
+        return snapshot.rank_among_others(attempt)
     counted = counted_attempts(attempt.quiz)
     better = db.session.scalar(select(func.count()).select_from(counted).where(
         counted.c.participant_id != attempt.participant_id, beats(counted, attempt)))
@@ -239,10 +288,406 @@ def ranks_for(quiz: Quiz, attempts: list[Attempt], scores: dict[int, float]) -> 
     for a in attempts:
         if a.excluded or a.status != "submitted":
             continue
-        key = (-a.number,) if quiz.attempt_policy == "latest" else (
-            *sort_key(scores[a.id], a.time_used_ms, a.submitted_at), a.id)
+        key = count_key(quiz.attempt_policy, score=scores[a.id], time_used_ms=a.time_used_ms,
+                        submitted_at=a.submitted_at, attempt_id=a.id, number=a.number)
         if a.participant_id not in best or key < best[a.participant_id][0]:
             best[a.participant_id] = (key, a)
     ranked = competition_rank((a for _k, a in best.values()),
                               key=lambda a: sort_key(scores[a.id], a.time_used_ms, a.submitted_at))
     return {a.id: rank for rank, a in ranked}
+
+
+# ---------------------------------------------------------------- the public board snapshot
+class Entry(NamedTuple):
+    """A counted sheet on a board snapshot."""
+
+    attempt_id: int
+    participant_id: int
+    number: int
+    name: str
+    unit: str
+    score: float
+    time_used_ms: int
+    submitted_at: datetime
+
+    @property
+    def key(self) -> tuple:
+        return sort_key(self.score, self.time_used_ms, self.submitted_at)
+
+
+def _entry_from_event(data: dict) -> Entry:
+    return Entry(int(data["attempt"]), int(data["participant"]), int(data["number"]), data.get("name") or "",
+                 data.get("unit") or "", float(data["score"] or 0), int(data["time_used_ms"] or 0),
+                 datetime.fromisoformat(data["submitted_at"]))
+
+
+class View:
+    """The counted entries of one board (live, or the sheets submitted up to `until`) in rank
+    order: one per person (count_key), sorted by RANK_KEY then attempt id; a rank is 1 + the
+    entries with a strictly smaller key (competition ranking, found by binary search)."""
+
+    def __init__(self, policy: str, until: datetime | None):
+        self.policy, self.until = policy, until
+        self.by_person: dict[int, Entry] = {}
+        self.by_attempt: dict[int, Entry] = {}
+        self.order: list[tuple] = []  # (*sort_key, attempt_id), ascending = best first
+        self._options: list[str] | None = None
+
+    def _count_key(self, e: Entry) -> tuple:
+        return count_key(self.policy, score=e.score, time_used_ms=e.time_used_ms, submitted_at=e.submitted_at,
+                         attempt_id=e.attempt_id, number=e.number)
+
+    def fill(self, entries: Iterable[Entry]) -> None:
+        """Every submitted, not excluded sheet of the quiz → the counted ones, sorted once."""
+        for e in entries:
+            if self.until is not None and e.submitted_at > self.until:
+                continue
+            current = self.by_person.get(e.participant_id)
+            if current is None or self._count_key(e) < self._count_key(current):
+                self.by_person[e.participant_id] = e
+        self.by_attempt = {e.attempt_id: e for e in self.by_person.values()}
+        self.order = sorted((*e.key, e.attempt_id) for e in self.by_person.values())
+        self._options = None
+
+    def offer(self, e: Entry) -> bool:
+        """A newly submitted sheet: it replaces the person's entry if it counts instead (the same
+        rule as fill); True when the board changed. Offering a sheet again changes nothing."""
+        if self.until is not None and e.submitted_at > self.until:
+            return False
+        current = self.by_person.get(e.participant_id)
+        if current is not None:
+            if current == e:
+                return False
+            if current.attempt_id != e.attempt_id and self._count_key(current) <= self._count_key(e):
+                return False
+            del self.order[bisect_left(self.order, (*current.key, current.attempt_id))]
+            del self.by_attempt[current.attempt_id]
+        self.by_person[e.participant_id] = e
+        self.by_attempt[e.attempt_id] = e
+        insort(self.order, (*e.key, e.attempt_id))
+        self._options = None
+        return True
+
+    def __len__(self) -> int:
+        return len(self.order)
+
+    def rank(self, key: tuple) -> int:
+        """1 + the entries strictly better than `key` (a sort_key)."""
+        return bisect_left(self.order, key) + 1
+
+    def ranked(self, keep: Callable[[Entry], bool] | None = None):
+        """(rank, entry) in rank order, all or those `keep` accepts (with their overall ranks)."""
+        rank, previous = 0, None
+        for position, item in enumerate(self.order, start=1):
+            if item[:3] != previous:
+                rank, previous = position, item[:3]
+            e = self.by_attempt[item[3]]
+            if keep is None or keep(e):
+                yield rank, e
+
+    def page(self, offset: int, limit: int) -> list[tuple[int, Entry]]:
+        """One page of the unfiltered board without walking the entries before it."""
+        out, rank, previous = [], 0, None
+        for position, item in enumerate(self.order[offset:offset + limit], start=offset + 1):
+            if item[:3] != previous:
+                rank = self.rank(item[:3]) if previous is None else position
+                previous = item[:3]
+            out.append((rank, self.by_attempt[item[3]]))
+        return out
+
+    def unit_options(self) -> list[str]:
+        """The units of the people on the board and every unit above them, sorted."""
+        if self._options is None:
+            from quiz.models.units import PATH_SEPARATOR
+
+            paths: set[str] = set()
+            for unit in {e.unit for e in self.by_person.values()}:
+                parts = unit.split(PATH_SEPARATOR)
+                paths.update(PATH_SEPARATOR.join(parts[:i]) for i in range(1, len(parts) + 1))
+            self._options = sorted(paths)
+        return self._options
+
+
+RENDERED_PER_SNAPSHOT = 256  # rendered pages (JSON, HTML) kept per snapshot until it changes
+
+
+class BoardSnapshot:
+    """One quiz's public board in this process: the quiz's title and freeze state, the live view
+    and, when a freeze is set, the view up to the freeze time; rendered responses are kept until
+    the board changes. Every read and change holds `lock`."""
+
+    def __init__(self, quiz_id: int, title: str, policy: str, freeze_at: datetime | None):
+        self.quiz_id, self.title, self.policy, self.freeze_at = quiz_id, title, policy, freeze_at
+        self.lock = threading.RLock()
+        self.live = View(policy, None)
+        self.frozen = View(policy, freeze_at) if freeze_at is not None else None
+        self.changes = 0
+        self.rendered: OrderedDict = OrderedDict()
+
+    @property
+    def id(self) -> int:
+        return self.quiz_id
+
+    def fill(self, entries: list[Entry]) -> None:
+        self.live.fill(entries)
+        if self.frozen is not None:
+            self.frozen.fill(entries)
+
+    def apply(self, entry: Entry) -> None:
+        """A `sheet` event: offer the sheet to both views."""
+        with self.lock:
+            changed = self.live.offer(entry)
+            if self.frozen is not None:
+                changed = self.frozen.offer(entry) or changed
+            if changed:
+                self.changes += 1
+                self.rendered.clear()
+
+    def frozen_at(self, now: datetime) -> datetime | None:
+        """The freeze time if the public board is frozen at `now` (public_cutoff)."""
+        return self.freeze_at if self.freeze_at is not None and self.freeze_at <= now else None
+
+    def public_view(self, now: datetime) -> View:
+        return self.frozen if self.frozen_at(now) is not None else self.live
+
+    def rank_among_others(self, attempt: Attempt) -> int:
+        """rank_of on the live view: 1 + counted entries of other people strictly better."""
+        key = sort_key(attempt.score, attempt.time_used_ms, attempt.submitted_at)
+        with self.lock:
+            better = bisect_left(self.live.order, key)
+            own = self.live.by_person.get(attempt.participant_id)
+            if own is not None and own.key < key:
+                better -= 1
+        return better + 1
+
+    def entries(self, now: datetime, *, offset: int = 0, limit: int = 100, search: str = "",
+                unit: str | None = None) -> tuple[list[dict], int]:
+        """A page of the public board as leaderboard() gives it, and how many entries match."""
+        from quiz.models.units import PATH_SEPARATOR
+
+        search = (search or "").strip().casefold()
+        with self.lock:
+            view = self.public_view(now)
+            if not search and not unit:
+                rows, total = view.page(offset, limit), len(view)
+            else:
+                def keep(e: Entry) -> bool:
+                    return (not search or search in e.name.casefold()) and (
+                        not unit or e.unit == unit or e.unit.startswith(unit + PATH_SEPARATOR))
+
+                matching = list(view.ranked(keep))
+                rows, total = matching[offset:offset + limit], len(matching)
+        return [{"rank": rank, "name": e.name, "unit": e.unit, "score": e.score,
+                 "time_used_seconds": e.time_used_ms / 1000, "attempt_id": e.attempt_id}
+                for rank, e in rows], total
+
+    def unit_options(self, now: datetime) -> list[str]:
+        with self.lock:
+            return self.public_view(now).unit_options()
+
+    def rendered_key(self, now: datetime, *parts) -> tuple:
+        """The key of a rendered response: what was asked, and the state of the board it shows."""
+        return (*parts, self.frozen_at(now) is not None, self.changes)
+
+    def get_rendered(self, key: tuple):
+        with self.lock:
+            hit = self.rendered.get(key)
+            if hit is not None:
+                self.rendered.move_to_end(key)
+            return hit
+
+    def put_rendered(self, key: tuple, value) -> None:
+        with self.lock:
+            if key[-1] != self.changes:
+                return  # the board changed while this was rendered
+            self.rendered[key] = value
+            if len(self.rendered) > RENDERED_PER_SNAPSHOT:
+                self.rendered.popitem(last=False)
+
+
+class _Slot:
+    """A quiz's place in the store: its snapshot and what is known about its freshness."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.ready = threading.Condition(self.lock)
+        self.snapshot: BoardSnapshot | None = None
+        self.stale = False       # a change a snapshot cannot apply in place arrived: rebuild
+        self.generation = 0      # counts such changes (one arriving during a rebuild keeps it stale)
+        self.building = False
+        self.pending: list[Entry] = []  # sheets that arrived during a rebuild
+        self.built_at = 0.0      # time.monotonic()
+        self.checked_at = 0.0
+        self.epoch: int | None = None  # the events epoch the snapshot was built in (None: unshared)
+        self.version: tuple | None = None
+
+
+# Events of a quiz's channel that leave its board as it is: a close or an extension moves
+# deadlines; the sheets it grades arrive as `sheet` events of their own.
+BOARD_UNCHANGED = frozenset({"closed", "extended"})
+
+
+class BoardStore:
+    """The board snapshots of one app in this process (app.extensions["boards"])."""
+
+    def __init__(self, size: int):
+        self.size = size
+        self.lock = threading.Lock()
+        self.slots: "OrderedDict[int, _Slot]" = OrderedDict()
+
+    def slot(self, quiz_id: int, create: bool = True) -> _Slot | None:
+        with self.lock:
+            slot = self.slots.get(quiz_id)
+            if slot is not None:
+                self.slots.move_to_end(quiz_id)
+            elif create:
+                slot = self.slots[quiz_id] = _Slot()
+                while len(self.slots) > self.size:
+                    self.slots.popitem(last=False)
+            return slot
+
+    def clear(self) -> None:
+        with self.lock:
+            slots = list(self.slots.values())
+            self.slots.clear()
+        for slot in slots:
+            with slot.lock:
+                slot.stale = True
+                slot.generation += 1
+
+    def on_event(self, quiz_id: int, event) -> None:
+        slot = self.slot(quiz_id, create=False)
+        if slot is None:
+            return
+        if event.type == "sheet":
+            entry = _entry_from_event(event.data)
+            with slot.lock:
+                if slot.building:
+                    slot.pending.append(entry)
+                snapshot = slot.snapshot
+            if snapshot is not None:
+                snapshot.apply(entry)
+        elif event.type in BOARD_UNCHANGED:
+            return
+        else:  # freeze, regrade, exclusion, or anything new: rebuild once
+            with slot.lock:
+                slot.stale = True
+                slot.generation += 1
+
+
+def _store(app=None) -> BoardStore:
+    app = app or current_app
+    store = app.extensions.get("boards")
+    if store is None:
+        store = app.extensions.setdefault("boards", BoardStore(int(app.config.get("BOARD_SNAPSHOTS", 8))))
+    return store
+
+
+def _on_quiz_event(event) -> None:
+    """Events handler: keep this app's snapshots current (registered with quiz.events)."""
+    if event.type == events.RESET:
+        _store().clear()
+        return
+    try:
+        quiz_id = int(event.channel.split(":", 1)[1])
+    except (IndexError, ValueError):
+        return
+    _store().on_event(quiz_id, event)
+
+
+events.subscribe("quiz:*", _on_quiz_event)
+
+
+def _trusted(slot: _Slot, config, hub) -> bool:
+    """May the slot's snapshot be served without asking the database? Yes while it is not stale
+    and either events of every process reach this one since it was built, or it was built or
+    checked less than BOARD_MAX_AGE seconds ago; never after BOARD_REFRESH seconds (changes that
+    publish no event: a participant or unit renamed)."""
+    if slot.snapshot is None or slot.stale:
+        return False
+    now = time.monotonic()
+    if now - slot.built_at > float(config.get("BOARD_REFRESH", 60)):
+        return False
+    if slot.epoch is not None and hub.shared() and slot.epoch == hub.epoch():
+        return True
+    return now - slot.checked_at < float(config.get("BOARD_MAX_AGE", 1.0))
+
+
+def peek_snapshot(app, quiz_id: int) -> BoardSnapshot | None:
+    """The quiz's snapshot if it can be served without the database (for the WSGI board lane)."""
+    store = app.extensions.get("boards")
+    slot = store.slot(quiz_id, create=False) if store is not None else None
+    if slot is None:
+        return None
+    return slot.snapshot if _trusted(slot, app.config, events.get_hub(app)) else None
+
+
+def _quiz_row(quiz_id: int):
+    return db.session.execute(select(Quiz.id, Quiz.title, Quiz.mode, Quiz.attempt_policy, Quiz.freeze_at)
+                              .where(Quiz.id == quiz_id)).one_or_none()
+
+
+def _snapshot_version(row) -> tuple:
+    return (row.title, row.mode, row.attempt_policy, row.freeze_at, board_version(row, None))
+
+
+def _build_snapshot(row) -> BoardSnapshot:
+    """Every submitted, not excluded sheet of the quiz with its person's name and unit: one query."""
+    snapshot = BoardSnapshot(row.id, row.title, row.attempt_policy, row.freeze_at)
+    rows = db.session.execute(
+        select(Attempt.id, Attempt.participant_id, Attempt.number, Participant.name, Unit.path, Attempt.score,
+               Attempt.time_used_ms, Attempt.submitted_at)
+        .join(Participant, Participant.id == Attempt.participant_id).join(Unit, Unit.id == Participant.unit_id)
+        .where(Attempt.quiz_id == row.id, Attempt.status == "submitted", Attempt.excluded.is_(False)))
+    snapshot.fill([Entry(*r) for r in rows])
+    return snapshot
+
+
+def board_snapshot(quiz_id: int) -> BoardSnapshot | None:
+    """The quiz's public board snapshot (None: no such quiz, or a practice set), built or
+    re-validated when needed. While one thread rebuilds, the others serve the previous snapshot;
+    a session with uncommitted changes to the quiz gets a private one."""
+    if _uncommitted(quiz_id):
+        row = _quiz_row(quiz_id)
+        return None if row is None or row.mode == "practice" else _build_snapshot(row)
+    app = current_app._get_current_object()
+    hub = events.get_hub(app)
+    slot = _store(app).slot(quiz_id)
+    with slot.lock:
+        if _trusted(slot, app.config, hub):
+            return slot.snapshot
+        while slot.building:
+            if slot.snapshot is not None:
+                return slot.snapshot  # at most one rebuild behind
+            slot.ready.wait(30)
+        stale, previous = slot.stale, slot.snapshot
+        slot.building, slot.pending, generation = True, [], slot.generation
+    snapshot, version = None, None
+    try:
+        epoch = hub.epoch() if hub.shared() else None
+        row = _quiz_row(quiz_id)
+        if row is not None and row.mode != "practice":
+            if epoch is None:
+                version = _snapshot_version(row)
+            age = time.monotonic() - slot.built_at
+            if (previous is not None and not stale and epoch is None and version == slot.version
+                    and age <= float(app.config.get("BOARD_REFRESH", 60))):
+                snapshot = previous  # unshared: nothing changed since it was built
+            else:
+                snapshot = _build_snapshot(row)
+    finally:
+        with slot.lock:
+            slot.building = False
+            if snapshot is not None:
+                for entry in slot.pending:
+                    snapshot.apply(entry)
+                now = time.monotonic()
+                if snapshot is not previous:
+                    slot.built_at = now
+                slot.snapshot, slot.checked_at, slot.epoch, slot.version = snapshot, now, epoch, version
+                slot.stale = slot.generation != generation
+            else:
+                slot.snapshot = None
+            slot.pending = []
+            slot.ready.notify_all()
+    return snapshot

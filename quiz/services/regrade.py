@@ -15,6 +15,7 @@ from datetime import datetime
 from flask_babel import gettext as _
 from sqlalchemy import exists, func, select
 
+from quiz import events
 from quiz.errors import Conflict, Forbidden, Invalid
 from quiz.extensions import db
 from quiz.models import Answer, Attempt, Question, Quiz, Regrade, User
@@ -127,6 +128,7 @@ def apply(quiz: Quiz, *, actor: User | None, reason: str, now: datetime) -> Regr
                               for c in changes])
     db.session.add(record)
     db.session.flush()
+    events.quiz_event(quiz.id, "regrade", regrade=record.id, changed=len(changes), undone=False)
     return record
 
 
@@ -157,3 +159,4 @@ def undo(record: Regrade, *, actor: User | None, reason: str = "", now: datetime
     record.undone_by_id = actor.id if actor else None
     record.undo_reason = reason.strip()[:1000]
     db.session.flush()
+    events.quiz_event(quiz.id, "regrade", regrade=record.id, changed=len(record.changes), undone=True)
