@@ -5,3 +5,5 @@ from quiz.models.quizzes import Quiz, quiz_bank, quiz_unit  # noqa: F401
 from quiz.models.units import Unit  # noqa: F401
 from quiz.models.users import ApiToken, Participant, User  # noqa: F401
 from quiz.models.audit import Regrade, SheetExclusion  # noqa: F401,E402
+from quiz.models.live import (LiveBuzz, LiveContest, LiveEntrant, LivePlayer, LiveQuestion, LiveRound,  # noqa: F401,E402
+                               LiveScore, LiveWager)

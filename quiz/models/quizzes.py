@@ -24,7 +24,9 @@ quiz_unit = Table(
     Column("unit_id", ForeignKey("unit.id", ondelete="RESTRICT"), primary_key=True),
 )
 
-MODES = ("exam", "practice")
+MODES = ("exam", "practice")  # what organisers create
+# "live": the hidden quiz of a live contest, whose sheets carry the answers given on phones
+QUIZ_MODES = (*MODES, "live")
 SHOW_ANSWERS = ("after_submit", "after_close", "never")
 ATTEMPT_POLICIES = ("best", "latest")
 MULTI_PARTIAL = ("none", "half")
@@ -38,7 +40,7 @@ class Quiz(db.Model):
     """A quiz: paper rules drawn from banks, timing, audience and scoring settings."""
 
     __tablename__ = "quiz"
-    __table_args__ = (one_of("mode", MODES), one_of("paper_mode", PAPER_MODES),
+    __table_args__ = (one_of("mode", QUIZ_MODES), one_of("paper_mode", PAPER_MODES),
                       one_of("attempt_policy", ATTEMPT_POLICIES), one_of("multi_partial", MULTI_PARTIAL),
                       one_of("show_answers", SHOW_ANSWERS))
 
@@ -91,6 +93,11 @@ class Quiz(db.Model):
     @property
     def is_practice(self) -> bool:
         return self.mode == "practice"
+
+    @property
+    def is_live(self) -> bool:
+        """The hidden quiz of a live contest (no board, report or list of its own)."""
+        return self.mode == "live"
 
     def is_open(self, now: datetime) -> bool:
         """Accepting new attempts at `now`."""

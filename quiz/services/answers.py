@@ -43,17 +43,28 @@ from quiz.questions import AnswerError, QuestionType, get_type
 
 
 # ---------------------------------------------------------------- the rules
+def signed_token(kind: str, item_id: int, nonce: str, secret_key: str) -> str:
+    """A bearer token for one item (an answer sheet, a live-contest player): its id and an HMAC of
+    the kind, id and nonce (the same every time it is given out)."""
+    digest = hmac.new(secret_key.encode(), f"{kind}:{item_id}:{nonce}".encode(), hashlib.sha256).hexdigest()
+    return f"{item_id}.{digest[:40]}"
+
+
+def signed_token_matches(kind: str, item_id: int, nonce: str, token: str | None, secret_key: str) -> bool:
+    """Does `token` open this item? (Constant-time; anything but an ASCII string does not.)"""
+    if not isinstance(token, str) or not token or not token.isascii():  # compare_digest refuses other str
+        return False
+    return hmac.compare_digest(signed_token(kind, item_id, nonce, secret_key), token.strip())
+
+
 def sheet_token(attempt_id: int, nonce: str, secret_key: str) -> str:
-    """An answer sheet's bearer token: an HMAC of its id and nonce (the same on every resume)."""
-    digest = hmac.new(secret_key.encode(), f"attempt:{attempt_id}:{nonce}".encode(), hashlib.sha256).hexdigest()
-    return f"{attempt_id}.{digest[:40]}"
+    """An answer sheet's bearer token (the same on every resume)."""
+    return signed_token("attempt", attempt_id, nonce, secret_key)
 
 
 def token_matches(attempt_id: int, nonce: str, token: str | None, secret_key: str) -> bool:
-    """Does `token` open this sheet? (Constant-time; anything but an ASCII string does not.)"""
-    if not isinstance(token, str) or not token or not token.isascii():  # compare_digest refuses other str
-        return False
-    return hmac.compare_digest(sheet_token(attempt_id, nonce, secret_key), token.strip())
+    """Does `token` open this sheet?"""
+    return signed_token_matches("attempt", attempt_id, nonce, token, secret_key)
 
 
 def canonical(qtype: str, option_count: int, order: list[int] | None, response: Any) -> str:

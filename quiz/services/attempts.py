@@ -263,6 +263,8 @@ def _refuse(attempt: Attempt, now: datetime):
     """The sheet is not writable (answers.writable said so): 409 saying why. A sheet past its
     deadline is graded at the deadline on the way (this is a write path)."""
     db.session.refresh(attempt)
+    if attempt.quiz.is_live and attempt.status == "open":  # a live contest's sheet: no question runs now
+        raise Conflict(_("No question is open for answers now; wait for the host to start the next one."))
     if attempt.status == "open" and attempt.deadline is not None and now > attempt.deadline:
         grade_attempt(attempt, at=attempt.deadline, auto=True)
         raise Conflict(_("Time is up: the answer was not saved, and the sheet was submitted with the answers "
@@ -406,6 +408,8 @@ def submit(attempt: Attempt, *, now: datetime) -> Attempt:
 
 
 def _overdue_ids(quiz: Quiz, now: datetime) -> list[int]:
+    if quiz.is_live:  # its sheets stay open between questions; the contest's finish submits them
+        return []
     return list(db.session.execute(select(Attempt.id).where(
         Attempt.quiz_id == quiz.id, Attempt.status == "open", Attempt.deadline.is_not(None),
         Attempt.deadline < now).order_by(Attempt.id)).scalars())
@@ -433,16 +437,18 @@ def close_overdue(quiz: Quiz, *, now: datetime) -> int:
 def close_all_overdue(*, now: datetime) -> int:
     """close_overdue for every quiz with an open sheet past its deadline. Returns how many sheets
     were graded."""
-    quiz_ids = list(db.session.execute(select(Attempt.quiz_id).where(
-        Attempt.status == "open", Attempt.deadline.is_not(None), Attempt.deadline < now).distinct()).scalars())
+    quiz_ids = list(db.session.execute(select(Attempt.quiz_id).join(Quiz, Quiz.id == Attempt.quiz_id).where(
+        Attempt.status == "open", Attempt.deadline.is_not(None), Attempt.deadline < now,
+        Quiz.mode != "live").distinct()).scalars())  # a live sheet's deadline follows the running question
     db.session.commit()
     return sum(close_overdue(db.session.get(Quiz, quiz_id), now=now) for quiz_id in quiz_ids)
 
 
 def is_overdue(attempt: Attempt, now: datetime) -> bool:
     """Open, but past its deadline: it counts as closed, and is graded by the next write path or
-    `quiz close-overdue` (reads never grade it)."""
-    return attempt.status == "open" and attempt.deadline is not None and now > attempt.deadline
+    `quiz close-overdue` (reads never grade it). A live contest's sheet never is."""
+    return attempt.status == "open" and attempt.deadline is not None and now > attempt.deadline \
+        and not attempt.quiz.is_live
 
 
 def passed(attempt: Attempt) -> bool | None:

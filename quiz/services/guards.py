@@ -91,9 +91,20 @@ def quiz_for_code(code: str, *, address: str):
     """The quiz with this join code; unknown codes count against the address (then 429 for all)."""
     from quiz.services.quizzes import quiz_by_code
 
+    return _by_code(quiz_by_code, code, address)
+
+
+def live_for_code(code: str, *, address: str):
+    """The live contest with this code, guarded like quiz codes (the same guessing limit)."""
+    from quiz.services.live import contest_by_code
+
+    return _by_code(contest_by_code, code, address)
+
+
+def _by_code(find: Callable[[str], T], code: str, address: str) -> T:
     _check_address(address)
     try:
-        return quiz_by_code(code)
+        return find(code)
     except NotFound:
         count_failure("JOIN_GUESS_LIMIT", address)
         raise

@@ -5,7 +5,7 @@ from flask import Flask
 
 
 def register_blueprints(app: Flask) -> None:
-    from quiz.views import api, auth, banks, boards, main, people, play, quizzes, reports, units
+    from quiz.views import api, auth, banks, boards, live, main, people, play, quizzes, reports, units
 
     app.register_blueprint(main.bp)
     app.register_blueprint(auth.bp)
@@ -17,3 +17,4 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(boards.bp)
     app.register_blueprint(reports.bp)
     app.register_blueprint(quizzes.bp, url_prefix="/quizzes")
+    app.register_blueprint(live.bp)
