@@ -95,6 +95,9 @@ class Config:
     BOARD_LANE = True                # serve rendered board responses in a WSGI lane (quiz/board_lane.py)
     # Serve clean answer saves in a WSGI lane in front of Flask (quiz/answer_lane.py); False: through Flask.
     ANSWER_FAST_LANE = True
+    # Live contests (docs/rules.md "Live contests"): a buzz's arrival is corrected by half the
+    # phone's measured round trip, at most this many milliseconds (so a slow link cannot be faked).
+    LIVE_BUZZ_CORRECTION_CAP_MS = 300
     # Behind a reverse proxy: how many proxies set X-Forwarded-For/-Proto/-Host (0 = none).
     PROXY_FIX_X_FOR = 0
     # Largest JSON body accepted by the participant API.

@@ -64,7 +64,7 @@ def channel(contest_id: int) -> str:
 
 
 def correction_cap() -> float:
-    return float(current_app.config.get("LIVE_BUZZ_CORRECTION_CAP_MS", 300))
+    return float(current_app.config["LIVE_BUZZ_CORRECTION_CAP_MS"])
 
 
 # ---------------------------------------------------------------- set-up
