@@ -94,6 +94,25 @@ def finite_number(value, field: str) -> float:
     return number
 
 
+TRUE_WORDS = ("1", "true", "yes", "on", "y")
+FALSE_WORDS = ("0", "false", "no", "off", "n")
+
+
+def parse_bool(value, field: str, default: bool = False) -> bool:
+    """A yes/no from JSON (true/false) or a form ("1", "yes", "on", …); empty is `default`,
+    anything else a 422 naming the field."""
+    if isinstance(value, bool):
+        return value
+    if value is None or value == "":
+        return default
+    text = str(value).strip().lower()
+    if text in TRUE_WORDS:
+        return True
+    if text in FALSE_WORDS:
+        return False
+    raise Invalid(_("%(field)s must be true or false.", field=field))
+
+
 # --------------------------------------------------------------------------------------- text
 class BadInput(ValueError):
     """Input that no field may hold. A ValueError, so ``request.get_json(silent=True)`` and the

@@ -14,6 +14,7 @@ from typing import Any, ClassVar
 from flask_babel import gettext as _
 
 from quiz.errors import Invalid
+from quiz.inputs import parse_bool
 from quiz.questions.base import fold
 
 
@@ -75,14 +76,7 @@ class RoundType:
     def _coerce(self, name: str, value, default):
         try:
             if isinstance(default, bool):
-                if isinstance(value, bool):
-                    return value
-                text = str(value).strip().lower()
-                if text in ("1", "true", "yes", "on", "y"):
-                    return True
-                if text in ("0", "false", "no", "off", "n"):
-                    return False
-                raise ValueError
+                return parse_bool(value, name)
             if isinstance(default, list):
                 values = value if isinstance(value, list) else str(value).replace("，", ",").replace("/", ",").split(",")
                 out = [float(fold(v)) for v in values if str(v).strip()]

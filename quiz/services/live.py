@@ -77,23 +77,6 @@ def _text(value, field: str, limit: int, *, required: bool = True) -> str:
     return text
 
 
-def _banks(values, actor: User | None) -> list[Bank]:
-    from quiz.inputs import parse_id
-
-    if not isinstance(values, list) or not values:
-        raise Invalid(_("banks: choose at least one question bank."))
-    banks = []
-    for value in values:
-        bank = db.session.get(Bank, parse_id(value, "banks")) if str(value).isdigit() else \
-            db.session.execute(select(Bank).where(Bank.name == str(value))).scalar_one_or_none()
-        if bank is None:
-            raise Invalid(_("banks: question bank “%(name)s” does not exist.", name=str(value)[:50]))
-        scope.require_bank_use(actor, bank)
-        if bank not in banks:
-            banks.append(bank)
-    return banks
-
-
 def _hidden_quiz(title: str, banks: list[Bank], unit: Unit | None, actor: User | None, now: datetime) -> Quiz:
     from quiz.services.quizzes import new_join_code
 
@@ -109,7 +92,7 @@ def _hidden_quiz(title: str, banks: list[Bank], unit: Unit | None, actor: User |
 def create_contest(payload: dict, *, actor: User | None, now: datetime, rng: random.Random | None = None) -> LiveContest:
     """A live contest from the set-up (POST /api/v1/live, the set-up page): title, mode, banks,
     entrants and rounds. Raises Invalid naming the field, Forbidden outside the actor's scope."""
-    from quiz.services.quizzes import new_join_code
+    from quiz.services.quizzes import new_join_code, resolve_banks
 
     if not isinstance(payload, dict):
         raise Invalid(_("Send the contest as a JSON object."))
@@ -124,7 +107,7 @@ def create_contest(payload: dict, *, actor: User | None, now: datetime, rng: ran
         if owner is None:
             raise Invalid(_("unit: “%(path)s” does not exist.", path=str(payload["unit"])[:100]))
         scope.require_unit(actor, owner)
-    banks = _banks(payload.get("banks"), actor)
+    banks = resolve_banks(payload.get("banks"), actor)
     contest = LiveContest(title=title, description=_text(payload.get("description"), "description", 2000,
                                                          required=False),
                           mode=mode, unit=owner, created_by_id=actor.id if actor else None,

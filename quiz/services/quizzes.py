@@ -14,7 +14,7 @@ from sqlalchemy import func, or_, select, update
 from quiz import events
 from quiz.errors import Invalid, NotFound
 from quiz.extensions import db
-from quiz.inputs import finite_number, parse_id
+from quiz.inputs import finite_number, parse_bool, parse_id
 from quiz.localtime import local_tz
 from quiz.models import Attempt, Bank, Quiz, Unit, User
 from quiz.models.base import utcnow
@@ -27,19 +27,6 @@ JOIN_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I
 MAX_DURATION = 24 * 3600
 YEARS = (2000, 2100)  # dates outside are refused (far dates overflow the time zone conversion)
 _WHOLE = re.compile(r"[+-]?[0-9]+")
-
-
-def _bool(value, field: str) -> bool:
-    if isinstance(value, bool):
-        return value
-    if value in (None, ""):
-        return False
-    text = str(value).strip().lower()
-    if text in ("1", "true", "yes", "on", "y"):
-        return True
-    if text in ("0", "false", "no", "off", "n"):
-        return False
-    raise Invalid(_("%(field)s must be true or false.", field=field))
 
 
 def _int(value, field: str, *, minimum: int, maximum: int, default: int | None = None,
@@ -106,7 +93,8 @@ def _choice(value, field: str, allowed: tuple[str, ...], default: str) -> str:
     return value
 
 
-def _banks(values, actor: User | None) -> list[Bank]:
+def resolve_banks(values, actor: User | None) -> list[Bank]:
+    """The banks named (ids or names) in a set-up, each usable by the actor (422 / 403 otherwise)."""
     if not isinstance(values, list) or not values:
         raise Invalid(_("banks: choose at least one question bank."))
     banks = []
@@ -133,7 +121,7 @@ def _audience(payload: dict, actor: User | None) -> tuple[list[Unit], bool]:
     if not isinstance(audience, dict):
         raise Invalid(_("audience must be an object such as {\"units\": [\"乔司街道\"], \"roster_only\": false}."))
     paths = audience.get("units", payload.get("units")) or []
-    roster_only = _bool(audience.get("roster_only", payload.get("roster_only")), "roster_only")
+    roster_only = parse_bool(audience.get("roster_only", payload.get("roster_only")), "roster_only")
     if isinstance(paths, str):
         paths = [paths]
     if not isinstance(paths, list) or not all(isinstance(p, str) for p in paths):
@@ -184,7 +172,7 @@ def create_quiz(payload: dict, *, actor: User | None, now: datetime, rng: random
     if not title or len(title) > 200:
         raise Invalid(_("title: required, at most 200 characters."))
     mode = _choice(payload.get("mode"), "mode", MODES, "exam")
-    banks = _banks(payload.get("banks"), actor)
+    banks = resolve_banks(payload.get("banks"), actor)
     plan = plan_paper(payload, banks, actor=actor, rng=rng)
     duration = _int(payload.get("duration_seconds"), "duration_seconds", minimum=10, maximum=MAX_DURATION)
     if mode == "exam" and duration is None:
@@ -228,8 +216,8 @@ def create_quiz(payload: dict, *, actor: User | None, now: datetime, rng: random
         attempts_allowed=_int(payload.get("attempts_allowed"), "attempts_allowed", minimum=0, maximum=1000,
                               default=default_attempts),
         attempt_policy=_choice(policy, "attempt_policy", ATTEMPT_POLICIES, "best"),
-        shuffle_questions=_bool(payload.get("shuffle_questions", True), "shuffle_questions"),
-        shuffle_options=_bool(payload.get("shuffle_options", False), "shuffle_options"),
+        shuffle_questions=parse_bool(payload.get("shuffle_questions", True), "shuffle_questions"),
+        shuffle_options=parse_bool(payload.get("shuffle_options", False), "shuffle_options"),
         multi_partial=_choice(payload.get("multi_partial"), "multi_partial", MULTI_PARTIAL, "none"),
         pass_score=pass_score,
         excellent_score=excellent_score,

@@ -22,7 +22,7 @@ from quiz import events
 from quiz.errors import QuizError
 from quiz.extensions import db
 from quiz.forms import EmptyForm
-from quiz.inputs import json_body
+from quiz.inputs import json_body, parse_bool
 from quiz.models.base import utcnow
 from quiz.models.live import LiveContest
 from quiz.services import live as live_service
@@ -77,8 +77,8 @@ def host_command(contest_id: int, command: str):
     contest = live_service.get_contest(contest_id, actor=current_user)
     body = json_body() if request.is_json else request.form.to_dict()
     for key in ("right", "on"):
-        if isinstance(body.get(key), str):
-            body[key] = body[key].lower() in ("1", "true", "yes", "on", "y")
+        if isinstance(body.get(key), str):  # form posts send words
+            body[key] = parse_bool(body[key], key)
     live_service.command(contest, command, body, actor=current_user, now=utcnow())
     db.session.commit()
     return jsonify(live_service.public_state(contest, now=utcnow(), host=True))

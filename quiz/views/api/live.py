@@ -17,6 +17,7 @@ from quiz.services import live as live_service
 from quiz.services import scope
 from quiz.urls import public_url
 from quiz.views.api.common import bp, token_required
+from quiz.views.api.sheets import join_key
 
 
 def _links(contest) -> dict:
@@ -74,14 +75,8 @@ def live_command(contest_id: int, command: str):
     return jsonify(live_service.public_state(contest, now=utcnow(), host=True))
 
 
-def _live_join_key() -> str:
-    body = request.get_json(silent=True) or {}
-    phone = body.get("phone") if isinstance(body, dict) else None
-    return f"livejoin:{client_ip()}:{str(phone)[:32]}"
-
-
 @bp.post("/live/join/<code>")
-@limiter.limit(Config.JOIN_LIMIT, key_func=_live_join_key)
+@limiter.limit(Config.JOIN_LIMIT, key_func=lambda: join_key("livejoin"))
 @limiter.limit(Config.JOIN_LIMIT_PER_ADDRESS, key_func=client_ip)
 def join_live(code: str):
     """{"name", "phone", "unit", "team_code", "code"} → {"player_id", "token", "sheet", "state"};

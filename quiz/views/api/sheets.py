@@ -20,14 +20,15 @@ def attempt_token_from_request() -> str | None:
     return token_from_environ(request.environ)
 
 
-def _join_key() -> str:
+def join_key(prefix: str = "join") -> str:
+    """The rate-limit key of a join: the client address and the phone number in the body."""
     body = request.get_json(silent=True) or {}
     phone = body.get("phone") if isinstance(body, dict) else None
-    return f"join:{client_ip()}:{str(phone)[:32]}"
+    return f"{prefix}:{client_ip()}:{str(phone)[:32]}"
 
 
 @bp.post("/join/<code>")
-@limiter.limit(Config.JOIN_LIMIT, key_func=_join_key)
+@limiter.limit(Config.JOIN_LIMIT, key_func=join_key)
 @limiter.limit(Config.JOIN_LIMIT_PER_ADDRESS, key_func=client_ip)
 def join(code: str):
     """{"name", "phone", "unit", "code"} → the answer sheet (201 new, 200 resumed). "code" is the
