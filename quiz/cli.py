@@ -351,7 +351,8 @@ def bank_list() -> None:
 
 
 # ---------------------------------------------------------------- demo
-@click.command("demo", help="Set up a demo on this database (sample units, banks, accounts, quizzes) and serve it.")
+@click.command("demo", help="Set up a demo on this database (sample units, banks, accounts, quizzes, a live contest) "
+                            "and serve it.")
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="Address to listen on; 0.0.0.0 lets phones on the same network join (LAN address printed).")
 @click.option("--port", default=5000, show_default=True, type=int)
@@ -359,7 +360,7 @@ def bank_list() -> None:
 @with_appcontext
 def demo_command(host: str, port: int, no_serve: bool) -> None:
     from quiz.services.demo import lan_addresses, load_demo
-    from quiz.urls import join_url, public_base_url
+    from quiz.urls import join_url, public_base_url, public_url
 
     upgrade_schema()
     result = load_demo(ROOT, now=utcnow(), password_factory=lambda: secrets.token_urlsafe(9))
@@ -385,6 +386,18 @@ def demo_command(host: str, port: int, no_serve: bool) -> None:
             code = quiz.join_code
             url = join_url(quiz) if public_base_url() else f"{base}/j/{code}"
             click.echo(_("Join the open sample quiz from a phone: %(url)s (code %(code)s)", url=url, code=code))
+    if result.live is not None:
+        def link(endpoint: str, **values) -> str:
+            return public_url(endpoint, **values) if public_base_url() else \
+                base + app.url_map.bind("localhost").build(endpoint, values)
+
+        contest = result.live
+        click.echo(_("Sample live contest “%(title)s”, in three windows:", title=contest.title))
+        click.echo("  " + _("host console (log in as organiser): %(url)s",
+                            url=link("live.host", contest_id=contest.id)))
+        click.echo("  " + _("big screen: %(url)s", url=link("live.screen", contest_id=contest.id)))
+        click.echo("  " + _("phones: %(url)s (code %(code)s; each team joins with its team code)",
+                            url=link("live.join", code=contest.join_code), code=contest.join_code))
     if len(lan) > 1:
         click.echo(_("This machine's other network addresses: %(list)s (set PUBLIC_BASE_URL to choose one)",
                      list=", ".join(f"http://{a}:{port}" for a in lan[1:])))
@@ -452,7 +465,8 @@ def verify_command(quiz_id: int) -> None:
     sys.exit(1 if report.differences else 0)
 
 
-export_cli = click.Group("export", help="Published tables (公示表): leaderboard and unit report as XLSX or CSV.")
+export_cli = click.Group("export", help="Published tables (公示表): leaderboard and unit report as XLSX or CSV; "
+                                        "posters; live contests' standings, ledger and podium.")
 
 
 LEVEL_HELP = ("Level of the unit tree to rank: 1 = top units, 2 = their sub-units … "
@@ -537,6 +551,62 @@ def export_poster(quiz_id: int, kind: str, top: int, output: str, organiser: str
     except QuizError as exc:
         _fail(exc)
     db.session.commit()
+    Path(output).write_bytes(data)
+    click.echo(_("Wrote %(path)s", path=output))
+
+
+def _live_contest(contest_id: int):
+    from quiz.services.live import get_contest
+
+    return get_contest(contest_id, actor=None)
+
+
+def _live_table_command(kind: str, help: str) -> None:
+    """`quiz export live-KIND CONTEST_ID -o FILE`: a live contest's table, as the host console downloads it."""
+
+    def command(contest_id: int, output: str, organiser: str | None) -> None:
+        from quiz.services import exports
+
+        fmt = _output_format(output)
+        now = utcnow()
+        try:
+            contest = _live_contest(contest_id)
+            sheet, header, rows = exports.live_export_table(kind, contest, now=now)
+        except QuizError as exc:
+            _fail(exc)
+        title = exports.title_line(contest, now=now, organiser=organiser)
+        Path(output).write_bytes(exports.write_table(fmt, header, rows, title=title, sheet=sheet))
+        click.echo(_("Wrote %(path)s", path=output))
+
+    command.__name__ = f"export_live_{kind}"
+    command = _TABLE_OPTIONS["organiser"](command)
+    command = click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
+                           help="FILE.xlsx or FILE.csv")(command)
+    command = click.argument("contest_id", type=int)(command)
+    export_cli.command(f"live-{kind}", help=help)(with_appcontext(command))
+
+
+_live_table_command("standings", "A live contest's final standings (rank, team or player, base score, total).")
+_live_table_command("ledger", "A live contest's score ledger: every score event, corrections and undos included.")
+
+
+@export_cli.command("live-poster", help="A live contest's podium poster (PNG 1080 px wide, or PDF).")
+@click.argument("contest_id", type=int)
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="FILE.png or FILE.pdf")
+@click.option("--organiser", help="Organiser shown under the title.")
+@with_appcontext
+def export_live_poster(contest_id: int, output: str, organiser: str | None) -> None:
+    from quiz.services import posters
+    from quiz.services.live import standings
+
+    fmt = Path(output).suffix.lower().lstrip(".")
+    if fmt not in posters.FORMATS:
+        raise click.BadParameter(_("The poster format must be PNG or PDF."), param_hint="-o")
+    try:
+        contest = _live_contest(contest_id)
+        data = posters.podium_poster(contest, standings(contest), fmt=fmt, now=utcnow(), organiser=organiser)
+    except QuizError as exc:
+        _fail(exc)
     Path(output).write_bytes(data)
     click.echo(_("Wrote %(path)s", path=output))
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
-from wtforms import (BooleanField, HiddenField, IntegerField, PasswordField, SelectField, StringField,
-                     TextAreaField)
+from wtforms import (BooleanField, FieldList, FloatField, FormField, HiddenField, IntegerField, PasswordField,
+                     RadioField, SelectField, SelectMultipleField, StringField, TextAreaField)
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
+from wtforms.widgets import CheckboxInput, ListWidget
 
 
 class EmptyForm(FlaskForm):
@@ -85,3 +86,122 @@ class QuestionForm(FlaskForm):
 class LanguageForm(FlaskForm):
     lang = HiddenField(validators=[DataRequired()])
     next = HiddenField()
+
+
+# ---------------------------------------------------------------- live stage contests (set-up page)
+class NumberBetween(NumberRange):
+    """NumberRange that stays quiet when the text was no number (the field's own error says so)."""
+
+    def __call__(self, form, field):
+        if field.data is not None:
+            super().__call__(form, field)
+
+
+class _Row(FlaskForm):
+    """A row inside the set-up form (FormField): the form's CSRF token covers it; messages translated."""
+
+    class Meta:
+        csrf = False
+
+
+class LiveEntrantForm(_Row):
+    """One entrant row of the set-up page: a team (usually a unit) or a registered player."""
+
+    id = HiddenField()
+    unit = SelectField(_l("Unit"), choices=[], validate_choice=False)
+    name = StringField(_l("Display name"), validators=[Optional(), Length(max=100)])
+    base_score = FloatField(_l("Base score"), validators=[Optional(), NumberBetween(min=-100_000, max=100_000)])
+    members = TextAreaField(_l("Members (name and mobile phone, one per line)"), validators=[Optional(),
+                                                                                             Length(max=20_000)])
+
+
+# Round settings (quiz/rounds DEFAULTS) as the set-up page names them; a setting of a new round
+# type without a label here is shown under its own name.
+LIVE_SETTING_LABELS = {
+    "points": _l("Points for a right answer"),
+    "time_seconds": _l("Time to answer (seconds)"),
+    "deduct": _l("Points lost for a wrong answer"),
+    "early_penalty": _l("Penalty for buzzing before the start"),
+    "early_lockout": _l("An early buzz loses the right to buzz on that question"),
+    "reopen": _l("After a wrong answer the question re-opens to the others"),
+    "values": _l("Stakes to choose from (e.g. 10, 20, 30)"),
+    "speed": _l("Speed scoring: faster right answers earn more (points × (1 − t/T ÷ 2))"),
+    "streak_bonus": _l("Bonus per question in a row answered right (0 = none)"),
+    "answer_by": _l("Who answers"),
+}
+LIVE_SETTING_CHOICES = {
+    "answer_by": [("stage", _l("Each team in turn, on stage (the host judges)")),
+                  ("phones", _l("Everyone at once, on phones"))],
+}
+
+
+def _setting_field(name: str, default):
+    """A form field for one round setting, by the type of its default."""
+    label = LIVE_SETTING_LABELS.get(name, name)
+    if isinstance(default, bool):
+        return BooleanField(label, default=default)
+    if name in LIVE_SETTING_CHOICES:
+        return SelectField(label, choices=LIVE_SETTING_CHOICES[name], default=default)
+    if isinstance(default, list):
+        return StringField(label, default=", ".join(f"{v:g}" for v in default), validators=[Optional(), Length(max=200)])
+    if isinstance(default, str):
+        return StringField(label, default=default, validators=[Optional(), Length(max=100)])
+    if isinstance(default, int):
+        return IntegerField(label, default=default,
+                            validators=[Optional(), NumberBetween(min=0, max=3600 if name.endswith("seconds") else 10_000)])
+    return FloatField(label, default=default, validators=[Optional(), NumberBetween(min=0, max=10_000)])
+
+
+class LiveRoundForm(_Row):
+    """One round row of the set-up page: type, title, the type's settings (fields s_<type>_<name>,
+    made from the round registry below) and its questions, drawn by count per question type or
+    picked by id in order."""
+
+    type = SelectField(_l("Round type"), choices=[], validate_choice=False)
+    title = StringField(_l("Round title"), validators=[Optional(), Length(max=200)])
+    source = RadioField(_l("Questions"), choices=[("draw", _l("Draw from the banks")),
+                                                  ("pick", _l("Pick by id, in order"))], default="draw")
+    tags = StringField(_l("Only questions with these tags (separated by ;)"), validators=[Optional(), Length(max=500)])
+    questions = TextAreaField(_l("Question ids in order (id or id:points, separated by spaces, commas or lines)"),
+                              validators=[Optional(), Length(max=20_000)])
+    entrants = StringField(_l("Who plays (names separated by ;; empty: the highest tied entrants)"),
+                           validators=[Optional(), Length(max=2000)])
+
+    @classmethod
+    def setting_names(cls, key: str) -> list[str]:
+        from quiz.rounds import get_round_type
+
+        return list(get_round_type(key).DEFAULTS)
+
+
+def _live_round_fields() -> None:
+    from quiz.questions import QUESTION_TYPES
+    from quiz.rounds import ROUND_TYPES
+
+    for qtype in QUESTION_TYPES:
+        setattr(LiveRoundForm, f"draw_{qtype}", IntegerField(QUESTION_TYPES[qtype].label,
+                                                             validators=[Optional(), NumberBetween(min=0, max=200)]))
+    for key, kind in ROUND_TYPES.items():
+        for name, default in kind.DEFAULTS.items():
+            setattr(LiveRoundForm, f"s_{key}_{name}", _setting_field(name, default))
+
+
+_live_round_fields()
+
+
+class LiveContestForm(FlaskForm):
+    """The set-up page of a live contest (new, or edited while it has not started)."""
+
+    title = StringField(_l("Title"), validators=[DataRequired(), Length(max=200)])
+    description = TextAreaField(_l("Description"), validators=[Optional(), Length(max=2000)])
+    mode = RadioField(_l("Who plays"), choices=[("teams", _l("Teams (usually units)")),
+                                                ("individuals", _l("Individuals"))], default="teams")
+    unit = SelectField(_l("Organiser unit"), choices=[], validate_choice=False)
+    banks = SelectMultipleField(_l("Question banks"), choices=[], widget=ListWidget(prefix_label=False),
+                                option_widget=CheckboxInput(),
+                                validators=[DataRequired(message=_l("Choose at least one question bank."))])
+    base_score = FloatField(_l("Base score of each team (unless its row gives one)"), default=100,
+                            validators=[Optional(), NumberBetween(min=-100_000, max=100_000)])
+    entrants = FieldList(FormField(LiveEntrantForm), min_entries=4, max_entries=500)
+    pasted = TextAreaField(_l("Or paste a list"), validators=[Optional(), Length(max=200_000)])
+    rounds = FieldList(FormField(LiveRoundForm), min_entries=4, max_entries=30)

@@ -1,6 +1,6 @@
-"""`quiz demo`: sample quizzes (a finished one with answered sheets, an open one), idempotent;
-join links from PUBLIC_BASE_URL (quiz page, QR code, API join_url) and the LAN address with
---host 0.0.0.0."""
+"""`quiz demo`: sample quizzes (a finished one with answered sheets, an open one) and a sample live
+contest, idempotent; join links from PUBLIC_BASE_URL (quiz page, QR code, API join_url) and the LAN
+address with --host 0.0.0.0."""
 from __future__ import annotations
 
 import re
@@ -16,7 +16,7 @@ from quiz.services import demo
 def _quizzes(app):
     with app.app_context():
         rows = []
-        for quiz in db.session.execute(select(Quiz).order_by(Quiz.id)).scalars():
+        for quiz in db.session.execute(select(Quiz).where(Quiz.mode != "live").order_by(Quiz.id)).scalars():
             submitted = db.session.scalar(select(func.count(Attempt.id)).where(
                 Attempt.quiz_id == quiz.id, Attempt.status == "submitted"))
             units = db.session.execute(select(func.count(func.distinct(Attempt.participant_id))).where(
@@ -86,3 +86,38 @@ def test_join_url_uses_public_base_url(app, client, auth, token_for):
 
         assert join_url(db.session.get(Quiz, quiz_id)) == f"http://192.168.1.20:5000/j/{code}"  # no request needed
         assert qr_svg(f"http://192.168.1.20:5000/j/{code}") in page  # the QR code encodes the public link
+
+
+def test_demo_sets_up_one_live_contest_and_prints_its_three_links(app, runner, client):
+    from quiz.models.live import LiveContest
+    from quiz.services import live
+
+    first = runner.invoke(args=["demo", "--no-serve"])
+    assert first.exit_code == 0, first.output
+    second = runner.invoke(args=["demo", "--no-serve"])
+    assert second.exit_code == 0, second.output
+    with app.app_context():
+        contests = db.session.execute(select(LiveContest)).scalars().all()
+        assert [c.title for c in contests] == [demo.LIVE_TITLE]  # once
+        contest = contests[0]
+        assert (contest.mode, contest.status, contest.unit.path) == ("teams", "setup", "乔司街道")
+        assert [(e.name, e.unit.path, e.base_score) for e in contest.entrants] == [
+            (name, path, 100) for name, path in demo.LIVE_TEAMS]
+        assert [(r.type, len(r.questions)) for r in contest.rounds] == [
+            ("required", 4), ("buzzer", 4), ("wager", 4), ("all", 3)]
+        assert all(e.team_code for e in contest.entrants)
+        assert {s.total for s in live.standings(contest)} == {100}
+        contest_id, code = contest.id, contest.join_code
+        codes = [e.team_code for e in contest.entrants]
+    for output in (first.output, second.output):
+        assert f"http://127.0.0.1:5000/live/{contest_id}/host" in output
+        assert f"http://127.0.0.1:5000/live/{contest_id}/screen" in output
+        assert f"http://127.0.0.1:5000/l/{code}" in output
+        assert all(team_code in output for team_code in codes)
+    # the demo organiser (乔司街道) hosts it; the phone page and big screen open
+    password = re.search(r"organiser / ([A-Za-z0-9_-]+)", second.output).group(1)
+    client.post("/login", data={"username": "organiser", "password": password})
+    assert client.get(f"/live/{contest_id}/host").status_code == 200
+    assert client.get(f"/live/{contest_id}/screen").status_code == 200
+    assert client.get(f"/l/{code}").status_code == 200
+    assert demo.LIVE_TITLE in client.get("/live/").get_data(as_text=True)

@@ -1,10 +1,11 @@
-"""Demo set-up: sample units, roster and banks, an admin and an organiser account, and two sample
+"""Demo set-up: sample units, roster and banks, an admin and an organiser account, two sample
 quizzes: a finished one with a few dozen answered sheets across the sample units (so boards,
-reports and exports have something to show) and an open one to join from a phone.
+reports and exports have something to show) and an open one to join from a phone, and a sample
+live contest of four teams to open in three windows (host console, big screen, phone).
 
 Every sheet of the finished quiz is made through the real services (join, save answers, submit)
-with varied, plausible answers and times, from a fixed random seed. Quizzes are found again by
-title, so running the demo twice adds nothing."""
+with varied, plausible answers and times, from a fixed random seed. Quizzes and the live contest
+are found again by title, so running the demo twice adds nothing."""
 from __future__ import annotations
 
 import ipaddress
@@ -20,15 +21,20 @@ from sqlalchemy import func, select
 from quiz.extensions import db
 from quiz.localtime import local_tz
 from quiz.models import Attempt, Participant, Question, Quiz, User
+from quiz.models.live import LiveContest
 from quiz.questions import get_type
 from quiz.services import attempts as attempt_service
 from quiz.services.importer import import_bank_file
+from quiz.services.live import create_contest
 from quiz.services.people import create_user, import_roster, set_password
 from quiz.services.quizzes import create_quiz
 from quiz.services.units import get_unit, import_units
 
 FINISHED_TITLE = "应知应会知识竞赛（示例·已结束）"
 OPEN_TITLE = "基层治理知识竞答（示例·进行中）"
+LIVE_TITLE = "知识竞赛决赛（示例·现场赛）"
+LIVE_TEAMS = [("三角村社区", "乔司街道/三角村社区"), ("永丰村", "乔司街道/永丰村"), ("朝阳社区", "乔司街道/朝阳社区"),
+              ("五星村", "乔司街道/五星村")]
 SEED = 2026
 # Extra participants (besides the sample roster) who join the finished quiz themselves.
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭"
@@ -43,6 +49,7 @@ class DemoResult:
     lines: list[str] = field(default_factory=list)
     accounts: list[tuple[str, str, str]] = field(default_factory=list)
     quizzes: list[Quiz] = field(default_factory=list)
+    live: LiveContest | None = None
 
 
 def load_demo(root: Path, *, now: datetime, password_factory: Callable[[], str]) -> DemoResult:
@@ -74,9 +81,38 @@ def load_demo(root: Path, *, now: datetime, password_factory: Callable[[], str])
         else:
             set_password(user, password)
         result.accounts.append((username, password, role))
-    result.quizzes = sample_quizzes(now=now, banks=[p.stem for p in sorted((root / "question_banks").glob("*"))
-                                                    if p.suffix.lower() in (".csv", ".xlsx")], lines=result.lines)
+    banks = [p.stem for p in sorted((root / "question_banks").glob("*")) if p.suffix.lower() in (".csv", ".xlsx")]
+    result.quizzes = sample_quizzes(now=now, banks=banks, lines=result.lines)
+    result.live = sample_live_contest(now=now, banks=banks, lines=result.lines)
     return result
+
+
+def sample_live_contest(*, now: datetime, banks: list[str], lines: list[str]) -> LiveContest:
+    """The sample live contest, created once (found again by title): four teams of 乔司街道's units
+    with a base score of 100, and the four usual rounds (必答, 抢答, 风险题, 共答) drawn from the
+    sample banks. Its organisers (乔司街道, so the demo organiser too) host it."""
+    contest = db.session.execute(select(LiveContest).where(LiveContest.title == LIVE_TITLE)
+                                 .order_by(LiveContest.id).limit(1)).scalar_one_or_none()
+    if contest is None:
+        contest = create_contest({
+            "title": LIVE_TITLE, "mode": "teams", "unit": "乔司街道", "banks": banks,
+            "description": "示例现场赛：主持人在主持台出题，大屏展示题目和比分，各队用手机抢答、选分值、作答。",
+            "entrants": [{"name": name, "unit": path, "base_score": 100} for name, path in LIVE_TEAMS],
+            "rounds": [
+                {"type": "必答", "title": "第一轮 必答题", "rules": [{"type": "单选", "count": len(LIVE_TEAMS)}],
+                 "settings": {"points": 10, "time_seconds": 30}},
+                {"type": "抢答", "title": "第二轮 抢答题",
+                 "rules": [{"type": "判断", "count": 2}, {"type": "单选", "count": 2}],
+                 "settings": {"points": 20, "deduct": 10, "early_penalty": 10, "time_seconds": 20}},
+                {"type": "风险题", "title": "第三轮 风险题", "rules": [{"type": "单选", "count": len(LIVE_TEAMS)}],
+                 "settings": {"values": [10, 20, 30], "time_seconds": 30}},
+                {"type": "共答", "title": "第四轮 共答题", "rules": [{"type": "单选", "count": 2}, {"type": "判断", "count": 1}],
+                 "settings": {"points": 10, "time_seconds": 20, "speed": True}},
+            ],
+        }, actor=None, now=now, rng=random.Random(SEED))
+    lines.append(_("Sample live contest “%(title)s”: %(teams)s.", title=contest.title,
+                   teams="、".join(f"{e.name}（{_('team code')} {e.team_code}）" for e in contest.entrants)))
+    return contest
 
 
 def _quiz_titled(title: str) -> Quiz | None:

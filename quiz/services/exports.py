@@ -124,3 +124,72 @@ def answers_table(quiz: Quiz, *, root=None) -> tuple[list[str], list[list]]:
                          round((attempt.time_used_ms or 0) / 1000, 1), submitted, number, q.stem, response, right,
                          _number(answer.earned if answer else 0)])
     return header, rows
+
+
+# ---------------------------------------------------------------- live stage contests
+LIVE_EXPORT_KINDS = ("standings", "ledger")
+
+
+def live_score_kinds() -> dict[str, str]:
+    """What each kind of score event (LiveScore.kind) is called in the ledger export."""
+    return {"base": _("Base score"), "answer": _("Answer scored"), "early": _("Early buzz"), "wager": _("Stake"),
+            "speed": _("Speed bonus"), "streak": _("Streak bonus"), "correction": _("Host correction"),
+            "undo": _("Undo")}
+
+
+def live_export_table(kind: str, contest, *, now: datetime) -> tuple[str, list[str], list[list]]:
+    """(sheet name, header, rows) of a live contest's final standings or its score ledger (a kind
+    in LIVE_EXPORT_KINDS): the host console's downloads and `quiz export live-…` both use it."""
+    if kind == "standings":
+        return (_("Standings"), *live_standings_table(contest))
+    if kind == "ledger":
+        return (_("Score ledger"), *live_ledger_table(contest))
+    raise ValueError(f"unknown live export kind {kind!r}")
+
+
+def live_standings_table(contest) -> tuple[list[str], list[list]]:
+    """Entrants in rank order (live.standings: the one competition ranking): rank, name, unit,
+    base score, points won in the contest, total."""
+    from quiz.services.live import standings
+
+    header = [_("Rank"), _("Team") if contest.mode == "teams" else _("Player"), _("Unit"), _("Base score"),
+              _("Points in the contest"), _("Total score")]
+    rows = [[s.rank, s.entrant.name, s.entrant.unit.path if s.entrant.unit else "", _number(s.entrant.base_score),
+             _number(round(s.total - s.entrant.base_score, 4)), _number(s.total)] for s in standings(contest)]
+    return header, rows
+
+
+def live_ledger_table(contest) -> tuple[list[str], list[list]]:
+    """Every score event in the order it was recorded (append-only: corrections and undos are
+    events of their own), with the entrant's total after it, the reason and who recorded it."""
+    from sqlalchemy import select
+
+    from quiz.extensions import db
+    from quiz.models.live import LiveEntrant, LiveQuestion, LiveRound, LiveScore
+
+    header = [_("Entry no."), _("Time"), _("Team") if contest.mode == "teams" else _("Player"), _("Round"),
+              _("Question no."), _("Event"), _("Points change"), _("Total after"), _("Reason"), _("Recorded by"),
+              _("Cancels entry no.")]
+    names = dict(db.session.execute(select(LiveEntrant.id, LiveEntrant.name)
+                                    .where(LiveEntrant.contest_id == contest.id)).all())
+    places = {qid: (round_position + 1, title, position + 1) for qid, round_position, title, position in
+              db.session.execute(select(LiveQuestion.id, LiveRound.position, LiveRound.title, LiveQuestion.position)
+                                 .join(LiveRound, LiveRound.id == LiveQuestion.round_id)
+                                 .where(LiveQuestion.contest_id == contest.id)).all()}
+    events = db.session.execute(select(LiveScore).where(LiveScore.contest_id == contest.id)
+                                .order_by(LiveScore.id)).scalars().all()
+    numbers = {event.id: number for number, event in enumerate(events, start=1)}
+    kinds = live_score_kinds()
+    totals: dict[int, float] = {}
+    zone = local_tz()
+    rows = []
+    for number, event in enumerate(events, start=1):
+        totals[event.entrant_id] = round(totals.get(event.entrant_id, 0.0) + event.points, 4)
+        place = places.get(event.live_question_id)
+        user = (event.user.display_name or event.user.username) if event.user else ""
+        rows.append([number, event.created_at.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S"),
+                     names.get(event.entrant_id, ""), f"{place[0]} {place[1]}" if place else "",
+                     place[2] if place else "", kinds.get(event.kind, event.kind), _number(event.points),
+                     _number(totals[event.entrant_id]), event.reason or "", user,
+                     numbers.get(event.undoes, "") if event.undoes else ""])
+    return header, rows

@@ -26,7 +26,9 @@ How state is kept:
 from __future__ import annotations
 
 import random
+import re
 import secrets
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from statistics import median
@@ -119,21 +121,56 @@ def create_contest(payload: dict, *, actor: User | None, now: datetime, rng: ran
     entrants = payload.get("entrants") or []
     if not isinstance(entrants, list) or len(entrants) > MAX_ENTRANTS:
         raise Invalid(_("entrants: a list of at most %(n)d teams or players.", n=MAX_ENTRANTS))
-    for item in entrants:
-        add_entrant(contest, item, actor=actor, now=now)
+    for index, item in enumerate(entrants, start=1):
+        with named(_item_label(_("Entrant %(n)d", n=index), item, "name")):
+            add_entrant(contest, item, actor=actor, now=now)
     rounds = payload.get("rounds") or []
     if not isinstance(rounds, list) or not rounds or len(rounds) > MAX_ROUNDS:
         raise Invalid(_("rounds: give 1 to %(n)d rounds.", n=MAX_ROUNDS))
     rng = rng or random.Random(secrets.randbits(64))
-    for item in rounds:
-        add_round(contest, item, actor=actor, now=now, rng=rng)
+    for index, item in enumerate(rounds, start=1):
+        with named(_item_label(_("Round %(n)d", n=index), item, "title")):
+            add_round(contest, item, actor=actor, now=now, rng=rng)
     db.session.flush()
     return contest
+
+
+def _item_label(label: str, item, key: str) -> str:
+    """"Round 2" or, when the item has a title or name, "Round 2 “抢答”" (what an error names)."""
+    text = item.get(key) if isinstance(item, dict) else None
+    if isinstance(text, str) and text.strip():
+        return f"{label}“{' '.join(text.split())[:40]}”"
+    return label
+
+
+@contextmanager
+def named(label: str):
+    """Errors raised inside say where they are: "Round 2: Paper rule 1: …" (same kind and status)."""
+    try:
+        yield
+    except QuizError as exc:
+        raise type(exc)(_("%(field)s: %(error)s", field=label, error=exc.message), status_code=exc.status_code,
+                        payload=exc.payload) from None
 
 
 def add_entrant(contest: LiveContest, item, *, actor: User | None, now: datetime) -> LiveEntrant:
     """A team ({"name", "unit", "base_score", "members": [{"name", "phone"}]}) or a player."""
     require_contest(actor, contest)
+    name, unit, base, members = _entrant_fields(item)
+    if db.session.execute(select(LiveEntrant.id).where(LiveEntrant.contest_id == contest.id,
+                                                       LiveEntrant.name == name)).first():
+        raise Invalid(_("entrants: “%(name)s” is listed twice.", name=name))
+    entrant = LiveEntrant(contest_id=contest.id, name=name, unit=unit, base_score=base, members=members,
+                          team_code=_team_code(contest) if contest.mode == "teams" else None,
+                          position=_count(LiveEntrant, contest), created_at=now)
+    db.session.add(entrant)
+    db.session.flush()
+    _score(contest, entrant.id, None, "base", base, _("Base score"), action=_action(), actor=actor, now=now)
+    return entrant
+
+
+def _entrant_fields(item) -> tuple[str, Unit | None, float, list[dict]]:
+    """An entrant's name, unit, base score and members, checked; Invalid names the field."""
     if not isinstance(item, dict):
         raise Invalid(_("entrants: each entrant is an object such as {\"name\": \"三角村社区\", \"base_score\": 100}."))
     name = _text(item.get("name"), "entrants.name", 100)
@@ -155,16 +192,7 @@ def add_entrant(contest: LiveContest, item, *, actor: User | None, now: datetime
             members.append({"name": normalise_name(member.get("name")), "phone": normalise_phone(member.get("phone"))})
         except Invalid as exc:
             raise Invalid(_("entrants.members (%(team)s): %(error)s", team=name, error=exc.message))
-    if db.session.execute(select(LiveEntrant.id).where(LiveEntrant.contest_id == contest.id,
-                                                       LiveEntrant.name == name)).first():
-        raise Invalid(_("entrants: “%(name)s” is listed twice.", name=name))
-    entrant = LiveEntrant(contest_id=contest.id, name=name, unit=unit, base_score=base, members=members,
-                          team_code=_team_code(contest) if contest.mode == "teams" else None,
-                          position=_count(LiveEntrant, contest), created_at=now)
-    db.session.add(entrant)
-    db.session.flush()
-    _score(contest, entrant.id, None, "base", base, _("Base score"), action=_action(), actor=actor, now=now)
-    return entrant
+    return name, unit, base, members
 
 
 def _count(model, contest: LiveContest) -> int:
@@ -232,6 +260,7 @@ def add_round(contest: LiveContest, item, *, actor: User | None, now: datetime,
     if kind.phone_answers(settings):
         quiz.paper = list(quiz.paper or []) + [{"q": e["q"], "points": e["points"], "t": e["t"], "n": e["n"]}
                                               for e in entries]
+        sync_sheets(contest, quiz, now=now)
     db.session.flush()
     db.session.refresh(live_round)
     return live_round
@@ -259,6 +288,196 @@ def _entrants_named(contest: LiveContest, names) -> list[LiveEntrant]:
         if entrant is None:
             raise Invalid(_("rounds.entrants: no entrant is called “%(name)s”.", name=str(name)[:50]))
         out.append(entrant)
+    return out
+
+
+_MEMBER_SPLIT = re.compile(r"[;；、\n]+")
+_WORDS = re.compile(r"[\s,，]+")
+
+
+def parse_members(text: str | None, *, default_name: str = "") -> list[dict]:
+    """Members as the set-up page takes them: "name phone" each, one per line or separated by ;
+    (a phone alone is `default_name`'s: an individual player's own phone) → [{"name", "phone"}]
+    (checked when the entrant is added)."""
+    members = []
+    for number, chunk in enumerate(_MEMBER_SPLIT.split(text or ""), start=1):
+        words = [w for w in _WORDS.split(chunk.strip()) if w]
+        if not words:
+            continue
+        if len(words) == 1 and not default_name:
+            raise Invalid(_("members: “%(text)s” needs a name and a mobile phone number, such as “张三 13800000001”.",
+                            text=chunk.strip()[:40]))
+        members.append({"name": " ".join(words[:-1]) or default_name, "phone": words[-1]})
+    return members
+
+
+def parse_entrant_list(text: str | None, *, base_score: float = 0, individuals: bool = False) -> list[dict]:
+    """A pasted list of entrants, one per line (from Excel: cells separated by tabs; or by commas):
+    name, unit path, base score (empty: `base_score`), members ("name phone", separated by ;).
+    Raises Invalid naming the line."""
+    entrants = []
+    for number, line in enumerate((text or "").splitlines(), start=1):
+        if not line.strip():
+            continue
+        cells = [c.strip() for c in (line.split("\t") if "\t" in line else re.split(r"[,，]", line))]
+        with named(_("Pasted list, line %(n)d", n=number)):
+            name = cells[0]
+            if not name:
+                raise Invalid(_("the first column is the name of the team or player."))
+            base = cells[2] if len(cells) > 2 and cells[2] else base_score
+            try:
+                base = float(base)
+            except ValueError:
+                raise Invalid(_("the third column is the base score, a number (not “%(value)s”).",
+                                value=str(base)[:20])) from None
+            members = parse_members(";".join(cells[3:]), default_name=name if individuals else "")
+            entrants.append({"name": name, "unit": cells[1] if len(cells) > 1 else "", "base_score": base,
+                             "members": members})
+    return entrants
+
+
+def parse_question_list(text: str | None) -> list:
+    """Hand-picked questions as the set-up page takes them: ids in order, each "12" or "12:20"
+    (20 points), separated by spaces, commas or lines → [12, {"id": 15, "points": 20}, …] for
+    add_round (which checks every id)."""
+    items: list = []
+    for word in (w for w in re.split(r"[\s,，、;；]+", text or "") if w):
+        qid, sep, points = word.replace("：", ":").partition(":")
+        items.append({"id": qid, "points": points} if sep else qid)
+    return items
+
+
+def sync_sheets(contest: LiveContest, quiz: Quiz, *, now: datetime) -> None:
+    """Phones that joined during set-up carry every question answered on phones: their open sheets
+    get the contest's current list, and a phone that joined before there was any gets a sheet (it
+    receives it when it joins again, e.g. on reload)."""
+    paper = [{**e, "order": None} for e in quiz.paper or []]
+    db.session.execute(update(Attempt).where(Attempt.quiz_id == quiz.id, Attempt.status == "open")
+                       .values(paper=paper, question_count=len(paper),
+                               max_score=round(sum(e["points"] for e in paper), 4)))
+    if not paper:
+        return
+    with_sheet = select(Attempt.participant_id).where(Attempt.quiz_id == quiz.id)
+    for player in db.session.execute(select(LivePlayer).where(
+            LivePlayer.contest_id == contest.id, LivePlayer.participant_id.not_in(with_sheet))).scalars():
+        _sheet(contest, quiz, player.participant, now)
+
+
+def update_setup(contest: LiveContest, payload, *, actor: User | None, now: datetime,
+                 rng: random.Random | None = None) -> LiveContest:
+    """Change a contest that has not started, from the same payload create_contest takes: title,
+    description, mode and banks; entrants given with their "id" are changed in place (a new base
+    score is a base event for the difference: the ledger stays append-only), entrants left out
+    are removed (not once a phone has joined them), entrants without an id are added; the rounds
+    are replaced by the ones given (questions given by id stay the same, rules draw again).
+    Raises Conflict once the contest has started, Invalid naming the field."""
+    from quiz.services.quizzes import resolve_banks
+
+    require_contest(actor, contest)
+    if not isinstance(payload, dict):
+        raise Invalid(_("Send the contest as a JSON object."))
+    lock_contest(contest, exclusive=True)
+    if contest.status != "setup":
+        raise Conflict(_("This live contest has started; its set-up can no longer be changed."))
+    title = _text(payload.get("title"), "title", 200)
+    mode = payload.get("mode") or contest.mode
+    if mode not in ("teams", "individuals"):
+        raise Invalid(_("mode must be teams or individuals."))
+    players = db.session.scalar(select(func.count(LivePlayer.id)).where(LivePlayer.contest_id == contest.id)) or 0
+    if mode != contest.mode and players:
+        raise Invalid(_("mode: phones have joined already, so teams or individuals can no longer change."))
+    quiz = db.session.get(Quiz, contest.quiz_id)
+    quiz.banks = resolve_banks(payload.get("banks"), actor)
+    quiz.title, quiz.updated_at = title[:190] + "（现场赛）", now
+    contest.title, contest.mode = title, mode
+    contest.description = _text(payload.get("description"), "description", 2000, required=False)
+    _update_entrants(contest, payload.get("entrants") or [], actor=actor, now=now)
+    rounds = payload.get("rounds") or []
+    if not isinstance(rounds, list) or not rounds or len(rounds) > MAX_ROUNDS:
+        raise Invalid(_("rounds: give 1 to %(n)d rounds.", n=MAX_ROUNDS))
+    for live_round in list(contest.rounds):
+        db.session.delete(live_round)
+    db.session.flush()
+    db.session.expire(contest, ["rounds"])
+    quiz.paper = []
+    rng = rng or random.Random(secrets.randbits(64))
+    for index, item in enumerate(rounds, start=1):
+        with named(_item_label(_("Round %(n)d", n=index), item, "title")):
+            add_round(contest, item, actor=actor, now=now, rng=rng)
+    sync_sheets(contest, quiz, now=now)
+    db.session.flush()
+    db.session.expire(contest, ["rounds", "entrants"])
+    bump(contest, now)
+    return contest
+
+
+def _update_entrants(contest: LiveContest, items, *, actor: User | None, now: datetime) -> None:
+    """update_setup's entrants: in place by id, removed when left out, added without an id; the
+    list's order is the entrants' order."""
+    from quiz.inputs import parse_id
+
+    if not isinstance(items, list) or len(items) > MAX_ENTRANTS:
+        raise Invalid(_("entrants: a list of at most %(n)d teams or players.", n=MAX_ENTRANTS))
+    existing = {e.id: e for e in db.session.execute(select(LiveEntrant).where(
+        LiveEntrant.contest_id == contest.id)).scalars()}
+    changes, names = [], set()
+    for index, item in enumerate(items, start=1):
+        with named(_item_label(_("Entrant %(n)d", n=index), item, "name")):
+            fields = _entrant_fields(item)
+            entrant = None
+            if item.get("id") not in (None, ""):
+                entrant = existing.get(parse_id(item["id"]))
+                if entrant is None or any(entrant is e for e, _f, _i in changes):
+                    raise Invalid(_("entrants: entrant %(id)s is not part of this contest.", id=str(item["id"])[:12]))
+            if fields[0] in names:
+                raise Invalid(_("entrants: “%(name)s” is listed twice.", name=fields[0]))
+            names.add(fields[0])
+            changes.append((entrant, fields, item))
+    kept = {e.id for e, _f, _i in changes if e is not None}
+    joined = set(db.session.execute(select(LivePlayer.entrant_id).where(LivePlayer.contest_id == contest.id)).scalars())
+    for entrant in existing.values():
+        if entrant.id not in kept:
+            if entrant.id in joined:
+                raise Conflict(_("entrants: phones have joined “%(name)s”, so it cannot be removed.", name=entrant.name))
+            db.session.delete(entrant)
+    for entrant, _fields, _item in changes:  # names may be swapped: free them first (unique per contest)
+        if entrant is not None:
+            entrant.name = f"#{entrant.id}#{secrets.token_hex(6)}"
+    db.session.flush()
+    action = _action()
+    for position, (entrant, (name, unit, base, members), item) in enumerate(changes):
+        if entrant is None:
+            entrant = add_entrant(contest, item, actor=actor, now=now)
+        else:
+            entrant.name, entrant.unit, entrant.members = name, unit, members
+            if base != entrant.base_score:
+                _score(contest, entrant.id, None, "base", base - entrant.base_score,
+                       _("Base score changed from %(old)s to %(new)s", old=f"{entrant.base_score:g}", new=f"{base:g}"),
+                       action=action, actor=actor, now=now)
+                entrant.base_score = base
+        entrant.position = position
+        if contest.mode == "teams" and not entrant.team_code:
+            entrant.team_code = _team_code(contest)
+        elif contest.mode == "individuals":
+            entrant.team_code = None
+        db.session.flush()
+
+
+def summaries(contests: list[LiveContest]) -> dict[int, dict]:
+    """For the organisers' list: per contest, how many entrants, phones, rounds and questions
+    (and questions asked so far)."""
+    ids = [c.id for c in contests]
+    out = {i: {"entrants": 0, "players": 0, "rounds": 0, "questions": 0, "asked": 0} for i in ids}
+    if not ids:
+        return out
+    for key, model in (("entrants", LiveEntrant), ("players", LivePlayer), ("rounds", LiveRound),
+                       ("questions", LiveQuestion)):
+        for contest_id, count in db.session.execute(select(model.contest_id, func.count(model.id))
+                                                    .where(model.contest_id.in_(ids)).group_by(model.contest_id)):
+            out[contest_id][key] = count
+    for contest_id, count in db.session.execute(select(LiveQuestion.contest_id, func.count(LiveQuestion.id)).where(
+            LiveQuestion.contest_id.in_(ids), LiveQuestion.status != "pending").group_by(LiveQuestion.contest_id)):
+        out[contest_id]["asked"] = count
     return out
 
 

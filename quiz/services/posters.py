@@ -1,5 +1,6 @@
-"""Posters of a ranking, 光荣榜 (honour roll, top N) and the unit ranking, as a 1080 px wide PNG for
-WeChat groups and an A4 PDF: Jinja templates in templates/posters/ laid out by WeasyPrint.
+"""Posters of a ranking, 光荣榜 (honour roll, top N), the unit ranking and a live contest's podium
+(final standings), as a 1080 px wide PNG for WeChat groups and an A4 PDF: Jinja templates in
+templates/posters/ laid out by WeasyPrint.
 
 What this module owns (the look belongs to the templates and their CSS):
 - The context of a poster: title, date in the configured time zone, organiser, the rows (at most
@@ -42,7 +43,7 @@ PNG_WIDTH = 1080        # px: the width WeChat shows without scaling
 FORMATS = ("png", "pdf")
 FONT_CONFIG_KEY = "POSTER_FONT"
 INSTALL_HINT = "apt-get install -y fonts-noto-cjk"
-TEMPLATES = {"honour": "posters/honour.html", "units": "posters/units.html"}
+TEMPLATES = {"honour": "posters/honour.html", "units": "posters/units.html", "podium": "posters/podium.html"}
 
 _FONT_FILE = re.compile(r"\.(ttf|otf|ttc|woff2?)$", re.I)
 _FAMILY = re.compile(r"[\w .+-]{1,100}")   # a family name that is safe inside a CSS string
@@ -84,6 +85,17 @@ def unit_poster(quiz, rows: list, *, fmt: str, now: datetime, organiser: str | N
                   fmt)
 
 
+def podium_poster(contest, standings: list, *, fmt: str, now: datetime, organiser: str | None = None,
+                  footer: str | None = None) -> bytes:
+    """The final standings of a live contest (standings: live.standings, in rank order) as PNG or
+    PDF bytes: the podium (ranks 1-3, ties share a step) above the full ranking."""
+    rows = [{"rank": s.rank, "name": _text(s.entrant.name), "unit": _text(s.entrant.unit.path if s.entrant.unit else ""),
+             "total": _number(s.total)} for s in standings]
+    podium = {step: [r for r in rows if r["rank"] == step] for step in (1, 2, 3)}
+    return render("podium", _context(contest, now, organiser, rows, footer, podium=podium,
+                                     teams=contest.mode == "teams"), fmt)
+
+
 def poster_date(now: datetime) -> str:
     """The day of `now` in the configured time zone (BABEL_DEFAULT_TIMEZONE, Beijing), in the
     user's language (zh_CN: 2026年11月23日)."""
@@ -100,7 +112,7 @@ def _context(quiz, now: datetime, organiser: str | None, rows: list[dict], foote
 
 
 def render(kind: str, context: dict, fmt: str) -> bytes:
-    """The poster `kind` (honour | units) with `context` as PNG or PDF bytes."""
+    """The poster `kind` (honour | units | podium) with `context` as PNG or PDF bytes."""
     fmt = (fmt or "").lower()
     if fmt not in FORMATS:
         raise Invalid(_("The poster format must be PNG or PDF."))

@@ -172,8 +172,8 @@ def people_root(user: User | None) -> Unit | None:
 
 def visible_quizzes(user: User | None):
     """Select of the quizzes the user may view (managed ones and those whose audience meets their
-    subtree), newest first."""
-    stmt = select(Quiz).order_by(Quiz.id.desc())
+    subtree), newest first; not the hidden quizzes of live contests (listed as live contests)."""
+    stmt = select(Quiz).where(Quiz.mode != "live").order_by(Quiz.id.desc())
     if user is None or user.is_admin:
         return stmt
     if user.role != "organiser" or user.unit is None:
