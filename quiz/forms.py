@@ -143,12 +143,13 @@ def _setting_field(name: str, default):
     if name in LIVE_SETTING_CHOICES:
         return SelectField(label, choices=LIVE_SETTING_CHOICES[name], default=default)
     if isinstance(default, list):
-        return StringField(label, default=", ".join(f"{v:g}" for v in default), validators=[Optional(), Length(max=200)])
+        return StringField(label, default=", ".join(f"{v:g}" for v in default),
+                           validators=[Optional(), Length(max=200)])
     if isinstance(default, str):
         return StringField(label, default=default, validators=[Optional(), Length(max=100)])
     if isinstance(default, int):
-        return IntegerField(label, default=default,
-                            validators=[Optional(), NumberBetween(min=0, max=3600 if name.endswith("seconds") else 10_000)])
+        top = 3600 if name.endswith("seconds") else 10_000
+        return IntegerField(label, default=default, validators=[Optional(), NumberBetween(min=0, max=top)])
     return FloatField(label, default=default, validators=[Optional(), NumberBetween(min=0, max=10_000)])
 
 

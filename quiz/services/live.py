@@ -438,7 +438,8 @@ def _update_entrants(contest: LiveContest, items, *, actor: User | None, now: da
     for entrant in existing.values():
         if entrant.id not in kept:
             if entrant.id in joined:
-                raise Conflict(_("entrants: phones have joined “%(name)s”, so it cannot be removed.", name=entrant.name))
+                raise Conflict(_("entrants: phones have joined “%(name)s”, so it cannot be removed.",
+                                 name=entrant.name))
             db.session.delete(entrant)
     for entrant, _fields, _item in changes:  # names may be swapped: free them first (unique per contest)
         if entrant is not None:

@@ -89,8 +89,8 @@ def podium_poster(contest, standings: list, *, fmt: str, now: datetime, organise
                   footer: str | None = None) -> bytes:
     """The final standings of a live contest (standings: live.standings, in rank order) as PNG or
     PDF bytes: the podium (ranks 1-3, ties share a step) above the full ranking."""
-    rows = [{"rank": s.rank, "name": _text(s.entrant.name), "unit": _text(s.entrant.unit.path if s.entrant.unit else ""),
-             "total": _number(s.total)} for s in standings]
+    rows = [{"rank": s.rank, "name": _text(s.entrant.name), "total": _number(s.total),
+             "unit": _text(s.entrant.unit.path if s.entrant.unit else "")} for s in standings]
     podium = {step: [r for r in rows if r["rank"] == step] for step in (1, 2, 3)}
     return render("podium", _context(contest, now, organiser, rows, footer, podium=podium,
                                      teams=contest.mode == "teams"), fmt)
