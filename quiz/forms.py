@@ -97,6 +97,15 @@ class NumberBetween(NumberRange):
             super().__call__(form, field)
 
 
+class Number(FloatField):
+    """A number shown as people write it (100, not 100.0)."""
+
+    def _value(self):
+        if self.raw_data:
+            return self.raw_data[0]
+        return "" if self.data is None else f"{self.data:g}"
+
+
 class _Row(FlaskForm):
     """A row inside the set-up form (FormField): the form's CSRF token covers it; messages translated."""
 
@@ -110,7 +119,7 @@ class LiveEntrantForm(_Row):
     id = HiddenField()
     unit = SelectField(_l("Unit"), choices=[], validate_choice=False)
     name = StringField(_l("Display name"), validators=[Optional(), Length(max=100)])
-    base_score = FloatField(_l("Base score"), validators=[Optional(), NumberBetween(min=-100_000, max=100_000)])
+    base_score = Number(_l("Base score"), validators=[Optional(), NumberBetween(min=-100_000, max=100_000)])
     members = TextAreaField(_l("Members (name and mobile phone, one per line)"), validators=[Optional(),
                                                                                              Length(max=20_000)])
 
@@ -150,7 +159,7 @@ def _setting_field(name: str, default):
     if isinstance(default, int):
         top = 3600 if name.endswith("seconds") else 10_000
         return IntegerField(label, default=default, validators=[Optional(), NumberBetween(min=0, max=top)])
-    return FloatField(label, default=default, validators=[Optional(), NumberBetween(min=0, max=10_000)])
+    return Number(label, default=default, validators=[Optional(), NumberBetween(min=0, max=10_000)])
 
 
 class LiveRoundForm(_Row):
@@ -201,7 +210,7 @@ class LiveContestForm(FlaskForm):
     banks = SelectMultipleField(_l("Question banks"), choices=[], widget=ListWidget(prefix_label=False),
                                 option_widget=CheckboxInput(),
                                 validators=[DataRequired(message=_l("Choose at least one question bank."))])
-    base_score = FloatField(_l("Base score of each team (unless its row gives one)"), default=100,
+    base_score = Number(_l("Base score of each team (unless its row gives one)"), default=100,
                             validators=[Optional(), NumberBetween(min=-100_000, max=100_000)])
     entrants = FieldList(FormField(LiveEntrantForm), min_entries=4, max_entries=500)
     pasted = TextAreaField(_l("Or paste a list"), validators=[Optional(), Length(max=200_000)])

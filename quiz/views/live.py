@@ -130,6 +130,10 @@ def _setup_form(contest: LiveContest | None = None) -> LiveContestForm:
         if request.method != "POST" and contest is None and current_user.unit is not None:
             form.unit.data = str(current_user.unit.id)
     form.banks.choices = [(str(b.id), b.name) for b in db.session.execute(scope.usable_banks(current_user)).scalars()]
+    if contest is not None:  # the contest's banks stay listed (the save checks each one again)
+        listed = {value for value, _label in form.banks.choices}
+        form.banks.choices += [(str(b.id), b.name) for b in db.session.get(Quiz, contest.quiz_id).banks
+                               if str(b.id) not in listed]
     if request.method != "POST" and contest is not None:
         for _extra in range(2):  # room to add entrants and a round
             form.entrants.append_entry()

@@ -182,7 +182,8 @@
     var finished = c.status === "finished";
     var open = q && q.status === "open";
     var started = open && !!q.started_at;
-    var stageJudged = started && !q.phones;
+    // judged on stage: the entrant whose turn it is, or (buzzer rounds) the first one who buzzed
+    var stageJudged = started && !q.phones && (!q.buzzer || !!q.answering);
     function set(selector, enabled) {
       root.querySelectorAll(selector).forEach(function (b) { b.disabled = !enabled; });
     }
