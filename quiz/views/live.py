@@ -145,6 +145,13 @@ class _Snapshots:
 _snapshots = _Snapshots()
 
 
+def clear_snapshots() -> None:
+    """Forget the cached states (tests: contest ids and event ids start again after the tables are
+    emptied, so a cached state could pass for another contest's)."""
+    with _snapshots.lock:
+        _snapshots.entries.clear()
+
+
 def _viewer(contest: LiveContest):
     """("host", None) for an organiser who may view the contest, ("player", player) with a valid
     ?token=, else ("screen", None); ?view=screen asks for the public view (the big screen, which
