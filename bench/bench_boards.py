@@ -274,8 +274,8 @@ def main() -> int:
     errors_in_log = [line for line in (tmp / "app.log").read_text(errors="replace").splitlines()
                      if "Traceback" in line or "[ERROR]" in line or "WORKER TIMEOUT" in line]
     print()
-    print(f"| mode | endpoint | req/s | ratio to hello-world | p50 ms | p90 ms | p99 ms | non-2xx | socket errors "
-          f"| CPU ms/request: workers / PostgreSQL / Redis |")
+    print("| mode | endpoint | req/s | ratio to hello-world | p50 ms | p90 ms | p99 ms | non-2xx | socket errors "
+          "| CPU ms/request: workers / PostgreSQL / Redis |")
     print("|---|---|---|---|---|---|---|---|---|---|")
     hello_rps = {}
     for mode in args.modes:

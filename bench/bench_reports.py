@@ -293,9 +293,9 @@ def main() -> None:
         print()
         print(f"load average at the end: {' / '.join(f'{x:.1f}' for x in os.getloadavg())} "
               f"(this process's CPU time is what a quiet machine's wall time would be, SQL aside)")
-        print(f"| operation | min ms | median ms | max ms | CPU ms (median) | SQL ms (median) | statements | target "
-              f"| result |")
-        print(f"|---|---|---|---|---|---|---|---|---|")
+        print("| operation | min ms | median ms | max ms | CPU ms (median) | SQL ms (median) | statements | target "
+              "| result |")
+        print("|---|---|---|---|---|---|---|---|---|")
         for r in results:
             target = r["target"]
             verdict = "" if target is None else ("PASS" if r["median"] < target else "MISS")
@@ -307,7 +307,7 @@ def main() -> None:
         for r in results:
             print(f"  {r['name']}: {r['description']}")
         if stages:
-            print(f"\nXLSX 公示表 stages (one run): " + ", ".join(
+            print("\nXLSX 公示表 stages (one run): " + ", ".join(
                 f"{k} {v:.2f} s" for k, v in stages.items() if isinstance(v, float))
                   + f"; {stages['rows']:,} rows, {stages['bytes'] / 1e6:.1f} MB; openpyxl reads it back OK")
 

@@ -43,7 +43,6 @@ import argparse
 import io
 import json
 import math
-import os
 import random
 import sys
 import time

@@ -102,8 +102,6 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     @app.context_processor
     def inject_globals():
-        from flask_babel import get_locale
-
         from quiz.questions.base import DIFFICULTY_LABELS
         return {"languages": app.config["LANGUAGES"], "current_locale": locale_key(),
                 "difficulty_names": DIFFICULTY_LABELS}

@@ -3,7 +3,7 @@ round type played by the host, fair buzz timing, answers on phones through the a
 corrections, undo, pause, the ledger and the standings."""
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -267,3 +267,40 @@ def test_tiebreak_among_tied_entrants_and_scope(app, client, users, tree, token_
     # another unit's organiser cannot host
     assert _host(client, token_for("lunjiao"), contest_id, "open").status_code == 403
     assert phones  # every team joined
+
+
+def test_pings_measure_latency_and_the_correction_is_capped(app, client, users, tree, token_for):
+    """A phone's round trip is the median of its latest pings; a buzz is corrected by half of it,
+    never more than LIVE_BUZZ_CORRECTION_CAP_MS (a phone claiming a slow link gains at most that)."""
+    contest_id = _setup(app, [{"type": "抢答", "rules": [{"type": "单选", "count": 1}]}])
+    with app.app_context():
+        code = db.session.get(LiveContest, contest_id).join_code
+    slow, fast = _join(client, code, "13800000001"), _join(client, code, "13800000003")
+    auth = {"Authorization": f"Bearer {slow['token']}"}
+    first = client.post(f"/api/v1/live/{contest_id}/ping", headers=auth)
+    assert first.status_code == 200 and first.get_json()["rtt_ms"] is None and first.get_json()["server_time"]
+    for rtt in (900, 5000, 800, 1000, 40):  # median of the five: 900
+        reply = client.post(f"/api/v1/live/{contest_id}/ping", headers=auth, json={"rtt": rtt})
+    assert reply.get_json()["rtt_ms"] == 900
+    assert client.post(f"/api/v1/live/{contest_id}/ping", headers=auth, json={"rtt": "NaN"}).status_code == 422
+    assert client.post(f"/api/v1/live/{contest_id}/ping", json={"rtt": 5}).status_code == 401
+    assert client.post(f"/api/v1/live/{contest_id}/ping", json={"rtt": 5},
+                       headers={"Authorization": f"Bearer {fast['token']}x"}).status_code == 401
+    client.post(f"/api/v1/live/{contest_id}/ping", json={"rtt": 10},
+                headers={"Authorization": f"Bearer {fast['token']}"})
+    token = token_for("admin")
+    _host(client, token, contest_id, "open")
+    _host(client, token, contest_id, "start")
+    with app.app_context():
+        contest = db.session.get(LiveContest, contest_id)
+        players = {p.id: p for p in db.session.execute(select(LivePlayer)).scalars()}
+        pressed = contest.current.started_at + timedelta(seconds=2)
+        # the "slow" phone arrives 400 ms after the fast one: half its 900 ms would be 450 ms, capped at 300
+        live.buzz(contest, players[fast["player_id"]], now=pressed + timedelta(milliseconds=5))
+        live.buzz(contest, players[slow["player_id"]], now=pressed + timedelta(milliseconds=405))
+        db.session.commit()
+    buzzes = _host(client, token, contest_id, "pause").get_json()["question"]["buzzes"]
+    assert [b["entrant"] for b in buzzes] == ["永丰村", "三角村社区"]  # the fast phone stays first
+    slow_buzz = next(b for b in buzzes if b["entrant"] == "三角村社区")
+    gained = datetime.fromisoformat(slow_buzz["received_at"]) - datetime.fromisoformat(slow_buzz["corrected_at"])
+    assert gained == timedelta(milliseconds=300) and slow_buzz["rtt_ms"] == 900
