@@ -4,7 +4,7 @@
 // once; a "reconnecting" mark shows while the stream is down). Countdowns run from the server's
 // deadline with this machine's clock offset measured against /live/clock (the best of a few
 // round trips), so a screen whose clock is wrong still counts down right.
-// Sections by phase: lobby (join QR code), stage (a question, its countdown, buzzes, the answer),
+// Sections by phase: lobby (join QR code), question (the question, its countdown, buzzes, the answer),
 // scoreboard (rank changes animated: FLIP), podium. Sound cues come from static/live/sound.js and
 // follow the host's sound switch. Plain ES5; no build step.
 (function () {
@@ -160,14 +160,14 @@
   }
 
   // ------------------------------------------------------------ rendering
-  var views = ["lobby", "stage", "scoreboard", "podium"];
+  var views = ["lobby", "question", "scoreboard", "podium"];  // section ids
   var shown = null;
   function viewFor(s) {
     var phase = s.contest.phase;
     if (phase === "podium") return "podium";
     if (phase === "scoreboard") return "scoreboard";
     if (phase === "lobby" || !s.question) return "lobby";
-    return "stage";
+    return "question";
   }
   function render(s, before) {
     var c = s.contest;
@@ -184,7 +184,7 @@
     views.forEach(function (v) { setHidden($(v), v !== view); });
     shown = view;
     if (view === "lobby") renderLobby(s);
-    else if (view === "stage") renderStage(s);
+    else if (view === "question") renderStage(s);
     else if (view === "scoreboard") renderScoreboard(s, entering);
     else renderPodium(s, entering);
     soundHint();
@@ -392,7 +392,7 @@
     }
   }
   function fitStage() {
-    if (shown !== "stage") return;
+    if (shown !== "question") return;
     fit($("main"), "--fit", 0.4);
     fit($("side"), "--side-fit", 0.45);
   }
@@ -407,7 +407,7 @@
     var box = $("countdown");
     var s = state;
     var q = s && s.question;
-    if (!q || shown !== "stage") return;
+    if (!q || shown !== "question") return;
     var numEl = $("countdown-num"), label = $("countdown-label");
     var total = (q.time_seconds || 0) * 1000;
     var mode, secs = null, p = 0;

@@ -18,7 +18,7 @@ import pytest
 from sqlalchemy import select
 
 from quiz.extensions import db
-from tests.browser.conftest import CHROMIUM_ARGS, UNITS, watch_csp  # noqa: F401  (CHROMIUM_ARGS: see conftest)
+from tests.browser.conftest import UNITS, watch_csp
 from tests.conftest import HEADER, csv_bytes
 
 try:
@@ -215,7 +215,7 @@ def test_a_live_contest_in_the_browser(browser, live_server, app, contest):
         for page, _suffix in screens:
             expect(page.locator("#screen")).to_have_attribute("data-phase", "open")
             expect(page.locator("#question")).to_contain_text("党的二十大在哪一年召开")
-            expect(page.locator("#options li")).to_have_count(4)
+            expect(page.locator("#question #options li")).to_have_count(4)
         expect(a.locator("#buzz")).to_be_enabled()
         a.locator("#buzz").click()  # before the start: early
         expect(a.locator("#phone")).to_have_attribute("data-buzz", "early")
@@ -225,7 +225,7 @@ def test_a_live_contest_in_the_browser(browser, live_server, app, contest):
         command(host, "start")
         for page, _suffix in screens:
             expect(page.locator("#screen")).to_have_attribute("data-phase", "started")
-            expect(page.locator("#countdown-num")).to_have_text(re.compile(r"^1[01]\d$"))  # 120 s, counting down
+            expect(page.locator("#question #countdown")).to_contain_text(re.compile(r"^1[01]\d"))  # 120 s, counting down
             expect(page.locator("#early")).to_contain_text("三角村社区")
         expect(big.locator("#screen")).to_have_attribute("data-last-sound", re.compile(r"^start:"))
         stage("question")
@@ -301,6 +301,19 @@ def test_a_live_contest_in_the_browser(browser, live_server, app, contest):
         expect(a.locator('button[data-answer="正确"]')).to_be_disabled()  # not started yet
         command(host, "start")
         expect(a.locator('button[data-answer="正确"]')).to_be_enabled()
+        # the host pauses: the screens say so and their clocks stop; the phones wait
+        command(host, "pause")
+        for page, _suffix in screens:
+            expect(page.locator("#paused")).to_be_visible()
+        frozen = big.locator("#countdown-num").text_content()
+        big.wait_for_timeout(1200)
+        assert big.locator("#countdown-num").text_content() == frozen
+        expect(a.locator('button[data-answer="正确"]')).to_be_disabled()
+        expect(a.locator("#status")).to_contain_text("暂停")
+        command(host, "resume")
+        for page, _suffix in screens:
+            expect(page.locator("#paused")).to_be_hidden()
+        expect(a.locator('button[data-answer="正确"]')).to_be_enabled()
         a.locator('button[data-answer="正确"]').click()
         expect(a.locator("#phone")).to_have_attribute("data-save", "saved")
         b_ctx.set_offline(True)
@@ -313,7 +326,7 @@ def test_a_live_contest_in_the_browser(browser, live_server, app, contest):
         command(host, "reveal")
         for page, _suffix in screens:
             expect(page.locator("#screen")).to_have_attribute("data-phase", "revealed")
-            expect(page.locator('#distribution .dist-row[data-key="正确"] .dist-count')).to_have_text("1")
+            expect(page.locator('#answer #distribution .dist-row[data-key="正确"] .dist-count')).to_have_text("1")
             expect(page.locator('#distribution .dist-row[data-key="错误"] .dist-count')).to_have_text("1")
         expect(a.locator("#feedback")).to_have_class(re.compile(r"\bright\b"))
         expect(a.locator("#feedback")).to_contain_text("+10")
