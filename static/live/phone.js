@@ -371,15 +371,15 @@
     setText($("my-name"), mine.entrant || "");
     setText($("my-player"), c.mode === "teams" && me.name ? fmt(T.player, {name: me.name}) : "");
     setText($("my-score"), mine.total !== undefined ? num(mine.total) : "—");
-    setText($("my-rank"), mine.rank ? fmt(T.rank, {rank: mine.rank, of: mine.of}) : "—");
+    setText($("my-rank"), mine.rank ? mine.rank + " / " + mine.of : "—");  // under the label 名次
 
     var status = "";
     var showQuestion = !!q && c.phase !== "scoreboard" && c.phase !== "podium" && c.phase !== "lobby";
     if (c.phase === "lobby" || (!q && c.phase !== "podium")) status = T.waiting_start;
     if (c.phase === "scoreboard") status = T.scoreboard;
     if (c.phase === "podium") status = fmt(T.final, {rank: mine.rank || "—", score: mine.total !== undefined ? num(mine.total) : "—"});
-    setHidden($("question"), !showQuestion);
     if (showQuestion) status = renderQuestion(s, q, mine);
+    setHidden($("question"), !showQuestion || !!q.hidden);  // a 风险题 shows once its stake is chosen
     if (c.paused) status = T.paused;
     setText($("status"), status);
     renderStakes(s, q, mine, showQuestion);
