@@ -1,8 +1,9 @@
 """A live stage contest in a real browser: the host's console, the big screen (1920×1080 and a
 second one at 1366×768) and two phones, each in its own browser context, play a three-round
 contest to the podium — 抢答 (an early buzz, a buzz, a judging), 风险题 (a stake chosen on the
-phone, a wrong answer), 共答 (both phones answer; one answer survives a network drop) — and a
-phone reloads mid-contest and keeps its score and place. At each stage the big screens must fit
+phone, a wrong answer), 共答 (a pause; both phones answer; one answer survives a network drop)
+— and a phone reloads mid-contest and keeps its score and place, as does a third phone joining
+with the same phone number. At each stage the big screens must fit
 (no scrollbar, nothing outside the window, the question not cut off).
 
 Screenshots of the big screen at each stage (lobby, question, buzz, reveal, question-long,
@@ -281,7 +282,17 @@ def test_a_live_contest_in_the_browser(browser, live_server, app, contest):
         expect(a.locator("#join-view")).to_be_hidden()
         expect(a.locator("#my-name")).to_have_text("三角村社区")
         expect(a.locator("#my-score")).to_have_text("95")
-        expect(a.locator("#my-rank")).to_contain_text("2")
+        expect(a.locator("#my-rank")).to_have_text("2 / 2")
+        # …and on another phone the same phone number is the same player (score and place kept)
+        c_ctx, c, c_violations = _phone(browser, live_server, code)
+        try:
+            _join(c, "张三", "13800000001", "")
+            expect(c.locator("#my-name")).to_have_text("三角村社区")
+            expect(c.locator("#my-score")).to_have_text("95")
+            expect(c.locator("#my-rank")).to_have_text("2 / 2")
+        finally:
+            c_ctx.close()
+        assert not c_violations, c_violations
         command(host, "start")
         for page, _suffix in screens:
             expect(page.locator("#q-stem")).to_contain_text("被摆在首位")
