@@ -25,7 +25,7 @@ from flask_login import current_user
 
 from quiz import events
 from quiz.errors import QuizError
-from quiz.extensions import db
+from quiz.extensions import client_ip, db
 from quiz.forms import EmptyForm, LiveContestForm, LiveEntrantForm, LiveRoundForm
 from quiz.inputs import json_body, parse_bool
 from quiz.models import Quiz
@@ -33,12 +33,14 @@ from quiz.models.base import utcnow
 from quiz.models.live import LiveContest
 from quiz.questions import LETTERS, QUESTION_TYPES, get_type
 from quiz.rounds import ROUND_TYPES
+from quiz.services import guards
 from quiz.services import live as live_service
 from quiz.services import scope
 from quiz.services.exports import live_score_kinds
 from quiz.urls import public_url
 from quiz.views.auth import manager_required
 from quiz.views.common import unit_choices
+from quiz.views.play import audience_units
 from quiz.views.quizzes import qr_svg
 
 bp = Blueprint("live", __name__)
@@ -354,18 +356,29 @@ def host_command(contest_id: int, command: str):
 
 @bp.route("/live/<int:contest_id>/screen")
 def screen(contest_id: int):
-    """The big screen (public, no interaction): it shows what the stream sends."""
+    """The big screen (public, no interaction): it shows what the stream sends (the public view,
+    even in an organiser's browser), starting from the state embedded in the page."""
     contest = db.get_or_404(LiveContest, contest_id)
-    return render_template("live/screen.html", contest=contest,
-                           join_url=public_url("live.join", code=contest.join_code))
+    join_url = public_url("live.join", code=contest.join_code)
+    return render_template("live/screen.html", contest=contest, join_url=join_url, qr=qr_svg(join_url),
+                           state=live_service.public_state(contest, now=utcnow()))
+
+
+@bp.route("/live/clock")
+def clock():
+    """The server's time, for screens and phones to measure their clock's offset (countdowns)."""
+    return jsonify({"server_time": utcnow().isoformat()}), 200, {"Cache-Control": "no-store"}
 
 
 # ---------------------------------------------------------------- phones
 @bp.route("/l/<code>")
 def join(code: str):
-    """The phone's page: join (name, phone, unit or team code), then wait, answer, buzz."""
-    contest = live_service.contest_by_code(code)
-    return render_template("live/phone.html", contest=contest)
+    """The phone's page: join (name, phone, unit or team code), then wait, answer, buzz. The code
+    is guarded like a quiz's join code (wrong guesses are counted per address)."""
+    contest = guards.live_for_code(code, address=client_ip())
+    quiz = db.session.get(Quiz, contest.quiz_id)
+    return render_template("live/phone.html", contest=contest, units=audience_units(quiz),
+                           access_code=bool(quiz.access_code_required))
 
 
 # ---------------------------------------------------------------- the stream
@@ -398,12 +411,23 @@ class _Snapshots:
 _snapshots = _Snapshots()
 
 
+def clear_snapshots() -> None:
+    """Forget the cached states (tests: contest ids and event ids start again after the tables are
+    emptied, so a cached state could pass for another contest's)."""
+    with _snapshots.lock:
+        _snapshots.entries.clear()
+
+
 def _viewer(contest: LiveContest):
     """("host", None) for an organiser who may host the contest (the host's state has every
-    question's answer), ("player", player) with a valid ?token=, else ("screen", None)."""
+    question's answer), ("player", player) with a valid ?token=, else ("screen", None); ?view=screen
+    asks for the public view (the big screen must never show the host's answer, also when opened in
+    an organiser's browser)."""
     token = request.args.get("token")
     if token:
         return "player", live_service.player_for_token(contest, token)
+    if request.args.get("view") == "screen":
+        return "screen", None
     if current_user.is_authenticated and _manages(contest):
         return "host", None
     return "screen", None
