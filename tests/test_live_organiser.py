@@ -187,6 +187,19 @@ def test_setup_page_creates_a_contest(app, client, users, bank):
     assert client.get("/quizzes/").get_data(as_text=True).count("（现场赛）") == 0  # the hidden quiz is not listed
 
 
+def test_individuals_start_from_zero_like_players_who_join_on_their_phones(app, client, users, bank):
+    _login(client)
+    contest_id = _create(app, client, bank, mode="individuals", pasted="王小明, 乔司街道/永丰村, , 13800000005",
+                         **{"entrants-0-members": "13800000001", "entrants-1-members": ""})
+    with app.app_context():
+        contest = db.session.get(LiveContest, contest_id)
+        assert [(e.name, e.base_score, e.team_code, [m["phone"] for m in e.members]) for e in contest.entrants] == [
+            ("三角村社区", 0, None, ["13800000001"]), ("永丰村代表队", 90, None, []),
+            ("王小明", 0, None, ["13800000005"])]
+        code = contest.join_code
+    assert _join(client, code, "13800000005", "王小明")["state"]["me"]["entrant"] == "王小明"  # registered
+
+
 def test_setup_page_names_the_field_of_each_error(app, client, users, bank):
     _login(client)
     units = _unit_ids(app)

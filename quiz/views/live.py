@@ -187,7 +187,8 @@ def _setup_values(contest: LiveContest) -> SimpleNamespace:
 def _payload(form: LiveContestForm) -> dict:
     """The set-up form as the payload create_contest / update_setup take (the API's shape)."""
     units = {str(u.id): u for u in db.session.execute(scope.visible_units(current_user)).scalars()}
-    default_base = form.base_score.data if form.base_score.data is not None else 0
+    # individuals: players who join on their phones start from 0, so registered ones do too unless a row says
+    default_base = form.base_score.data if form.base_score.data is not None and form.mode.data == "teams" else 0
     entrants = []
     for row in form.entrants:
         f = row.form
