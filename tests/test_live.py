@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from quiz.extensions import db
-from quiz.models import Answer, Attempt
+from quiz.models import Answer, Attempt, Quiz
 from quiz.models.base import utcnow
 from quiz.models.live import LiveContest, LivePlayer, LiveScore
 from quiz.services import live
@@ -304,3 +304,41 @@ def test_pings_measure_latency_and_the_correction_is_capped(app, client, users, 
     slow_buzz = next(b for b in buzzes if b["entrant"] == "三角村社区")
     gained = datetime.fromisoformat(slow_buzz["received_at"]) - datetime.fromisoformat(slow_buzz["corrected_at"])
     assert gained == timedelta(milliseconds=300) and slow_buzz["rtt_ms"] == 900
+
+
+def test_the_hidden_quiz_behind_a_contest_reveals_no_question(app, client, users, tree, token_for):
+    """Phone answers live on sheets of a hidden quiz: its join code opens nothing, and a player's
+    sheet shows no question before it is asked (the paper holds every phone question)."""
+    contest_id = _setup(app, [{"type": "共答", "rules": [{"type": "判断", "count": 2}]}])
+    with app.app_context():
+        contest = db.session.get(LiveContest, contest_id)
+        code, hidden_code = contest.join_code, db.session.get(Quiz, contest.quiz_id).join_code
+    person = {"name": "队员1", "phone": "13800000001", "unit": "乔司街道/三角村社区"}
+    assert client.post(f"/api/v1/join/{hidden_code}", json=person).status_code == 404
+    assert client.get(f"/j/{hidden_code}").status_code == 404
+    joined = _join(client, code, "13800000001")
+    sheet = joined["sheet"]
+    auth = {"Authorization": f"Bearer {sheet['token']}"}
+    for path in (f"/api/v1/attempts/{sheet['attempt_id']}", f"/api/v1/attempts/{sheet['attempt_id']}/review"):
+        reply = client.get(path, headers=auth)
+        assert reply.status_code in (403, 404, 409), (path, reply.status_code)
+        assert "判断题" not in reply.get_data(as_text=True)
+    assert client.get(f"/a/{sheet['attempt_id']}").status_code in (401, 403, 404)
+    assert client.post(f"/api/v1/attempts/{sheet['attempt_id']}/submit", headers=auth).status_code == 409
+
+
+def test_only_hosts_see_the_hosts_state(app, client, users, tree, token_for):
+    """Organisers whose units play in a contest see it (view), but the host's state — every
+    question with its answer — is for the contest's own organisers only."""
+    contest_id = _setup(app, [{"type": "抢答", "rules": [{"type": "单选", "count": 1}]}])  # the admin's contest
+    for name in ("qiaosi", "lunjiao"):
+        reply = client.get(f"/api/v1/live/{contest_id}", headers={"Authorization": f"Bearer {token_for(name)}"})
+        assert reply.status_code == 403 and "run_sheet" not in reply.get_data(as_text=True)
+    admin = client.get(f"/api/v1/live/{contest_id}", headers={"Authorization": f"Bearer {token_for('admin')}"})
+    assert admin.status_code == 200 and admin.get_json()["run_sheet"][0]["questions"][0]["stem"]
+    with app.app_context():
+        from quiz.models import User
+        from quiz.services import scope
+        contest = db.session.get(LiveContest, contest_id)
+        access = {u.username: scope.live_access(u, contest) for u in db.session.execute(select(User)).scalars()}
+    assert access == {"admin": "manage", "qiaosi": "view", "lunjiao": "view", "judge1": None}

@@ -50,6 +50,14 @@ def get_attempt(attempt_id: int, token: str | None) -> Attempt:
     return attempt
 
 
+def require_whole_sheet(attempt: Attempt) -> None:
+    """A live contest's answer sheet holds every question answered on phones, shown one at a time
+    by the host: while the contest runs it is never read or submitted as a whole (409)."""
+    if attempt.quiz.is_live and attempt.status == "open":
+        raise Conflict(_("This answer sheet belongs to a live contest: its questions are shown one at a time "
+                         "on the contest's page."))
+
+
 # ---------------------------------------------------------------- joining
 @dataclass
 class JoinResult:

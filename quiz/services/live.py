@@ -491,8 +491,8 @@ def get_contest(contest_id: int, *, actor: User | None, access: str = scope.MANA
 
 
 def require_contest(actor: User | None, contest: LiveContest, access: str = scope.MANAGE) -> None:
-    """Hosts are the contest's organisers (its unit's subtree) and admins; like a quiz."""
-    scope.require_quiz(actor, db.session.get(Quiz, contest.quiz_id) if contest.quiz_id else contest, access)
+    """Hosts are the contest's organisers (its unit's subtree) and admins (scope.require_live)."""
+    scope.require_live(actor, contest, access)
 
 
 def contest_by_code(code: str) -> LiveContest:

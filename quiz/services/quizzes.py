@@ -245,7 +245,10 @@ def get_quiz(quiz_id: int, *, actor: User | None, access: str = scope.MANAGE) ->
 
 
 def quiz_by_code(code: str) -> Quiz:
-    quiz = db.session.execute(select(Quiz).where(Quiz.join_code == (code or "").strip().upper())).scalar_one_or_none()
+    """The quiz people join with this code (never the hidden quiz behind a live contest: its phones
+    join the contest, whose code is another)."""
+    quiz = db.session.execute(select(Quiz).where(Quiz.join_code == (code or "").strip().upper(),
+                                                 Quiz.mode != "live")).scalar_one_or_none()
     if quiz is None:
         raise NotFound(_("No quiz has the join code “%(code)s”.", code=code))
     return quiz

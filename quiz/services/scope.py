@@ -164,6 +164,29 @@ def require_quiz(user: User | None, quiz: Quiz, access: str = MANAGE) -> None:
                         else _("You may view this quiz but not change it; its organisers manage it."))
 
 
+def live_access(user: User | None, contest) -> str | None:
+    """A live contest: "manage" (host it: admins, organisers of its unit's subtree — the organisers
+    of its hidden quiz), "view" (organisers whose subtree holds one of its entrants' units: they
+    see it listed with its public big screen, never the host's state), or None."""
+    if user is None or user.is_admin:
+        return MANAGE
+    if user.role != "organiser" or user.unit is None:
+        return None
+    if contest.unit is not None and contest.unit.is_within(user.unit):
+        return MANAGE
+    if any(e.unit is not None and e.unit.is_within(user.unit) for e in contest.entrants):
+        return VIEW
+    return None
+
+
+def require_live(user: User | None, contest, access: str = MANAGE) -> None:
+    """Forbidden unless the user may `access` the live contest (live_access)."""
+    granted = live_access(user, contest)
+    if granted is None or (access == MANAGE and granted != MANAGE):
+        raise Forbidden(_("This live contest is outside your scope.") if granted is None
+                        else _("You may see this live contest but not host it; its organisers do."))
+
+
 def people_root(user: User | None) -> Unit | None:
     """The unit whose subtree limits the people an organiser sees in boards, reports and exports
     (None: everyone)."""

@@ -63,19 +63,11 @@ def index():
 
 
 def _access(contest: LiveContest) -> str | None:
-    try:
-        live_service.require_contest(current_user, contest, scope.VIEW)
-    except QuizError:
-        return None
-    return scope.MANAGE if _manages(contest) else scope.VIEW
+    return scope.live_access(current_user, contest)
 
 
 def _manages(contest: LiveContest) -> bool:
-    try:
-        live_service.require_contest(current_user, contest)
-    except QuizError:
-        return False
-    return True
+    return _access(contest) == scope.MANAGE
 
 
 @bp.route("/live/new", methods=["GET", "POST"])

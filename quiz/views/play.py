@@ -127,6 +127,7 @@ def _my_sheets(quiz) -> list[Attempt]:
 @bp.route("/a/<int:attempt_id>")
 def sheet(attempt_id: int):
     attempt = _sheet(attempt_id)
+    attempt_service.require_whole_sheet(attempt)
     now = utcnow()
     if attempt.status != "open" or attempt_service.is_overdue(attempt, now):
         return redirect(url_for("play.result", attempt_id=attempt.id))

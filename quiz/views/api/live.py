@@ -14,7 +14,6 @@ from quiz.models.base import utcnow
 from quiz.services import attempts as attempt_service
 from quiz.services import guards
 from quiz.services import live as live_service
-from quiz.services import scope
 from quiz.urls import public_url
 from quiz.views.api.common import bp, token_required
 from quiz.views.api.sheets import join_key
@@ -39,7 +38,7 @@ def create_live():
 @token_required
 def live_state(contest_id: int):
     """Everything the host's console shows: the state, the run sheet (unopened questions too), the ledger."""
-    contest = live_service.get_contest(contest_id, actor=g.api_user, access=scope.VIEW)
+    contest = live_service.get_contest(contest_id, actor=g.api_user)
     return jsonify(live_service.public_state(contest, now=utcnow(), host=True))
 
 

@@ -49,6 +49,7 @@ def join(code: str):
 @bp.get("/attempts/<int:attempt_id>")
 def attempt_state(attempt_id: int):
     attempt = attempt_service.get_attempt(attempt_id, attempt_token_from_request())
+    attempt_service.require_whole_sheet(attempt)
     now = utcnow()
     body = attempt_service.join_payload(attempt)
     # past its deadline and not graded yet: "closed" (as the clock says); reads never grade
@@ -97,6 +98,7 @@ def _clock(attempt) -> dict:
 @bp.post("/attempts/<int:attempt_id>/submit")
 def submit(attempt_id: int):
     attempt = attempt_service.get_attempt(attempt_id, attempt_token_from_request())
+    attempt_service.require_whole_sheet(attempt)
     now = utcnow()
     attempt_service.submit(attempt, now=now)
     db.session.commit()
