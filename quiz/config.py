@@ -95,6 +95,9 @@ class Config:
     BOARD_LANE = True                # serve rendered board responses in a WSGI lane (quiz/board_lane.py)
     # Serve clean answer saves in a WSGI lane in front of Flask (quiz/answer_lane.py); False: through Flask.
     ANSWER_FAST_LANE = True
+    # Live contests' push (quiz/live_push.py): a process builds a contest's state at most once per
+    # LIVE_PUSH_MIN_INTERVAL seconds; changes in between (a storm of joins or buzzes) share the next.
+    LIVE_PUSH_MIN_INTERVAL = 0.2
     # Behind a reverse proxy: how many proxies set X-Forwarded-For/-Proto/-Host (0 = none).
     PROXY_FIX_X_FOR = 0
     # Largest JSON body accepted by the participant API.

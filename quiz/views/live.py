@@ -4,21 +4,18 @@ screen, the phone (join and play), and the push stream (Server-Sent Events) they
 The stream: EventSource connects to /live/<id>/stream (a player adds ?token=…; a logged-in
 organiser who may view the contest gets the host's view); it first gets the current state, then a
 new state after every change (events on channel "live:<id>", from any process or host through
-Redis), and every second while a question answered on phones runs (its counter). EventSource
-reconnects by itself with Last-Event-ID and gets the current state at once. Each process builds a
-state once per change (a per-process cache keyed by the contest's latest event), however many
-phones listen, and releases its database connection between states.
+Redis; changes close together make one state), and the host also every second while a question
+answered on phones runs (its "answered" counter). EventSource reconnects by itself (to any worker
+or host) and gets the current state at once. Each process builds a state once per change however
+many phones listen, encodes it once, and holds no database connection between states
+(quiz/live_push.py; served by gunicorn's gevent workers, docs/deployment.md "Live contests").
 """
 from __future__ import annotations
 
-import json
-import threading
-import time
-
-from flask import Blueprint, Response, abort, current_app, jsonify, render_template, request
+from flask import Blueprint, Response, abort, jsonify, render_template, request
 from flask_login import current_user
 
-from quiz import events
+from quiz import live_push
 from quiz.errors import QuizError
 from quiz.extensions import db
 from quiz.forms import EmptyForm
@@ -31,9 +28,6 @@ from quiz.urls import public_url
 from quiz.views.auth import manager_required
 
 bp = Blueprint("live", __name__)
-
-HEARTBEAT = 15.0  # seconds between keep-alive comments on an idle stream
-
 
 # ---------------------------------------------------------------- organiser pages
 @bp.route("/live/")
@@ -101,35 +95,6 @@ def join(code: str):
 
 
 # ---------------------------------------------------------------- the stream
-class _Snapshots:
-    """Per process: the latest snapshot of each contest, built for the contest's latest event id
-    (and, while a question answered on phones runs, for the current second: its counter)."""
-
-    def __init__(self):
-        self.lock = threading.Lock()
-        self.entries: dict[int, tuple[int, int, live_service.Snapshot]] = {}
-
-    def get(self, app, contest_id: int, seen: int) -> live_service.Snapshot | None:
-        second = int(time.time())
-        with self.lock:
-            hit = self.entries.get(contest_id)
-            if hit is not None and hit[0] == seen and (not hit[2].running or hit[1] == second):
-                return hit[2]
-            with app.app_context():
-                try:
-                    contest = db.session.get(LiveContest, contest_id)
-                    if contest is None:
-                        return None
-                    snap = live_service.snapshot(contest, now=utcnow())
-                finally:
-                    db.session.remove()  # no connection is held between states
-            self.entries[contest_id] = (seen, second, snap)
-            return snap
-
-
-_snapshots = _Snapshots()
-
-
 def _viewer(contest: LiveContest):
     """("host", None) for an organiser who may view the contest, ("player", player) with a valid
     ?token=, else ("screen", None)."""
@@ -143,50 +108,15 @@ def _viewer(contest: LiveContest):
 
 @bp.route("/live/<int:contest_id>/stream")
 def stream(contest_id: int):
+    """Server-Sent Events (quiz/live_push.py): the current state at once, then one after each change."""
     contest = db.session.get(LiveContest, contest_id)
     if contest is None:
         abort(404)
     role, player = _viewer(contest)
-    player_id = player.id if player is not None else None
-    entrant_id = player.entrant_id if player is not None else None
-    channel = live_service.channel(contest_id)
-    last = events.parse_last_event_id(request.headers.get("Last-Event-ID") or request.args.get("last_event_id"))
-    subscription = events.listen([channel], last)
-    app = current_app._get_current_object()
-    start = events.last_id(channel) if last is None else last
     join_url = public_url("live.join", code=contest.join_code)
+    feed = live_push.feeds().feed(contest_id)
+    frames = live_push.frames(feed, role=role, join_url=join_url, player_id=player.id if player else None,
+                              entrant_id=player.entrant_id if player else None)
     db.session.remove()  # the stream holds no database connection while it waits
-
-    def frames():
-        sent, seen = None, start
-        try:
-            yield "retry: 2000\n\n"
-            while not subscription.closed:
-                snap = _snapshots.get(app, contest_id, seen)
-                if snap is None:
-                    return
-                body = _for(snap, role, player_id, entrant_id)
-                body = {**body, "contest": {**body["contest"], "join_url": join_url}}
-                text = json.dumps(body, ensure_ascii=False, separators=(",", ":"), default=str)
-                if text != sent:
-                    yield f"id: {seen}\nevent: state\ndata: {text}\n\n"
-                    sent = text
-                event = subscription.get(1.0 if snap.running else HEARTBEAT)
-                if event is None:
-                    if not snap.running:
-                        yield ": keep-alive\n\n"
-                    continue
-                seen = max(seen, event.id) if event.type != events.RESET else seen + 1
-        finally:
-            subscription.close()
-
-    headers = {"Cache-Control": "no-cache, no-transform", "X-Accel-Buffering": "no", "Connection": "keep-alive"}
-    return Response(frames(), mimetype="text/event-stream", headers=headers)
-
-
-def _for(snap: live_service.Snapshot, role: str, player_id: int | None, entrant_id: int | None) -> dict:
-    if role == "host":
-        return snap.host
-    if role == "player":
-        return {**snap.public, "me": {"player": player_id, **snap.mine.get(entrant_id, {})}}
-    return snap.public
+    headers = {"Cache-Control": "no-cache, no-transform", "X-Accel-Buffering": "no"}
+    return Response(frames, mimetype="text/event-stream", headers=headers)
