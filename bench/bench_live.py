@@ -296,7 +296,12 @@ class Crowd:
             semaphore = asyncio.Semaphore(64)
             await asyncio.gather(*(self.join(p, semaphore) for p in self.phones))
             pipe.send(("joined", len([p for p in self.phones if p.token])))
-            readers = [asyncio.create_task(self.stream(sse, p)) for p in self.phones if p.token]
+            readers = []
+            for phone in self.phones:  # phones arrive at --connect-rate (all of them at once is a test of its own)
+                if phone.token:
+                    readers.append(asyncio.create_task(self.stream(sse, phone)))
+                    if len(readers) % 25 == 0:
+                        await asyncio.sleep(25 / self.cfg["connect_rate"])
             for phone in self.phones:
                 if phone.token:
                     await asyncio.wait_for(phone.connected.wait(), 120)
@@ -465,6 +470,7 @@ def run_layout(layout: str, args, tmp: Path) -> dict:
         base = f"http://127.0.0.1:{port}"
         server_pids = lambda: [pid for s in servers for pid in s.pids()]  # noqa: E731
         cfg = {"base": base, "contest": info["contest"], "code": info["code"], "answer_window": args.answer_window,
+               "connect_rate": args.connect_rate / args.clients,
                "team_codes": info["team_codes"]}
         share = [args.phones // args.clients + (1 if i < args.phones % args.clients else 0) for i in range(args.clients)]
         context = mp.get_context("spawn")
@@ -674,6 +680,7 @@ def main() -> int:
     parser.add_argument("--pause", type=float, default=1.5, help="seconds between a close and the next question")
     parser.add_argument("--workers", type=int, default=2, help="gevent workers per app server")
     parser.add_argument("--clients", type=int, default=2, help="client processes")
+    parser.add_argument("--connect-rate", type=float, default=500, help="new streams per second, all clients")
     parser.add_argument("--join", choices=("service", "http"), default="service",
                         help="seat the phones through the join service before the run, or join over HTTP")
     parser.add_argument("--layouts", nargs="+", choices=("single", "nginx"), default=["single", "nginx"])

@@ -40,6 +40,7 @@ from quiz import events
 log = logging.getLogger(__name__)
 
 HEARTBEAT = 15.0  # seconds between keep-alive comments on an idle stream
+POLL = 1.0  # seconds: how stale a state may get when no events come from other workers
 EXTENSION = "live_push"
 
 
@@ -55,6 +56,9 @@ class State:
     event_id: int  # the channel's latest event id known then (the SSE id; Last-Event-ID)
     second: int
     snap: object  # quiz.services.live.Snapshot
+    built: float  # time.monotonic() of the build
+    content: int = 0  # goes up when what screens and phones see changed (server_time aside)
+    seen: str = ""  # that content, for the comparison with the next build
     _frames: dict = field(default_factory=dict)
     _mine: dict = field(default_factory=dict)
 
@@ -83,7 +87,7 @@ class State:
 class Feed:
     """One contest in one process: the latest state and the streams waiting for the next."""
 
-    def __init__(self, app: Flask, contest_id: int, event_id: int):
+    def __init__(self, app: Flask, contest_id: int, event_id: int, workers: int = 1):
         self.app = app
         self.contest_id = contest_id
         self.channel = f"live:{contest_id}"
@@ -95,6 +99,7 @@ class Feed:
         self.builds = 0
         self.built_at = float("-inf")
         self.min_interval = float(app.config.get("LIVE_PUSH_MIN_INTERVAL", 0.2))
+        self.workers = workers
 
     def changed(self, event_id: int = 0) -> None:
         """An event arrived (or events may have been missed): wake every stream."""
@@ -130,12 +135,22 @@ class Feed:
                 return None
             self.builds += 1
             _stats["builds"] += 1
-            self.state = State(generation, event_id, int(time.time()), snap)
+            seen = _dumps([{k: v for k, v in snap.public.items() if k != "server_time"}, snap.mine])
+            previous = self.state
+            content = previous.content if previous is not None and previous.seen == seen else (
+                (previous.content if previous is not None else 0) + 1)
+            self.state = State(generation, event_id, int(time.time()), snap, self.built_at, content, seen)
             return self.state
 
     def _fresh(self, state: State | None, tick: bool) -> bool:
         return state is not None and state.generation >= self.generation and (
-            not tick or not state.snap.running or state.second == int(time.time()))
+            not tick or not state.snap.running or state.second == int(time.time())) and (
+            not self.polling() or time.monotonic() - state.built < POLL)
+
+    def polling(self) -> bool:
+        """Several workers and no events from the others (no REDIS_URL, or Redis unreachable): a
+        state older than POLL seconds is rebuilt, and streams look every POLL seconds."""
+        return self.workers > 1 and not events.shared(self.app)
 
     def _snapshot(self):
         from quiz.extensions import db
@@ -167,8 +182,22 @@ def gevent_problem() -> str | None:
     return None
 
 
+@dataclass(frozen=True)
+class Player:
+    """What a stream needs of a phone: its id, contest and entrant, and the nonce its token signs."""
+
+    id: int
+    contest_id: int
+    entrant_id: int
+    nonce: str
+
+
 class Feeds:
-    """The feeds of one app in this process (app.extensions["live_push"])."""
+    """The feeds of one app in this process (app.extensions["live_push"]), and the players whose
+    token it has checked (a phone's player id, contest, entrant and nonce never change), so that
+    5,000 phones reconnecting at once (a worker gone) cost no database query each."""
+
+    MAX_PLAYERS = 200_000
 
     def __init__(self, app: Flask):
         self.app = app
@@ -177,6 +206,44 @@ class Feeds:
             log.error(problem)
         self._feeds: dict[int, Feed] = {}
         self._lock = threading.Lock()
+        self._players: dict[int, Player] = {}
+        from quiz.security import server_workers
+
+        self.workers = server_workers() or 1
+
+    def player(self, contest_id: int, token: str) -> Player:
+        """The player a token opens, checked with the one token rule (services/answers.py
+        `signed_token_matches`, as `live.player_for_token` does); anything unknown or wrong goes to
+        `player_for_token` itself, which reads the database and raises its 401."""
+        from quiz.services import answers
+        from quiz.services import live as live_service
+
+        head = token.split(".", 1)[0]
+        known = self._players.get(int(head)) if head.isdigit() and len(head) < 10 else None
+        if known is not None and known.contest_id == contest_id and answers.signed_token_matches(
+                live_service.TOKEN_KIND, known.id, known.nonce, token, self.app.config["SECRET_KEY"]):
+            return known
+        from quiz.extensions import db
+        from quiz.models.live import LiveContest
+
+        contest = db.session.get(LiveContest, contest_id)
+        if contest is None:
+            from flask import abort
+
+            abort(404)
+        player = live_service.player_for_token(contest, token)
+        known = Player(player.id, player.contest_id, player.entrant_id, player.nonce)
+        if len(self._players) >= self.MAX_PLAYERS:
+            self._players.clear()
+        self._players[player.id] = known
+        return known
+
+    def forget(self, contest_id: int) -> None:
+        """Drop a feed whose contest does not exist (a stream asked for a wrong id)."""
+        with self._lock:
+            feed = self._feeds.get(contest_id)
+            if feed is not None and feed.state is None:
+                del self._feeds[contest_id]
 
     def feed(self, contest_id: int) -> Feed:
         feed = self._feeds.get(contest_id)
@@ -184,7 +251,7 @@ class Feeds:
             events.shared(self.app)  # start the Redis listener (if any) before the first state
             last = _last_id(self.app, f"live:{contest_id}")
             with self._lock:
-                feed = self._feeds.setdefault(contest_id, Feed(self.app, contest_id, last))
+                feed = self._feeds.setdefault(contest_id, Feed(self.app, contest_id, last, self.workers))
         return feed
 
     def deliver(self, event: events.Event) -> None:
@@ -248,13 +315,18 @@ def frames(feed: Feed, *, role: str, join_url: str | None, player_id: int | None
     yield b"retry: 2000\n\n"
     sent: State | None = None
     host = role == "host"
+    quiet = 0.0  # seconds without a frame
     while True:
         state = feed.current(tick=host)
         if state is None:
             return
-        if sent is None or (state is not sent and (host or state.generation != sent.generation)):
+        if sent is None or (state is not sent and (host or state.content != sent.content)):
             yield state.frame(role, join_url, player_id, entrant_id)
-            sent = state
-        ticking = host and state.snap.running
-        if not feed.wait(state.generation, 1.0 if ticking else heartbeat) and not ticking:
-            yield b": keep-alive\n\n"
+            sent, quiet = state, 0.0
+        ticking = (host and state.snap.running) or feed.polling()
+        timeout = POLL if ticking else heartbeat
+        if not feed.wait(state.generation, timeout):
+            quiet += timeout
+            if quiet >= heartbeat:
+                yield b": keep-alive\n\n"
+                quiet = 0.0

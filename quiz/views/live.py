@@ -95,26 +95,27 @@ def join(code: str):
 
 
 # ---------------------------------------------------------------- the stream
-def _viewer(contest: LiveContest):
-    """("host", None) for an organiser who may view the contest, ("player", player) with a valid
-    ?token=, else ("screen", None)."""
-    token = request.args.get("token")
-    if token:
-        return "player", live_service.player_for_token(contest, token)
-    if current_user.is_authenticated and _access(contest) is not None:
-        return "host", None
-    return "screen", None
-
-
 @bp.route("/live/<int:contest_id>/stream")
 def stream(contest_id: int):
-    """Server-Sent Events (quiz/live_push.py): the current state at once, then one after each change."""
-    contest = db.session.get(LiveContest, contest_id)
-    if contest is None:
+    """Server-Sent Events (quiz/live_push.py): the current state at once, then one after each change.
+    A phone (?token=) gets its own standing in "me"; an organiser who may view the contest, the
+    host's state; anyone else the big screen's. Reconnecting costs no database query when this
+    process knows the contest and the phone already."""
+    pushed = live_push.feeds()
+    feed = pushed.feed(contest_id)
+    state = feed.current()
+    if state is None:
+        pushed.forget(contest_id)
         abort(404)
-    role, player = _viewer(contest)
-    join_url = public_url("live.join", code=contest.join_code)
-    feed = live_push.feeds().feed(contest_id)
+    role, player = "screen", None
+    token = request.args.get("token")
+    if token:
+        role, player = "player", pushed.player(contest_id, token)
+    elif current_user.is_authenticated:
+        contest = db.session.get(LiveContest, contest_id)
+        if contest is not None and _access(contest) is not None:
+            role = "host"
+    join_url = public_url("live.join", code=state.snap.public["contest"]["code"])
     frames = live_push.frames(feed, role=role, join_url=join_url, player_id=player.id if player else None,
                               entrant_id=player.entrant_id if player else None)
     db.session.remove()  # the stream holds no database connection while it waits
