@@ -98,6 +98,9 @@ class Config:
     # Live contests (docs/rules.md "Live contests"): a buzz's arrival is corrected by half the
     # phone's measured round trip, at most this many milliseconds (so a slow link cannot be faked).
     LIVE_BUZZ_CORRECTION_CAP_MS = 300
+    # Live contests' push (quiz/live_push.py): a process builds a contest's state at most once per
+    # LIVE_PUSH_MIN_INTERVAL seconds; changes in between (a storm of joins or buzzes) share the next.
+    LIVE_PUSH_MIN_INTERVAL = 0.2
     # Behind a reverse proxy: how many proxies set X-Forwarded-For/-Proto/-Host (0 = none).
     PROXY_FIX_X_FOR = 0
     # Largest JSON body accepted by the participant API.

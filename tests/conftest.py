@@ -62,9 +62,6 @@ def app(database_url, tmp_path):
     from quiz.services import answers
 
     answers.clear_caches()  # ids are reused after the tables are emptied
-    from quiz.views.live import clear_snapshots
-
-    clear_snapshots()  # the live push stream's states, by contest id
     with app.app_context():
         _empty_tables()
     yield app

@@ -151,3 +151,30 @@ def test_api_saves_from_many_threads_all_land(app, client, sheets):
     assert errors == []
     assert [stored(app, a, q) for a, q in sheets] and all(stored(app, a, q) is not None for a, q in sheets)
     assert group.saves - before == 32
+
+
+def test_a_batch_locks_sheets_in_id_order_like_a_close(app, sheets):
+    """Closing a quiz or a live question locks the open sheets FOR UPDATE in id order; a batch that
+    key-share-locked them in arrival order deadlocked with it (seen in bench/bench_live.py)."""
+    from sqlalchemy import text
+
+    (low, qid_low), (high, qid_high) = sorted(sheets[:2])
+    with app.app_context():
+        engine = db.engine
+        group = answers.GroupCommit()
+        batch = [answers._Pending(params(high, qid_high, "A")), answers._Pending(params(low, qid_low, "A"))]
+        with engine.connect() as close, engine.connect() as probe:
+            close.execute(text("SELECT id FROM attempt WHERE id = :id FOR UPDATE"), {"id": low})  # a close, midway
+            writer = threading.Thread(target=group._write, args=(engine, batch))
+            writer.start()
+            end = time.monotonic() + 10
+            while not probe.execute(text("SELECT 1 FROM pg_locks WHERE NOT granted")).first():
+                assert time.monotonic() < end, "the batch never waited for the close"
+                time.sleep(0.02)
+            probe.rollback()
+            # the batch waits for the low sheet holding nothing else: the close can take the next one
+            close.execute(text("SELECT id FROM attempt WHERE id = :id FOR UPDATE NOWAIT"), {"id": high})
+            close.rollback()
+            writer.join(10)
+    assert all(item.done and item.error is None and item.row for item in batch)
+    assert stored(app, low, qid_low) == stored(app, high, qid_high) == "A"

@@ -265,6 +265,7 @@ SELECT v.aid, v.qid, v.response, v.now
 FROM unnest(%(aid)s::bigint[], %(qid)s::bigint[], %(response)s::text[], %(now)s::timestamptz[])
      AS v(aid, qid, response, now)
 JOIN attempt a ON a.id = v.aid AND {writable}
+ORDER BY v.aid
 FOR KEY SHARE OF a
 ON CONFLICT (attempt_id, question_id) DO UPDATE SET response = excluded.response, saved_at = excluded.saved_at
 RETURNING attempt_id, question_id, (SELECT deadline FROM attempt WHERE id = answer.attempt_id)
@@ -375,7 +376,10 @@ class GroupCommit:
         if len(batch) == 1 or len(keys) < len(batch):
             self._one_by_one(engine, batch)  # alone, or the same question twice (in arrival order)
             return
-        params = {name: [i.params[name] for i in batch] for name in ("aid", "qid", "response", "now")}
+        # sheets locked in ascending id order, as closing a quiz or a live question locks them (FOR
+        # UPDATE ORDER BY id): in any other order a batch and a close could deadlock
+        ordered = sorted(batch, key=lambda i: (i.params["aid"], i.params["qid"]))
+        params = {name: [i.params[name] for i in ordered] for name in ("aid", "qid", "response", "now")}
 
         def run(cursor):
             cursor.execute(_PG_BATCH_UPSERT, params)

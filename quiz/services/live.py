@@ -6,9 +6,11 @@ How state is kept:
   each question row has its times and its round type's small `state`; buzzes, wagers and the
   score ledger are rows. Host commands lock the contest row (FOR UPDATE) so they apply one after
   another; buzzes and joins take a shared key lock on it (they never wait for each other, and
-  never cross a host command). After every change the contest's `version` goes up and an event
-  on channel "live:<id>" tells every process and host (quiz/events.py); screens and phones are
-  pushed a fresh snapshot (quiz/views/live.py).
+  never cross a host command). After every change an event on channel "live:<id>" tells every
+  process and host (quiz/events.py) and screens and phones are pushed a fresh snapshot
+  (quiz/live_push.py); host commands and set-up changes also raise the contest's `version`.
+  Joins and buzzes do not: an UPDATE of the contest row would make thousands of them queue
+  behind one another (docs/benchmarks.md "Live contests").
 - A buzz is timed by the server: when it arrived, minus half the round trip measured for that
   phone (pings while it waits), at most LIVE_BUZZ_CORRECTION_CAP_MS. Both times are kept and the
   host sees both; buzzes are ordered by the corrected time, so who answers is decided among the
@@ -551,7 +553,7 @@ def join(contest: LiveContest, *, name: str, phone: str, unit_path: str | None, 
         db.session.flush()
     player.seen_at = now
     sheet = _sheet(contest, quiz, person, now) if quiz.paper else None
-    bump(contest, now)
+    bump(contest, now, "join", version=False)
     return Joined(player, sheet, resumed)
 
 
@@ -629,10 +631,12 @@ def lock_contest(contest: LiveContest, *, exclusive: bool) -> None:
                        ).scalar_one()
 
 
-def bump(contest: LiveContest, now: datetime, kind: str = "state") -> None:
-    """The contest changed: a new version, and an event once the transaction commits."""
-    db.session.execute(update(LiveContest).where(LiveContest.id == contest.id)
-                       .values(version=LiveContest.version + 1, updated_at=now))
+def bump(contest: LiveContest, now: datetime, kind: str = "state", *, version: bool = True) -> None:
+    """The contest changed: a new version (unless `version` is False: joins and buzzes, which must
+    not queue on the contest's row), and an event once the transaction commits."""
+    if version:
+        db.session.execute(update(LiveContest).where(LiveContest.id == contest.id)
+                           .values(version=LiveContest.version + 1, updated_at=now))
     events.publish(channel(contest.id), kind, {"contest": contest.id})
 
 
@@ -1097,7 +1101,7 @@ def buzz(contest: LiveContest, player: LivePlayer, *, now: datetime) -> dict:
         for score in outcome.scores:
             _score(contest, score.entrant, question.id, score.kind, score.points, score.reason, action=_action(),
                    actor=None, now=now)
-    bump(contest, now, "buzz")
+    bump(contest, now, "buzz", version=False)
     return {"accepted": True, "early": early, "received_at": now.isoformat(),
             "corrected_at": record.corrected_at.isoformat()}
 
@@ -1185,14 +1189,16 @@ def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat() if moment else None
 
 
-def public_state(contest: LiveContest, *, now: datetime, host: bool = False) -> dict:
-    """What the big screen and phones show (the host's console sees more with host=True)."""
+def public_state(contest: LiveContest, *, now: datetime, host: bool = False,
+                 board: list[Standing] | None = None) -> dict:
+    """What the big screen and phones show (the host's console sees more with host=True); `board`:
+    the standings when the caller has them already."""
     from quiz.urls import public_url
 
     question = contest.current
     rounds = contest.rounds
     live_round = question.round if question is not None else None
-    board = standings(contest)
+    board = standings(contest) if board is None else board
     shown = board if contest.mode == "teams" or host else board[:PUBLIC_TOP]
     players = db.session.scalar(select(func.count(LivePlayer.id)).where(LivePlayer.contest_id == contest.id)) or 0
     state = {
@@ -1260,14 +1266,15 @@ class Snapshot:
 
 def snapshot(contest: LiveContest, *, now: datetime) -> Snapshot:
     """The contest's state for every kind of viewer (quiz/views/live.py caches it per change)."""
-    public = public_state(contest, now=now)
-    host = public_state(contest, now=now, host=True)
+    board = standings(contest)  # once for the three views
+    public = public_state(contest, now=now, board=board)
+    host = public_state(contest, now=now, host=True, board=board)
     question = contest.current
     kind = get_round_type(question.round.type) if question is not None else None
     open_now = question is not None and question.status == "open" and contest.paused_at is None
     state = _effective_state(question) if open_now else {}
     mine = {}
-    for row in standings(contest):
+    for row in board:
         entrant = row.entrant
         allowed = open_now and kind.may_answer(question.round.settings, state, entrant.id)
         may_wager = bool(allowed and kind.wager and question.started_at is None)

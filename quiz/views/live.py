@@ -4,26 +4,24 @@ screen, the phone (join and play), and the push stream (Server-Sent Events) they
 The stream: EventSource connects to /live/<id>/stream (a player adds ?token=…; a logged-in
 organiser who may host the contest gets the host's view); it first gets the current state, then a
 new state after every change (events on channel "live:<id>", from any process or host through
-Redis), and every second while a question answered on phones runs (its counter). EventSource
-reconnects by itself with Last-Event-ID and gets the current state at once. Each process builds a
-state once per change (a per-process cache keyed by the contest's latest event), however many
-phones listen, and releases its database connection between states.
+Redis; changes close together make one state), and the host also every second while a question
+answered on phones runs (its "answered" counter). EventSource reconnects by itself (to any worker
+or host) and gets the current state at once. Each process builds a state once per change however
+many phones listen, encodes it once, and holds no database connection between states
+(quiz/live_push.py; served by gunicorn's gevent workers, docs/deployment.md "Live contests").
 """
 from __future__ import annotations
 
-import json
 import re
-import threading
-import time
 from types import SimpleNamespace
 from urllib.parse import quote
 
-from flask import Blueprint, Response, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
-from quiz import events
+from quiz import live_push
 from quiz.errors import QuizError
 from quiz.extensions import client_ip, db
 from quiz.forms import EmptyForm, LiveContestForm, LiveEntrantForm, LiveRoundForm
@@ -44,9 +42,6 @@ from quiz.views.play import audience_units
 from quiz.views.quizzes import qr_svg
 
 bp = Blueprint("live", __name__)
-
-HEARTBEAT = 15.0  # seconds between keep-alive comments on an idle stream
-
 
 # ---------------------------------------------------------------- organiser pages
 @bp.route("/live/")
@@ -375,103 +370,31 @@ def join(code: str):
 
 
 # ---------------------------------------------------------------- the stream
-class _Snapshots:
-    """Per process: the latest snapshot of each contest, built for the contest's latest event id
-    (and, while a question answered on phones runs, for the current second: its counter)."""
-
-    def __init__(self):
-        self.lock = threading.Lock()
-        self.entries: dict[int, tuple[int, int, live_service.Snapshot]] = {}
-
-    def get(self, app, contest_id: int, seen: int) -> live_service.Snapshot | None:
-        second = int(time.time())
-        with self.lock:
-            hit = self.entries.get(contest_id)
-            if hit is not None and hit[0] == seen and (not hit[2].running or hit[1] == second):
-                return hit[2]
-            with app.app_context():
-                try:
-                    contest = db.session.get(LiveContest, contest_id)
-                    if contest is None:
-                        return None
-                    snap = live_service.snapshot(contest, now=utcnow())
-                finally:
-                    db.session.remove()  # no connection is held between states
-            self.entries[contest_id] = (seen, second, snap)
-            return snap
-
-
-_snapshots = _Snapshots()
-
-
-def clear_snapshots() -> None:
-    """Forget the cached states (tests: contest ids and event ids start again after the tables are
-    emptied, so a cached state could pass for another contest's)."""
-    with _snapshots.lock:
-        _snapshots.entries.clear()
-
-
-def _viewer(contest: LiveContest):
-    """("host", None) for an organiser who may host the contest (the host's state has every
-    question's answer), ("player", player) with a valid ?token=, else ("screen", None); ?view=screen
-    asks for the public view (the big screen must never show the host's answer, also when opened in
-    an organiser's browser)."""
-    token = request.args.get("token")
-    if token:
-        return "player", live_service.player_for_token(contest, token)
-    if request.args.get("view") == "screen":
-        return "screen", None
-    if current_user.is_authenticated and _manages(contest):
-        return "host", None
-    return "screen", None
-
-
 @bp.route("/live/<int:contest_id>/stream")
 def stream(contest_id: int):
-    contest = db.session.get(LiveContest, contest_id)
-    if contest is None:
+    """Server-Sent Events (quiz/live_push.py): the current state at once, then one after each change.
+    A phone (?token=) gets its own standing in "me"; an organiser who may host the contest, the
+    host's state; anyone else (and ?view=screen) the big screen's. Reconnecting costs no database query when this
+    process knows the contest and the phone already."""
+    pushed = live_push.feeds()
+    feed = pushed.feed(contest_id)
+    state = feed.current()
+    if state is None:
+        pushed.forget(contest_id)
         abort(404)
-    role, player = _viewer(contest)
-    player_id = player.id if player is not None else None
-    entrant_id = player.entrant_id if player is not None else None
-    channel = live_service.channel(contest_id)
-    last = events.parse_last_event_id(request.headers.get("Last-Event-ID") or request.args.get("last_event_id"))
-    subscription = events.listen([channel], last)
-    app = current_app._get_current_object()
-    start = events.last_id(channel) if last is None else last
-    join_url = public_url("live.join", code=contest.join_code)
+    role, player = "screen", None
+    token = request.args.get("token")
+    if token:
+        role, player = "player", pushed.player(contest_id, token)
+    elif current_user.is_authenticated and request.args.get("view") != "screen":
+        # the host's state (every question's answer) only for the contest's hosts; ?view=screen
+        # asks for the public one (the big screen opened in an organiser's browser)
+        contest = db.session.get(LiveContest, contest_id)
+        if contest is not None and _manages(contest):
+            role = "host"
+    join_url = public_url("live.join", code=state.snap.public["contest"]["code"])
+    frames = live_push.frames(feed, role=role, join_url=join_url, player_id=player.id if player else None,
+                              entrant_id=player.entrant_id if player else None)
     db.session.remove()  # the stream holds no database connection while it waits
-
-    def frames():
-        sent, seen = None, start
-        try:
-            yield "retry: 2000\n\n"
-            while not subscription.closed:
-                snap = _snapshots.get(app, contest_id, seen)
-                if snap is None:
-                    return
-                body = _for(snap, role, player_id, entrant_id)
-                body = {**body, "contest": {**body["contest"], "join_url": join_url}}
-                text = json.dumps(body, ensure_ascii=False, separators=(",", ":"), default=str)
-                if text != sent:
-                    yield f"id: {seen}\nevent: state\ndata: {text}\n\n"
-                    sent = text
-                event = subscription.get(1.0 if snap.running else HEARTBEAT)
-                if event is None:
-                    if not snap.running:
-                        yield ": keep-alive\n\n"
-                    continue
-                seen = max(seen, event.id) if event.type != events.RESET else seen + 1
-        finally:
-            subscription.close()
-
-    headers = {"Cache-Control": "no-cache, no-transform", "X-Accel-Buffering": "no", "Connection": "keep-alive"}
-    return Response(frames(), mimetype="text/event-stream", headers=headers)
-
-
-def _for(snap: live_service.Snapshot, role: str, player_id: int | None, entrant_id: int | None) -> dict:
-    if role == "host":
-        return snap.host
-    if role == "player":
-        return {**snap.public, "me": {"player": player_id, **snap.mine.get(entrant_id, {})}}
-    return snap.public
+    headers = {"Cache-Control": "no-cache, no-transform", "X-Accel-Buffering": "no"}
+    return Response(frames, mimetype="text/event-stream", headers=headers)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from flask import g, jsonify, request, url_for
 from flask_babel import gettext as _
 
+from quiz import live_push
 from quiz.config import Config
 from quiz.errors import QuizError
 from quiz.extensions import client_ip, db, limiter
@@ -89,12 +90,15 @@ def join_live(code: str):
         unit_path=str(body["unit"]) if body.get("unit") else None,
         team_code=str(body.get("team_code") or "") or None, user=None, now=now,
         access_code=str(body["code"]) if body.get("code") else None))
-    payload = {"player_id": joined.player.id, "token": live_service.player_token(joined.player),
+    player_id, entrant_id = joined.player.id, joined.player.entrant_id
+    payload = {"player_id": player_id, "token": live_service.player_token(joined.player),
                "sheet": {"attempt_id": joined.sheet.id, "token": attempt_service.attempt_token(joined.sheet)}
                if joined.sheet is not None else None,
-               "stream_url": url_for("live.stream", contest_id=contest.id, _external=True),
-               "state": live_service.player_state(contest, joined.player, now=now)}
-    db.session.commit()
+               "stream_url": url_for("live.stream", contest_id=contest.id, _external=True)}
+    contest_id, join_url = contest.id, public_url("live.join", code=contest.join_code)
+    db.session.commit()  # first: the join holds the contest's row (its version) until then
+    # the state from this process's latest build (shared with the streams and other joins)
+    payload["state"] = live_push.player_state(contest_id, player_id, entrant_id, join_url)
     return jsonify(payload), (200 if joined.resumed else 201)
 
 
@@ -116,8 +120,12 @@ def _contest(contest_id: int):
 
 @bp.get("/live/<int:contest_id>/state")
 def live_player_state(contest_id: int):
+    """The phone's state, from this process's latest build (as the stream sends it)."""
     contest = _contest(contest_id)
-    return jsonify(live_service.player_state(contest, _player(contest), now=utcnow()))
+    player = _player(contest)
+    player_id, entrant_id, join_url = player.id, player.entrant_id, public_url("live.join", code=contest.join_code)
+    db.session.remove()
+    return jsonify(live_push.player_state(contest_id, player_id, entrant_id, join_url))
 
 
 @bp.post("/live/<int:contest_id>/ping")

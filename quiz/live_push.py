@@ -1,0 +1,332 @@
+"""The push of live contests: Server-Sent Events to every screen, phone and host console
+(GET /live/<id>/stream, quiz/views/live.py), served by gunicorn's gevent workers
+(docs/deployment.md "Live contests").
+
+One *feed* per contest in each process, fed by the events of channel "live:<id>"
+(quiz/events.py: in-process, or from every process and host through Redis):
+
+- an event only bumps the feed's generation and wakes the streams waiting on it; nothing is built
+  in the event handler (it runs in the committing request or the Redis listener);
+- the first stream that wakes builds the contest's snapshot (quiz/services/live.py `snapshot`) in
+  a database session it releases at once; the others wait for that build and share it. A build
+  covers every event delivered before it started, so a burst of events (5,000 buzzes) costs one
+  build per build-time, not one per event, and no stream ever sends a state older than one it has
+  sent;
+- each state is JSON-encoded once per build (the public part, and each entrant's own part once),
+  so a stream only joins prepared bytes: its player id and its entrant's standing;
+- a stream waits on the feed's condition (a gevent primitive once gevent has patched threading),
+  with a keep-alive comment every HEARTBEAT seconds; the host's console also gets a new state every
+  second while a question answered on phones runs (its "answered" counter); screens and phones get
+  a new state only when something changed.
+
+Nothing here is needed by another process: a stream that reconnects to another worker or host
+gets that process's current state at once (its feed builds one if it has none).
+"""
+from __future__ import annotations
+
+import atexit
+import json
+import logging
+import os
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+
+from flask import Flask, current_app
+
+from quiz import events
+
+log = logging.getLogger(__name__)
+
+HEARTBEAT = 15.0  # seconds between keep-alive comments on an idle stream
+POLL = 1.0  # seconds: how stale a state may get when no events come from other workers
+EXTENSION = "live_push"
+
+
+def _dumps(value) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
+
+
+@dataclass
+class State:
+    """One build of a contest's snapshot, with its encodings (made on first use, then shared)."""
+
+    generation: int  # the feed's generation when the build started: it covers every earlier event
+    event_id: int  # the channel's latest event id known then (the SSE id; Last-Event-ID)
+    second: int
+    snap: object  # quiz.services.live.Snapshot
+    built: float  # time.monotonic() of the build
+    content: int = 0  # goes up when what screens and phones see changed (server_time aside)
+    seen: str = ""  # that content, for the comparison with the next build
+    _frames: dict = field(default_factory=dict)
+    _mine: dict = field(default_factory=dict)
+
+    def frame(self, role: str, join_url: str | None, player_id: int | None = None,
+              entrant_id: int | None = None) -> bytes:
+        """The SSE frame of this state for one viewer: "host", "screen", or "player"."""
+        key = (role, join_url)
+        head = self._frames.get(key)
+        if head is None:
+            body = self.snap.host if role == "host" else self.snap.public
+            body = {**body, "contest": {**body["contest"], "join_url": join_url}}
+            text = f"id: {self.event_id}\nevent: state\ndata: {_dumps(body)}"
+            # a player's frame is the public one with "me" spliced in before its closing brace
+            head = (text + "\n\n").encode() if role != "player" else (text[:-1] + ',"me":{"player":').encode()
+            self._frames[key] = head
+        if role != "player":
+            return head
+        mine = self._mine.get(entrant_id)
+        if mine is None:
+            rest = _dumps(self.snap.mine.get(entrant_id, {}))
+            mine = (("," + rest[1:]) if rest != "{}" else "}").encode() + b"}\n\n"
+            self._mine[entrant_id] = mine
+        return head + str(player_id).encode() + mine
+
+
+class Feed:
+    """One contest in one process: the latest state and the streams waiting for the next."""
+
+    def __init__(self, app: Flask, contest_id: int, event_id: int, workers: int = 1):
+        self.app = app
+        self.contest_id = contest_id
+        self.channel = f"live:{contest_id}"
+        self.generation = 0
+        self.event_id = event_id
+        self.state: State | None = None
+        self._changed = threading.Condition()
+        self._build = threading.Lock()
+        self.builds = 0
+        self.built_at = float("-inf")
+        self.min_interval = float(app.config.get("LIVE_PUSH_MIN_INTERVAL", 0.2))
+        self.workers = workers
+
+    def changed(self, event_id: int = 0) -> None:
+        """An event arrived (or events may have been missed): wake every stream."""
+        with self._changed:
+            self.generation += 1
+            self.event_id = max(self.event_id, event_id)
+            self._changed.notify_all()
+
+    def wait(self, generation: int, timeout: float) -> bool:
+        """Wait until the feed moves past `generation` (True) or `timeout` seconds pass (False)."""
+        with self._changed:
+            if self.generation == generation:
+                self._changed.wait(timeout)
+            return self.generation != generation
+
+    def current(self, *, tick: bool = False) -> State | None:
+        """A state covering every event delivered so far (with `tick`, also built within the
+        current second); None when the contest no longer exists."""
+        state = self.state
+        if self._fresh(state, tick):
+            return state
+        with self._build:
+            state = self.state
+            if self._fresh(state, tick):
+                return state
+            wait = self.built_at + self.min_interval - time.monotonic()
+            if wait > 0:
+                time.sleep(wait)  # what changes meanwhile is covered by this build too
+            generation, event_id = self.generation, self.event_id
+            self.built_at = time.monotonic()
+            snap = self._snapshot()
+            if snap is None:
+                return None
+            self.builds += 1
+            _stats["builds"] += 1
+            seen = _dumps([{k: v for k, v in snap.public.items() if k != "server_time"}, snap.mine])
+            previous = self.state
+            content = previous.content if previous is not None and previous.seen == seen else (
+                (previous.content if previous is not None else 0) + 1)
+            self.state = State(generation, event_id, int(time.time()), snap, self.built_at, content, seen)
+            return self.state
+
+    def _fresh(self, state: State | None, tick: bool) -> bool:
+        return state is not None and state.generation >= self.generation and (
+            not tick or not state.snap.running or state.second == int(time.time())) and (
+            not self.polling() or time.monotonic() - state.built < POLL)
+
+    def polling(self) -> bool:
+        """Several workers and no events from the others (no REDIS_URL, or Redis unreachable): a
+        state older than POLL seconds is rebuilt, and streams look every POLL seconds."""
+        return self.workers > 1 and not events.shared(self.app)
+
+    def _snapshot(self):
+        from quiz.extensions import db
+        from quiz.models.base import utcnow
+        from quiz.models.live import LiveContest
+        from quiz.services import live as live_service
+
+        with self.app.app_context():
+            try:
+                contest = db.session.get(LiveContest, self.contest_id)
+                return None if contest is None else live_service.snapshot(contest, now=utcnow())
+            finally:
+                db.session.remove()  # no connection is held between states
+
+
+def gevent_problem() -> str | None:
+    """Under gevent, what would stall every stream of a worker, or None. gevent must patch the
+    standard library before the PostgreSQL driver is imported (gunicorn -k gevent does, without
+    --preload): psycopg 3 then waits for the server through gevent; imported earlier, it blocks the
+    whole worker during every query."""
+    monkey = sys.modules.get("gevent.monkey")
+    if monkey is None or not monkey.is_module_patched("select"):
+        return None
+    waiting = sys.modules.get("psycopg.waiting")
+    if waiting is not None and getattr(waiting, "wait_c", None) is not None and waiting.wait is waiting.wait_c:
+        return ("psycopg was imported before gevent patched the standard library: every database query blocks "
+                "the whole gevent worker. Start gunicorn -k gevent without --preload and import nothing of the "
+                "app in a gunicorn config file (docs/deployment.md \"Live contests\").")
+    return None
+
+
+@dataclass(frozen=True)
+class Player:
+    """What a stream needs of a phone: its id, contest and entrant, and the nonce its token signs."""
+
+    id: int
+    contest_id: int
+    entrant_id: int
+    nonce: str
+
+
+class Feeds:
+    """The feeds of one app in this process (app.extensions["live_push"]), and the players whose
+    token it has checked (a phone's player id, contest, entrant and nonce never change), so that
+    5,000 phones reconnecting at once (a worker gone) cost no database query each."""
+
+    MAX_PLAYERS = 200_000
+
+    def __init__(self, app: Flask):
+        self.app = app
+        problem = gevent_problem()
+        if problem:
+            log.error(problem)
+        self._feeds: dict[int, Feed] = {}
+        self._lock = threading.Lock()
+        self._players: dict[int, Player] = {}
+        from quiz.security import server_workers
+
+        self.workers = server_workers() or 1
+
+    def player(self, contest_id: int, token: str) -> Player:
+        """The player a token opens, checked with the one token rule (services/answers.py
+        `signed_token_matches`, as `live.player_for_token` does); anything unknown or wrong goes to
+        `player_for_token` itself, which reads the database and raises its 401."""
+        from quiz.services import answers
+        from quiz.services import live as live_service
+
+        head = token.split(".", 1)[0]
+        known = self._players.get(int(head)) if head.isdigit() and len(head) < 10 else None
+        if known is not None and known.contest_id == contest_id and answers.signed_token_matches(
+                live_service.TOKEN_KIND, known.id, known.nonce, token, self.app.config["SECRET_KEY"]):
+            return known
+        from quiz.extensions import db
+        from quiz.models.live import LiveContest
+
+        contest = db.session.get(LiveContest, contest_id)
+        if contest is None:
+            from flask import abort
+
+            abort(404)
+        player = live_service.player_for_token(contest, token)
+        known = Player(player.id, player.contest_id, player.entrant_id, player.nonce)
+        if len(self._players) >= self.MAX_PLAYERS:
+            self._players.clear()
+        self._players[player.id] = known
+        return known
+
+    def forget(self, contest_id: int) -> None:
+        """Drop a feed whose contest does not exist (a stream asked for a wrong id)."""
+        with self._lock:
+            feed = self._feeds.get(contest_id)
+            if feed is not None and feed.state is None:
+                del self._feeds[contest_id]
+
+    def feed(self, contest_id: int) -> Feed:
+        feed = self._feeds.get(contest_id)
+        if feed is None:
+            events.shared(self.app)  # start the Redis listener (if any) before the first state
+            last = _last_id(self.app, f"live:{contest_id}")
+            with self._lock:
+                feed = self._feeds.setdefault(contest_id, Feed(self.app, contest_id, last, self.workers))
+        return feed
+
+    def deliver(self, event: events.Event) -> None:
+        if event.channel == "*":  # reset: events may have been missed
+            for feed in list(self._feeds.values()):
+                feed.changed()
+            return
+        _prefix, _sep, number = event.channel.partition(":")
+        feed = self._feeds.get(int(number)) if number.isdigit() else None
+        if feed is not None:
+            feed.changed(event.id)
+
+
+def _last_id(app: Flask, channel: str) -> int:
+    try:
+        return events.get_hub(app).last_id(channel)
+    except Exception:  # noqa: BLE001 - Redis away: ids restart from what this process hears
+        return 0
+
+
+_stats = {"builds": 0, "streams": 0}
+
+
+@atexit.register
+def _report() -> None:
+    if _stats["streams"]:
+        log.info("live push: built %d states for %d streams (pid %d)", _stats["builds"], _stats["streams"], os.getpid())
+
+
+def _on_event(event: events.Event) -> None:
+    feeds = current_app.extensions.get(EXTENSION)
+    if feeds is not None:
+        feeds.deliver(event)
+
+
+def feeds(app: Flask | None = None) -> Feeds:
+    app = app or current_app._get_current_object()
+    registry = app.extensions.get(EXTENSION)
+    if registry is None:
+        registry = app.extensions.setdefault(EXTENSION, Feeds(app))
+        events.subscribe("live:*", _on_event)
+    return registry
+
+
+def player_state(contest_id: int, player_id: int, entrant_id: int, join_url: str | None) -> dict | None:
+    """A phone's state (public state + "me") from this process's latest build: joins and state
+    reads share the builds of the streams instead of making one each (call after the commit)."""
+    state = feeds().feed(contest_id).current()
+    if state is None:
+        return None
+    public = state.snap.public
+    return {**public, "contest": {**public["contest"], "join_url": join_url},
+            "me": {"player": player_id, **state.snap.mine.get(entrant_id, {})}}
+
+
+def frames(feed: Feed, *, role: str, join_url: str | None, player_id: int | None = None,
+           entrant_id: int | None = None, heartbeat: float = HEARTBEAT):
+    """The SSE frames of one stream: the current state at once, then a state after each change
+    (several changes close together make one), keep-alive comments while nothing changes."""
+    _stats["streams"] += 1
+    yield b"retry: 2000\n\n"
+    sent: State | None = None
+    host = role == "host"
+    quiet = 0.0  # seconds without a frame
+    while True:
+        state = feed.current(tick=host)
+        if state is None:
+            return
+        if sent is None or (state is not sent and (host or state.content != sent.content)):
+            yield state.frame(role, join_url, player_id, entrant_id)
+            sent, quiet = state, 0.0
+        ticking = (host and state.snap.running) or feed.polling()
+        timeout = POLL if ticking else heartbeat
+        if not feed.wait(state.generation, timeout):
+            quiet += timeout
+            if quiet >= heartbeat:
+                yield b": keep-alive\n\n"
+                quiet = 0.0
