@@ -111,10 +111,20 @@ def test_anything_else_is_refused_whatever_its_name(ctx, data):
     assert str(excinfo.value)
 
 
-def test_a_truncated_picture_is_refused_as_damaged(ctx):
-    data = image_bytes("JPEG", size=(300, 200), color="blue")
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG"])
+def test_a_truncated_picture_is_refused_as_damaged(ctx, fmt, monkeypatch):
+    from PIL import ImageFile
+
+    import weasyprint  # noqa: F401  (posters: it makes Pillow load truncated images for the whole process)
+
+    buffer = io.BytesIO()
+    Image.frombytes("RGB", (300, 200), bytes(range(256)) * 703 + bytes(232)).save(buffer, fmt)
+    data = buffer.getvalue()
+    monkeypatch.setattr(ImageFile, "LOAD_TRUNCATED_IMAGES", True)
     with pytest.raises(PictureProblem):
         check_picture(data[: len(data) // 2])
+    assert ImageFile.LOAD_TRUNCATED_IMAGES is True  # left as it was found
+    assert check_picture(data).data == data
 
 
 def test_size_and_pixel_limits_are_checked_before_decoding(app):
@@ -580,6 +590,9 @@ def test_a_live_question_shows_its_picture_only_once_opened(client, app, users, 
 
     before = public_text()
     assert sha(RED) not in before and sha(GREEN) not in before  # nothing of an unopened question
+    host = client.get(f"/api/v1/live/{contest_id}", headers={"Authorization": f"Bearer {token}"}).get_json()
+    previews = [q["image"] for q in host["run_sheet"][0]["questions"]]  # the host previews every question
+    assert sorted(p.rsplit("/", 1)[1] for p in previews) == sorted([sha(RED), sha(GREEN)])
     state = client.post(f"/api/v1/live/{contest_id}/host/open", json={},
                         headers={"Authorization": f"Bearer {token}"}).get_json()
     image = state["question"]["image"]

@@ -24,6 +24,7 @@ import io
 import threading
 import warnings
 from collections import OrderedDict
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from flask import current_app, has_request_context, url_for
@@ -117,7 +118,8 @@ def check_picture(data: bytes) -> CheckedPicture:
         scale = max_side and max(width, height) > max_side and not animated and expected != "GIF"
         if scale:
             image.draft(image.mode if image.mode in ("RGB", "L") else "RGB", (max_side, max_side))  # JPEG: decode small
-        image.load()  # decode (the first frame): a damaged or truncated file fails here
+        with _strict_decoding():
+            image.load()  # decode (the first frame): a damaged or truncated file fails here
         if not scale:
             return CheckedPicture(hashlib.sha256(data).hexdigest(), FORMATS[expected][0], width, height, data)
         image = ImageOps.exif_transpose(image)
@@ -133,6 +135,27 @@ def check_picture(data: bytes) -> CheckedPicture:
         raise PictureProblem(_("the picture is %(size)s MB, more than the limit of %(limit)s MB",
                                size=megabytes(len(out)), limit=megabytes(max_bytes)))
     return CheckedPicture(hashlib.sha256(out).hexdigest(), FORMATS[expected][0], image.width, image.height, out)
+
+
+_strict_lock = threading.Lock()
+
+
+@contextmanager
+def _strict_decoding():
+    """Decode with Pillow's truncated-image tolerance off. WeasyPrint (posters) switches it on for
+    the whole process when imported (PIL.ImageFile.LOAD_TRUNCATED_IMAGES = True), which would let a
+    cut-off upload through as a picture with a grey bottom. The flag is process-wide: the lock keeps
+    concurrent checks from restoring each other's value; a poster rendered meanwhile only ever reads
+    images this app made itself (its icons and QR codes)."""
+    from PIL import ImageFile
+
+    with _strict_lock:
+        previous = ImageFile.LOAD_TRUNCATED_IMAGES
+        ImageFile.LOAD_TRUNCATED_IMAGES = False
+        try:
+            yield
+        finally:
+            ImageFile.LOAD_TRUNCATED_IMAGES = previous
 
 
 def _encode(image, fmt: str) -> bytes:
