@@ -262,7 +262,7 @@ def roster_codes(unit_path: str, output: str, missing_only: bool, list_only: boo
 bank_cli = click.Group("bank", help="Question banks (题库): import, export, list.")
 
 
-@bank_cli.command("import", help="Import a CSV/XLSX question file into a bank (created if missing).")
+@bank_cli.command("import", help="Import a CSV/XLSX question file, or a ZIP of one with its pictures, into a bank.")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False))
 @click.option("--bank", "bank_name", required=True, help="Bank name.")
 @click.option("--skip-invalid", is_flag=True, help="Import the good rows and report the bad ones.")
@@ -303,20 +303,28 @@ def bank_import(path: str, bank_name: str, skip_invalid: bool, dry_run: bool, as
     sys.exit(0 if report.accepted else 1)
 
 
-@bank_cli.command("export", help="Write a bank in the canonical template (CSV with BOM, or XLSX).")
+@bank_cli.command("export", help="Write a bank in the canonical template (CSV with BOM, XLSX, or a ZIP with pictures).")
 @click.argument("name")
-@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="FILE.csv or FILE.xlsx")
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
+              help="FILE.csv, FILE.xlsx, or FILE.zip (the spreadsheet and the pictures)")
 @click.option("--include-retired", is_flag=True, help="Also export retired questions.")
+@click.option("--sheet-format", type=click.Choice(["xlsx", "csv"]), default="xlsx", show_default=True,
+              help="The spreadsheet inside a .zip.")
 @with_appcontext
-def bank_export(name: str, output: str, include_retired: bool) -> None:
-    from quiz.services.banks import export_bank, get_bank
+def bank_export(name: str, output: str, include_retired: bool, sheet_format: str) -> None:
+    from quiz.services.banks import export_bank_file, get_bank
 
-    fmt = _output_format(output)
+    zipped = Path(output).suffix.lower() == ".zip"
+    fmt = sheet_format if zipped else _output_format(output)
     try:
-        data = export_bank(get_bank(name, actor=None), fmt, include_retired=include_retired)
+        exported = export_bank_file(get_bank(name, actor=None), fmt, include_retired=include_retired,
+                                    bundle=True if zipped else None)
     except QuizError as exc:
         _fail(exc)
-    Path(output).write_bytes(data)
+    if exported.extension == "zip" and not zipped:
+        raise click.BadParameter(_("this bank has questions with pictures: export it to a .zip file "
+                                   "(the spreadsheet and the pictures)"), param_hint="-o")
+    Path(output).write_bytes(exported.data)
     click.echo(_("Wrote %(path)s", path=output))
 
 

@@ -37,6 +37,13 @@ class Config:
     UPLOAD_MAX_COMPRESSION_RATIO = 100       # members over 1 MB; real sheets compress 5–20 to 1
     UPLOAD_MAX_SECONDS = 30                  # wall time for reading one file (a busy server is slow)
 
+    # Pictures of questions (看图题; quiz/services/pictures.py, docs/formats.md "Pictures"): checked by
+    # their content (PNG, JPEG, WebP, GIF), stored in the database, served by signed URLs.
+    PICTURE_MAX_BYTES = 8 * 1024 * 1024      # one picture file as uploaded (a phone photo is 2–6 MB)
+    PICTURE_MAX_PIXELS = 25_000_000          # width × height, read before decoding (a 12 MP photo fits)
+    PICTURE_MAX_SIDE = 1600                  # a still picture wider or taller is scaled down; 0 = keep as is
+    PICTURE_CACHE_BYTES = 32 * 1024 * 1024   # per process: bytes of served pictures kept in memory
+
     BABEL_DEFAULT_LOCALE = "zh_CN"
     BABEL_DEFAULT_TIMEZONE = "Asia/Shanghai"
     LANGUAGES = {"zh_CN": "中文", "en": "English"}

@@ -25,6 +25,7 @@ class UploadForm(FlaskForm):
 
 
 class BankUploadForm(UploadForm):
+    file = FileField(_l("File (CSV or XLSX, or a ZIP with the pictures)"), validators=[FileRequired()])
     bank = StringField(_l("Bank name"), validators=[DataRequired(), Length(max=200)])
     unit = SelectField(_l("Owner unit"), choices=[], validate_choice=False)
 
@@ -75,6 +76,8 @@ class QuestionForm(FlaskForm):
     points = StringField(_l("Points"))
     difficulty = StringField(_l("Difficulty"))
     tags = StringField(_l("Tags (separated by ;)"))
+    picture = FileField(_l("Picture (PNG, JPEG, WebP or GIF)"))
+    remove_picture = BooleanField(_l("Remove the picture"))
 
     OPTION_FIELDS = ("option_a", "option_b", "option_c", "option_d", "option_e", "option_f",
                      "option_g", "option_h")

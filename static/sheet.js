@@ -453,6 +453,16 @@
     head.appendChild(st);
     card.appendChild(head);
     card.appendChild(el("div", "q-stem", q.stem));
+    if (q.image) {  // 看图题: the picture, fitted to the screen (play.css .q-picture)
+      var figure = el("figure", "q-picture");
+      var img = el("img");
+      img.src = q.image;
+      img.alt = T.picture;
+      figure.appendChild(img);
+      card.appendChild(figure);
+    }
+    var upcoming = questions[current + 1];
+    if (upcoming && upcoming.image) { (new Image()).src = upcoming.image; }  // ready before "Next"
 
     var name = "q" + qid;
     // how to show a question is its type's `widget` (quiz/questions): one, many, truefalse, blanks

@@ -59,9 +59,10 @@ def app(database_url, tmp_path):
         "WTF_CSRF_ENABLED": False,
         "UPLOAD_FOLDER": str(tmp_path / "uploads"),
     })
-    from quiz.services import answers
+    from quiz.services import answers, pictures
 
     answers.clear_caches()  # ids are reused after the tables are emptied
+    pictures.clear_cache()  # pictures served by an earlier test are gone from the tables
     with app.app_context():
         _empty_tables()
     yield app

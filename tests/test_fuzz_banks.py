@@ -1,7 +1,8 @@
 """Bad bank files never give a 500: cell parsers that crashed (difficulty “高” hit
 `int.is_integer`, which Python 3.11 lacks), and a Hypothesis fuzz test over generated CSV and
-XLSX bank files (odd cells, encodings, delimiters, damaged zips) through import_bank_file()
-and, for a few examples, through the API and web upload routes.
+XLSX bank files (odd cells, encodings, delimiters, damaged zips) and bank ZIPs with pictures (a
+图片 column naming good, broken, missing and oddly named files) through import_bank_file() and,
+for a few examples, through the API and web upload routes.
 
 The fuzz runs derandomized (the same examples on every run, so CI is stable) with a bounded
 number of examples; it writes for real (not a dry run) so that anything the database refuses
@@ -21,7 +22,7 @@ from openpyxl import Workbook
 from sqlalchemy import func, select
 
 from quiz.extensions import db
-from quiz.models import Bank, Question
+from quiz.models import Bank, Picture, Question
 from quiz.services.importer import import_bank_file, parse_difficulty, parse_points
 from quiz.questions import AnswerError
 from tests.conftest import FIXED_NOW, HEADER, csv_bytes
@@ -132,7 +133,7 @@ HEADER_NAMES = {
     "type": ["题型", "题目类型", "type", "类型", "题型*"], "stem": ["题干", "题目", "stem", "问题", "题干（必填）"],
     "answer": ["答案", "正确答案", "answer", "Ａｎｓｗｅｒ"], "explanation": ["解析", "explanation"],
     "points": ["分值", "points", "分数"], "difficulty": ["难度", "difficulty", "难易程度"],
-    "tags": ["知识点", "tags", "标签"],
+    "tags": ["知识点", "tags", "标签"], "picture": ["图片", "image", "配图"],
     **{f"option{i}": [f"选项{letter}", letter, f"option{letter}"] for i, letter in enumerate("ABCDEFGH")},
 }
 TYPE_WORDS = ["单选", "多选", "判断", "填空", "单选题", "不定项选择题", "判断题", "论述", "single", "", "单 选"]
@@ -171,7 +172,8 @@ def plausible_row(draw) -> dict[str, str]:
     row = {"type": kind, "stem": draw(short_text) + draw(st.sampled_from(["", "____", "（ ）", "____与____"])),
            "answer": answer, "explanation": draw(st.sampled_from(["", "解析", "依据《条例》第三条。"])),
            "points": draw(st.sampled_from(NUMBER_WORDS)), "difficulty": draw(st.sampled_from(NUMBER_WORDS)),
-           "tags": draw(st.sampled_from(["", "枫桥经验", "五治融合;党建引领", "a、b，c"]))}
+           "tags": draw(st.sampled_from(["", "枫桥经验", "五治融合;党建引领", "a、b，c"])),
+           "picture": draw(st.sampled_from(PICTURE_CELLS))}
     row.update({f"option{i}": text for i, text in enumerate(options)})
     return row
 
@@ -195,6 +197,28 @@ def bank_tables(draw) -> list[list[str]]:
         rows.append(row[:draw(st.integers(0, len(row)))] if draw(st.integers(0, 9)) == 0 else row)
     title = [["2026年应知应会题库"]] if draw(st.integers(0, 4)) == 0 else []
     return title + [header] + rows
+
+
+def _picture(fmt: str, color: str) -> bytes:
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (24, 16), color).save(buffer, fmt)
+    return buffer.getvalue()
+
+
+# Files a bank ZIP may hold (by name), and what 图片 cells may say.
+PICTURE_FILES = {"a.png": _picture("PNG", "red"), "images/b.jpg": _picture("JPEG", "blue"),
+                 "c.gif": _picture("GIF", "green"), "images/d.webp": _picture("WEBP", "white"),
+                 "图片/红.png": _picture("PNG", "yellow"), "junk.png": b"not a picture at all",
+                 "half.png": _picture("PNG", "red")[:40], "images/e.svg": b"<svg xmlns='http://www.w3.org/2000/svg'/>",
+                 "__MACOSX/._a.png": b"\x00\x05"}
+UNSAFE_FILES = {"../up.png": _picture("PNG", "red"), "/abs.png": b"x", "C:\\win.png": b"x"}
+GOOD_PICTURE_CELLS = ["a.png", "images/b.jpg", "b.jpg", "C.GIF", "images\\d.webp", "图片/红.png", "红.png", " a.png "]
+BAD_PICTURE_CELLS = ["junk.png", "half.png", "images/e.svg", "missing.png", "../up.png", "/a.png", "images/", "._a.png"]
+PICTURE_CELLS = ["", "", *GOOD_PICTURE_CELLS, *BAD_PICTURE_CELLS]
+picture_cell = st.one_of(st.just(""), st.sampled_from(GOOD_PICTURE_CELLS), st.sampled_from(GOOD_PICTURE_CELLS),
+                         st.sampled_from(BAD_PICTURE_CELLS), cell_text)
 
 
 def encode(text: str, encoding: str) -> bytes:
@@ -312,6 +336,46 @@ def xlsx_files(draw) -> bytes:
     return draw(mutated(data))
 
 
+def _rare(draw, one_in: int) -> bool:
+    """True about once in `one_in` draws (Hypothesis favours the ends of a range: 7 is in the middle)."""
+    return draw(st.integers(0, one_in - 1)) == min(7, one_in // 2)
+
+
+@st.composite
+def zip_banks(draw) -> bytes:
+    """A bank ZIP: a CSV or XLSX sheet with a 图片 column, mostly good rows naming good and bad
+    pictures, some generated ones (sometimes the sheet in a folder, rarely two sheets or none), and
+    a selection of PICTURE_FILES (rarely an unsafe name too); sometimes damaged as a whole."""
+    header = [*HEADER, draw(st.sampled_from(HEADER_NAMES["picture"]))]
+    rows = []
+    for i in range(draw(st.integers(0, 6))):
+        if draw(st.booleans()):
+            rows.append(["单选", f"图中是哪一种？{i}", "甲", "乙", "丙", "", "A", "", "", "", "", draw(picture_cell)])
+        else:
+            values = draw(plausible_row())
+            rows.append([values.get(f, "") for f in ("type", "stem", "option0", "option1", "option2", "option3",
+                                                     "answer", "explanation", "points", "difficulty", "tags",
+                                                     "picture")])
+    table = [header, *rows]
+    if draw(st.booleans()):
+        sheet, name = csv_bytes(table), "题库.csv"
+    else:
+        sheet, name = xlsx_bytes([[xml_safe(c) for c in row] for row in table]), "题库.xlsx"
+    sheets = [name]
+    if _rare(draw, 5):
+        sheets = draw(st.sampled_from([["题库/" + name], [], [name, "另一个.csv"]]))
+    files = [f for f in sorted(PICTURE_FILES) if not _rare(draw, 4)]
+    if _rare(draw, 20):
+        files.append(draw(st.sampled_from(sorted(UNSAFE_FILES))))
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", draw(st.sampled_from([zipfile.ZIP_DEFLATED, zipfile.ZIP_STORED]))) as archive:
+        for sheet_name in sheets:
+            archive.writestr(sheet_name, sheet)
+        for file in files:
+            archive.writestr(file, PICTURE_FILES.get(file) or UNSAFE_FILES[file])
+    return draw(mutated(buffer.getvalue()))
+
+
 def check_report(report) -> None:
     """A report is either accepted or says why not, each problem with a row and a message."""
     assert report.accepted or report.rejected
@@ -345,8 +409,15 @@ def test_fuzz_xlsx_banks(ctx, data):
     import_for_real(data, "bank.xlsx")
 
 
+@settings(FUZZ, max_examples=80)
+@given(data=zip_banks())
+def test_fuzz_zip_banks_with_pictures(ctx, data):
+    import_for_real(data, "bank.zip")
+
+
 @settings(FUZZ, max_examples=8)
-@given(data=st.one_of(csv_files().map(lambda d: (d, "b.csv")), xlsx_files().map(lambda d: (d, "b.xlsx"))))
+@given(data=st.one_of(csv_files().map(lambda d: (d, "b.csv")), xlsx_files().map(lambda d: (d, "b.xlsx")),
+                      zip_banks().map(lambda d: (d, "b.zip"))))
 def test_fuzz_api_and_web_upload_never_5xx(app, client, auth, token_for, data):
     content, filename = data
     token = token_for("admin")
@@ -360,5 +431,6 @@ def test_fuzz_api_and_web_upload_never_5xx(app, client, auth, token_for, data):
     assert response.status_code == 200, response.get_data(as_text=True)[:500]
     with app.app_context():
         db.session.execute(Question.__table__.delete())
+        db.session.execute(Picture.__table__.delete())
         db.session.execute(Bank.__table__.delete().where(Bank.name.in_(["模糊测试", "模糊测试2"])))
         db.session.commit()

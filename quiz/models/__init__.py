@@ -1,6 +1,6 @@
 """All models, imported here so that Flask-Migrate sees every table."""
 from quiz.models.attempts import Answer, Attempt  # noqa: F401
-from quiz.models.banks import Bank, ImportLog, Question  # noqa: F401
+from quiz.models.banks import Bank, ImportLog, Picture, Question  # noqa: F401
 from quiz.models.quizzes import Quiz, quiz_bank, quiz_unit  # noqa: F401
 from quiz.models.units import Unit  # noqa: F401
 from quiz.models.users import ApiToken, Participant, User  # noqa: F401

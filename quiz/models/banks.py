@@ -3,15 +3,18 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import (JSON, Boolean, Column, Float, ForeignKey, Integer, String, Table, Text, UniqueConstraint,
-                        false, insert, select)
+from sqlalchemy import (JSON, Boolean, Column, Float, ForeignKey, Integer, LargeBinary, String, Table, Text,
+                        UniqueConstraint, false, insert, select)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from quiz.extensions import db
 from quiz.models.base import UTCDateTime, utcnow
+from quiz.models.checks import one_of
 from quiz.models.units import Unit
 
 TAG_SEPARATOR = ";"
+# The picture formats a question may show, by content type (quiz/services/pictures.py checks the bytes).
+PICTURE_TYPES = ("image/png", "image/jpeg", "image/webp", "image/gif")
 
 # The question types (quiz/questions/) as rows that question.type refers to, so the database refuses
 # a type nobody registered. Not a CHECK constraint: a new type must not need a migration; its row
@@ -76,6 +79,10 @@ class Question(db.Model):
     # Stored as ";tag1;tag2;" so that one LIKE finds a whole tag on any database.
     tags_text: Mapped[str] = mapped_column(String(1000), default="")
     fingerprint: Mapped[str] = mapped_column(String(40))
+    # The question's picture (看图题), by the SHA-256 of its stored bytes; part of its identity
+    # (importer.fingerprint): the same stem and options with another picture is another question.
+    picture: Mapped[str | None] = mapped_column(String(64), ForeignKey("picture.sha256", ondelete="RESTRICT"),
+                                                index=True)
     retired: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
     source_row: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -96,6 +103,26 @@ def encode_tags(values: list[str]) -> str:
     """';a;b;' form of a tag list (empty string for no tags)."""
     values = [v for v in values if v]
     return TAG_SEPARATOR + TAG_SEPARATOR.join(values) + TAG_SEPARATOR if values else ""
+
+
+class Picture(db.Model):
+    """An image a question shows (PNG, JPEG, WebP or GIF), stored in the database by the SHA-256 of
+    its bytes so that every app server sees it and identical files are stored once. Immutable:
+    a question that gets another picture points at another row (quiz/services/pictures.py)."""
+
+    __tablename__ = "picture"
+    __table_args__ = (one_of("content_type", PICTURE_TYPES),)
+
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    content_type: Mapped[str] = mapped_column(String(20))
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    size: Mapped[int] = mapped_column(Integer)
+    data: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    def __repr__(self) -> str:
+        return f"<Picture {self.sha256[:12]} {self.content_type} {self.width}x{self.height}>"
 
 
 class ImportLog(db.Model):

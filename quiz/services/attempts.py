@@ -27,6 +27,7 @@ from quiz.models import Answer, Attempt, Participant, Question, Quiz, Unit, User
 from quiz.questions import LETTERS, AnswerError, get_type
 from quiz.services import answers
 from quiz.services.papers import paper_for_join
+from quiz.services.pictures import picture_url
 from quiz.services.people import access_code_matches, normalise_access_code, normalise_name, normalise_phone
 from quiz.services.units import find_unit
 
@@ -234,11 +235,15 @@ def paper_payload(attempt: Attempt) -> list[dict]:
 
 def question_view(q: Question, order: list[int] | None) -> dict:
     """A question as a sheet shows it (never its answer): its type, how to show it (`widget`,
-    the type's label), the stem, the options in the order shown, the number of blanks."""
+    the type's label), the stem, the options in the order shown, the number of blanks, and for a
+    picture question `image`, the signed URL of its picture (services/pictures.py)."""
     kind = get_type(q.type)
-    return {"id": q.id, "type": q.type, "widget": kind.widget, "label": str(kind.label), "stem": q.stem,
+    view = {"id": q.id, "type": q.type, "widget": kind.widget, "label": str(kind.label), "stem": q.stem,
             "options": [{"key": LETTERS[i], "text": t} for i, t in enumerate(shown_options(q, order))],
             "blanks": kind.blank_count(q.answer)}
+    if q.picture:
+        view["image"] = picture_url(q.picture)
+    return view
 
 
 def saved_answers(attempt: Attempt) -> dict[str, object]:

@@ -65,7 +65,7 @@ def load_demo(root: Path, *, now: datetime, password_factory: Callable[[], str])
     result.lines.append(_("Roster: %(created)d created, %(updated)d updated, %(unchanged)d unchanged.",
                           created=roster.created, updated=roster.updated, unchanged=roster.unchanged))
     for path in sorted((root / "question_banks").glob("*")):
-        if path.suffix.lower() not in (".csv", ".xlsx"):
+        if path.suffix.lower() not in (".csv", ".xlsx", ".zip"):  # .zip: a bank with its pictures (看图题)
             continue
         bank = import_bank_file(path.stem, path.read_bytes(), path.name, actor=None, now=now)
         result.lines.append(_("Bank “%(bank)s”: %(created)d created, %(updated)d updated, %(unchanged)d unchanged, "

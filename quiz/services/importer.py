@@ -3,8 +3,10 @@ atomic by default, merging exact repeats, idempotent re-import.
 
 Rules (docs/rules.md "Question banks"): one bad row rejects the whole file unless
 `skip_invalid`; an exact repeat (same type, stem, options after folding white space and
-full-width forms) is merged; a known question whose answer, explanation, points, difficulty
-or tags changed is updated; everything else is unchanged.
+full-width forms, and the same picture) is merged; a known question whose answer, explanation,
+points, difficulty or tags changed is updated; everything else is unchanged. A bank uploaded as a
+ZIP holds the spreadsheet and the pictures its 图片 column names (docs/formats.md "Pictures"); a
+picture that is missing or not an acceptable image is a problem of the row naming it.
 """
 from __future__ import annotations
 
@@ -25,9 +27,10 @@ from quiz.models import Bank, ImportLog, Question, Unit, User
 from quiz.models.banks import encode_tags
 from quiz.questions import LETTERS, AnswerError, fold, get_type, type_from_label
 from quiz.questions.judge import judge_value
-from quiz.services import scope
+from quiz.services import pictures, scope
+from quiz.services.pictures import CheckedPicture, PictureProblem
 from quiz.services.rows import RowProblem, RowReport, cell_number, parse_number, read_rows, shown
-from quiz.services.tables import FileRejected, normalise_header
+from quiz.services.tables import Bundle, DamagedEntry, FileRejected, is_bundle, normalise_header, open_bundle
 
 MAX_OPTION_LENGTH = 1000
 MAX_EXPLANATION_LENGTH = 10000
@@ -45,6 +48,8 @@ COLUMN_ALIASES: dict[str, tuple[str, ...]] = {
     "points": ("分值", "分数", "points", "score"),
     "difficulty": ("难度", "difficulty", "难易程度", "难度系数"),
     "tags": ("知识点", "分类", "专题", "标签", "章节", "tags", "tag"),
+    # a file in the bank ZIP (quiz/services/pictures.py)
+    "picture": ("图片", "image", "图片文件", "配图", "图像", "picture"),
 }
 for _i, _letter in enumerate(LETTERS):
     COLUMN_ALIASES[f"option{_i}"] = (f"选项{_letter}", _letter, f"{_letter}选项", f"option{_letter}")
@@ -78,6 +83,7 @@ class ParsedQuestion:
     difficulty: int | None
     tags: list[str]
     fingerprint: str
+    picture: CheckedPicture | None = None
     status: str = "created"  # created | updated | unchanged | duplicate
 
     def content(self) -> tuple:
@@ -118,10 +124,13 @@ class ImportReport(RowReport):
         }
 
 
-def fingerprint(qtype: str, stem: str, options: list[str]) -> str:
-    """Identity of a question within a bank: type + folded stem + folded options."""
-    text = "\x1f".join([qtype, fold(stem), *[fold(o) for o in options]])
-    return hashlib.sha1(text.encode("utf-8")).hexdigest()
+def fingerprint(qtype: str, stem: str, options: list[str], picture: str | None = None) -> str:
+    """Identity of a question within a bank: type + folded stem + folded options (+ the picture's
+    hash: "which sign is this?" with another picture is another question)."""
+    parts = [qtype, fold(stem), *[fold(o) for o in options]]
+    if picture:
+        parts.append("picture:" + picture)
+    return hashlib.sha1("\x1f".join(parts).encode("utf-8")).hexdigest()
 
 
 def unescape_formula(text: str) -> str:
@@ -184,7 +193,49 @@ def infer_type(answer: str, options: list[str]) -> str:
     return "blank"
 
 
-def parse_row(number: int, cells: list[str], columns: dict[str, int], max_stem: int) -> ParsedQuestion:
+class PictureFiles:
+    """The pictures a bank file's 图片 cells name: files of its ZIP (tables.Bundle), each checked
+    once however many rows name it; a plain CSV/XLSX has none."""
+
+    def __init__(self, bundle: Bundle | None):
+        self.bundle = bundle
+        self.checked: dict[str, CheckedPicture | str] = {}  # path in the ZIP → picture or problem
+
+    def get(self, cell: str) -> CheckedPicture | None:
+        """The picture a cell names (None for an empty cell), or AnswerError naming the file."""
+        cell = cell.strip()
+        if not cell:
+            return None
+        name = shown(cell, 60)
+        if self.bundle is None:
+            raise AnswerError(_("picture “%(name)s”: upload the spreadsheet together with its pictures in one "
+                                "ZIP file", name=name))
+        path = self.bundle.find(cell)
+        if path is None:
+            raise AnswerError(_("picture “%(name)s” is not in the ZIP file", name=name))
+        if path not in self.checked:
+            self.checked[path] = self._check(path)
+        result = self.checked[path]
+        if isinstance(result, str):
+            raise AnswerError(_("picture “%(name)s”: %(problem)s", name=name, problem=result))
+        return result
+
+    def _check(self, path: str) -> CheckedPicture | str:
+        limit = current_app.config["PICTURE_MAX_BYTES"]
+        size = self.bundle.size(path)
+        if size > limit:  # declared size: not unpacked at all
+            return _("the picture is %(size)s MB, more than the limit of %(limit)s MB",
+                     size=pictures.megabytes(size), limit=pictures.megabytes(limit))
+        try:
+            return pictures.check_picture(self.bundle.read(path))
+        except PictureProblem as exc:
+            return str(exc)
+        except DamagedEntry:
+            return _("the file is damaged in the ZIP file")
+
+
+def parse_row(number: int, cells: list[str], columns: dict[str, int], max_stem: int,
+              picture_files: PictureFiles | None = None) -> ParsedQuestion:
     """One spreadsheet row → ParsedQuestion, or AnswerError with a Chinese reason."""
 
     def get(name: str) -> str:
@@ -235,11 +286,12 @@ def parse_row(number: int, cells: list[str], columns: dict[str, int], max_stem: 
         raise AnswerError(_("the explanation is too long (at most %(limit)d characters)",
                             limit=MAX_EXPLANATION_LENGTH))
     tags = split_tags(get("tags"))
+    points, difficulty = parse_points(get("points")), parse_difficulty(get("difficulty"))
+    picture = (picture_files or PictureFiles(None)).get(get("picture"))
     return ParsedQuestion(
         row=number, type=qtype, stem=stem, options=options, answer=answer,
-        explanation=explanation, points=parse_points(get("points")),
-        difficulty=parse_difficulty(get("difficulty")), tags=tags,
-        fingerprint=fingerprint(qtype, stem, options),
+        explanation=explanation, points=points, difficulty=difficulty, tags=tags,
+        fingerprint=fingerprint(qtype, stem, options, picture.sha256 if picture else None), picture=picture,
     )
 
 
@@ -251,11 +303,17 @@ def parse_file(data: bytes, filename: str, *, sheet: str | None = None, max_stem
                ) -> tuple[list[ParsedQuestion], list[RowProblem], int]:
     """Parse a bank file into questions and row problems, merging exact repeats.
 
+    A ZIP (by its name) holds the spreadsheet and the pictures its 图片 column names.
     Returns (questions, problems, duplicates). Raises FileRejected for file-level problems.
     `progress(done, total)` is called every few hundred rows.
     """
     if max_stem is None:
         max_stem = current_app.config.get("MAX_STEM_LENGTH", 5000)
+    bundle = None
+    if is_bundle(filename):
+        bundle = open_bundle(data)
+        data, filename = bundle.sheet, bundle.sheet_name
+    picture_files = PictureFiles(bundle)
     body, columns = read_rows(data, filename, aliases=ALIASES, required=REQUIRED, labels=required_labels(),
                               sheet=sheet)
     questions: list[ParsedQuestion] = []
@@ -266,7 +324,7 @@ def parse_file(data: bytes, filename: str, *, sheet: str | None = None, max_stem
         if progress is not None and (position % 500 == 0 or position == len(body)):
             progress(position, len(body))
         try:
-            parsed = parse_row(number, cells, columns, max_stem)
+            parsed = parse_row(number, cells, columns, max_stem, picture_files)
         except AnswerError as exc:
             problems.append(RowProblem(number, str(exc)))
             continue
@@ -366,12 +424,15 @@ def import_bank_file(bank_name: str, data: bytes, filename: str, *, actor: User 
         return report
     if bank is None:
         bank = get_or_create_bank(report.bank, actor=actor, unit=unit, now=now)
+    for picture in {q.picture.sha256: q.picture for q in to_create if q.picture}.values():
+        pictures.store(picture)
     if to_create:
         db.session.execute(insert(Question), [
             {"bank_id": bank.id, "type": q.type, "stem": q.stem, "options": q.options,
              "answer": q.answer, "explanation": q.explanation, "points": q.points,
              "difficulty": q.difficulty, "tags_text": encode_tags(q.tags),
-             "fingerprint": q.fingerprint, "retired": False, "source_row": q.row,
+             "fingerprint": q.fingerprint, "picture": q.picture.sha256 if q.picture else None,
+             "retired": False, "source_row": q.row,
              "created_at": now, "updated_at": now}
             for q in to_create
         ])

@@ -1193,6 +1193,7 @@ def public_state(contest: LiveContest, *, now: datetime, host: bool = False,
                  board: list[Standing] | None = None) -> dict:
     """What the big screen and phones show (the host's console sees more with host=True); `board`:
     the standings when the caller has them already."""
+    from quiz.services.pictures import picture_url
     from quiz.urls import public_url
 
     question = contest.current
@@ -1223,7 +1224,9 @@ def public_state(contest: LiveContest, *, now: datetime, host: bool = False,
                                "skipped": bool(r.settings.get("skipped")),
                                "questions": [{"id": q.id, "number": q.position + 1, "status": q.status,
                                               "points": q.points, "stem": q.question.stem,
-                                              "type": q.question.type} for q in r.questions]}
+                                              "type": q.question.type,
+                                              "image": picture_url(q.question.picture)}  # the host's preview
+                                             for q in r.questions]}
                               for r in rounds]
         state["ledger"] = [{"id": s.id, "entrant": s.entrant.name, "kind": s.kind, "points": s.points,
                             "reason": s.reason, "at": _iso(s.created_at),

@@ -32,6 +32,13 @@ runs (limits in `UploadLimits`, defaults in quiz/config.py `UPLOAD_MAX_*`):
    slips past the counts.
 
 Each rejection raises FileRejected with a message that names the limit.
+
+A question bank may also come as a ZIP of its spreadsheet and pictures (open_bundle): the same
+directory checks (entries, declared sizes, compression ratio) come first, then every entry name
+is checked (no absolute path, drive letter, `..`, control character or symbolic link; nothing is
+ever unpacked to disk, but such a ZIP is refused whole), exactly one spreadsheet must be in it,
+and that spreadsheet is read by read_table() with all the limits above. Pictures are unpacked one
+at a time, only when a row names them, within the same wall-time budget.
 """
 from __future__ import annotations
 
@@ -41,8 +48,10 @@ import datetime as dt
 import io
 import math
 import os
+import posixpath
 import re
 import time
+import unicodedata
 import zipfile
 import zlib
 from collections.abc import Mapping
@@ -376,35 +385,50 @@ _ZIP_ERRORS = (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, EOFError, O
                RuntimeError, NotImplementedError, KeyError, IndexError, TypeError, OverflowError)
 
 
-def _open_zip(data: bytes, limits: UploadLimits) -> zipfile.ZipFile:
-    """The XLSX zip, after checking its central directory against the limits."""
+def _open_zip(data: bytes, limits: UploadLimits, *, bundle: bool = False) -> zipfile.ZipFile:
+    """The XLSX zip (or, with `bundle`, a bank ZIP of a spreadsheet and pictures), after checking
+    its central directory against the limits."""
     # Count central-directory signatures before zipfile builds an object per entry.
     if data.count(b"PK\x01\x02") > limits.zip_members:
-        raise FileRejected(_("The workbook has more than %(limit)s parts: it is not a normal XLSX file.",
-                             limit=_n(limits.zip_members)))
+        raise _too_many_members(limits, bundle)
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
         members = archive.infolist()
     except _ZIP_ERRORS:
-        raise _damaged()
+        raise _bad_bundle() if bundle else _damaged()
     if len(members) > limits.zip_members:
-        raise FileRejected(_("The workbook has more than %(limit)s parts: it is not a normal XLSX file.",
-                             limit=_n(limits.zip_members)))
+        raise _too_many_members(limits, bundle)
     total = 0
     for info in members:
+        part = info.filename[:100]
         if info.file_size > limits.part_bytes:
-            raise FileRejected(_("The workbook part “%(part)s” unpacks to more than %(limit)s MB.",
-                                 part=info.filename[:100], limit=_n(limits.part_bytes // 2**20)))
+            raise FileRejected(
+                _("The file “%(part)s” in the ZIP unpacks to more than %(limit)s MB.", part=part,
+                  limit=_n(limits.part_bytes // 2**20)) if bundle else
+                _("The workbook part “%(part)s” unpacks to more than %(limit)s MB.", part=part,
+                  limit=_n(limits.part_bytes // 2**20)))
         total += info.file_size
         if total > limits.uncompressed_bytes:
-            raise FileRejected(_("The workbook unpacks to more than %(limit)s MB.",
-                                 limit=_n(limits.uncompressed_bytes // 2**20)))
+            raise FileRejected(
+                _("The ZIP file unpacks to more than %(limit)s MB.", limit=_n(limits.uncompressed_bytes // 2**20))
+                if bundle else
+                _("The workbook unpacks to more than %(limit)s MB.", limit=_n(limits.uncompressed_bytes // 2**20)))
         if info.file_size >= _RATIO_FLOOR and \
                 info.file_size > limits.compression_ratio * max(info.compress_size, 1):
-            raise FileRejected(_("The workbook part “%(part)s” is compressed more than %(limit)s to 1 "
-                                 "(a zip bomb?); it is not a normal XLSX file.",
-                                 part=info.filename[:100], limit=_n(limits.compression_ratio)))
+            raise FileRejected(
+                _("The file “%(part)s” in the ZIP is compressed more than %(limit)s to 1 (a zip bomb?).",
+                  part=part, limit=_n(limits.compression_ratio)) if bundle else
+                _("The workbook part “%(part)s” is compressed more than %(limit)s to 1 "
+                  "(a zip bomb?); it is not a normal XLSX file.", part=part, limit=_n(limits.compression_ratio)))
     return archive
+
+
+def _too_many_members(limits: UploadLimits, bundle: bool) -> FileRejected:
+    if bundle:
+        return FileRejected(_("The ZIP file holds more than %(limit)s files: split the bank into several ZIP files.",
+                              limit=_n(limits.zip_members)))
+    return FileRejected(_("The workbook has more than %(limit)s parts: it is not a normal XLSX file.",
+                          limit=_n(limits.zip_members)))
 
 
 class _Done(Exception):
@@ -723,6 +747,156 @@ def _read_xlsx(data: bytes, sheet: str | None, limits: UploadLimits, budget: _Bu
         return Table(rows=table.rows, kind="xlsx")
     finally:
         workbook.close()
+
+
+# ---------------------------------------------------------------- bank ZIPs (a spreadsheet and its pictures)
+
+BUNDLE_EXTENSIONS = {".zip"}
+# Files a ZIP made on Windows or macOS carries besides the ones packed on purpose.
+_IGNORED_PREFIXES = ("__MACOSX/",)
+_IGNORED_NAMES = {"thumbs.db", "desktop.ini"}
+
+
+class DamagedEntry(FileRejected):
+    """One file in a bank ZIP cannot be unpacked (its rows can be reported, the rest read)."""
+
+
+def is_bundle(filename: str) -> bool:
+    """Is this upload a bank ZIP (by its name: a ZIP's content looks like an XLSX's)?"""
+    return os.path.splitext(filename or "")[1].lower() in BUNDLE_EXTENSIONS
+
+
+def _bad_bundle() -> FileRejected:
+    return FileRejected(_("The file is not a valid ZIP file (it may be damaged)."))
+
+
+def _member_name(info: zipfile.ZipInfo) -> str:
+    """The entry's name as its author typed it: a name without the UTF-8 flag (Windows' own zip
+    tool, WinRAR on Chinese Windows) is in the local code page, which zipfile reads as cp437."""
+    name = info.filename
+    if not info.flag_bits & 0x800:
+        try:
+            raw = name.encode("cp437")
+        except UnicodeEncodeError:
+            return name
+        for encoding in ("utf-8", "gb18030"):
+            try:
+                return raw.decode(encoding)
+            except UnicodeDecodeError:
+                continue
+    return name
+
+
+def _unsafe_name(name: str, info: zipfile.ZipInfo) -> bool:
+    """An absolute path, a drive letter, a `..` step, a control character or a symbolic link: never
+    a file packed on purpose (nothing is ever unpacked to disk, but such a ZIP is refused whole)."""
+    parts = re.split(r"[\\/]", name)
+    return (name.startswith(("/", "\\")) or bool(re.match(r"^[A-Za-z]:", name)) or ".." in parts
+            or bool(_CONTROL.search(name)) or "\x00" in name
+            or (info.external_attr >> 16) & 0o170000 == 0o120000)
+
+
+def _ignored(name: str) -> bool:
+    base = name.rsplit("/", 1)[-1]
+    return (name.endswith("/") or name.startswith(_IGNORED_PREFIXES) or base.startswith((".", "~$"))
+            or base.lower() in _IGNORED_NAMES)
+
+
+def _clean_path(name: str) -> str:
+    """A file name as a cell or an entry gives it → the key it is looked up by."""
+    name = unicodedata.normalize("NFC", name.strip()).replace("\\", "/")
+    while name.startswith("./"):
+        name = name[2:]
+    name = posixpath.normpath(name.lstrip("/")) if name else ""
+    return "" if name in (".", "") or name.startswith("../") or name == ".." else name
+
+
+@dataclass
+class Bundle:
+    """A bank ZIP: the one spreadsheet in it and the other files (pictures) its cells may name."""
+
+    sheet_name: str
+    sheet: bytes
+    files: dict[str, zipfile.ZipInfo]  # cleaned path → entry (the spreadsheet and ignored files left out)
+    archive: zipfile.ZipFile
+    budget: _Budget
+
+    def find(self, cell: str) -> str | None:
+        """The file a 图片 cell names: a path relative to the spreadsheet's folder or to the ZIP's
+        top, in any letter case; or a bare file name found once anywhere in the ZIP."""
+        name = _clean_path(cell)
+        if not name:
+            return None
+        folder = self.sheet_name.rpartition("/")[0]
+        lower = {path.lower(): path for path in self.files}
+        for candidate in ((folder + "/" + name) if folder else name, name):
+            if candidate in self.files:
+                return candidate
+            if candidate.lower() in lower:
+                return lower[candidate.lower()]
+        if "/" not in name:
+            matches = [path for path in self.files if path.rsplit("/", 1)[-1].lower() == name.lower()]
+            if len(matches) == 1:
+                return matches[0]
+        return None
+
+    def size(self, path: str) -> int:
+        return self.files[path].file_size
+
+    def read(self, path: str) -> bytes:
+        """The bytes of a file found by find() (at most its declared size: zipfile checks the CRC)."""
+        self.budget.check()
+        try:
+            return self.archive.read(self.files[path])
+        except _ZIP_ERRORS:
+            raise DamagedEntry(_("The file “%(name)s” in the ZIP file is damaged.", name=path[:100]))
+
+
+def open_bundle(data: bytes, *, limits: UploadLimits | None = None) -> Bundle:
+    """Open a bank ZIP within the upload limits (entries, unpacked size, compression ratio, read
+    time), refusing unsafe entry names, encrypted entries and ZIPs without exactly one spreadsheet.
+    Raises FileRejected saying why."""
+    limits = limits or UploadLimits.current()
+    budget = _Budget(limits.seconds)
+    if not data or not data.strip():
+        raise FileRejected(_("The file is empty."))
+    if data[:4] not in (b"PK\x03\x04", b"PK\x05\x06"):
+        raise _bad_bundle()
+    archive = _open_zip(data, limits, bundle=True)
+    files: dict[str, zipfile.ZipInfo] = {}
+    sheets: list[tuple[str, zipfile.ZipInfo]] = []
+    for info in archive.infolist():
+        name = _member_name(info)
+        if _unsafe_name(name, info):
+            raise FileRejected(_("The ZIP file holds an entry with an unsafe name “%(name)s” (an absolute path, "
+                                 "“..” or a link): pack the spreadsheet and the pictures again.",
+                                 name=_CONTROL.sub("?", name)[:100]))
+        if _ignored(name.replace("\\", "/")):
+            continue
+        if info.flag_bits & 0x1:
+            raise FileRejected(_("The ZIP file is password-protected (“%(name)s”): pack it without a password.",
+                                 name=name[:100]))
+        path = _clean_path(name)
+        if not path:
+            continue
+        if path in files or any(path == p for p, _info in sheets):
+            raise FileRejected(_("The ZIP file holds “%(name)s” twice.", name=path[:100]))
+        if os.path.splitext(path)[1].lower() in ALLOWED_EXTENSIONS:
+            sheets.append((path, info))
+        else:
+            files[path] = info
+    if not sheets:
+        raise FileRejected(_("The ZIP file holds no spreadsheet: put the bank's CSV or XLSX file in it with the "
+                             "pictures."))
+    if len(sheets) > 1:
+        raise FileRejected(_("The ZIP file holds several spreadsheets (%(names)s): leave only the bank's one.",
+                             names="、".join(p for p, _info in sheets[:5])))
+    sheet_name, info = sheets[0]
+    try:
+        sheet = archive.read(info)
+    except _ZIP_ERRORS:
+        raise FileRejected(_("The file “%(name)s” in the ZIP file is damaged.", name=sheet_name[:100]))
+    return Bundle(sheet_name=sheet_name, sheet=sheet, files=files, archive=archive, budget=budget)
 
 
 # ---------------------------------------------------------------- headers

@@ -5,7 +5,7 @@ from flask import Flask
 
 
 def register_blueprints(app: Flask) -> None:
-    from quiz.views import api, auth, banks, boards, live, main, people, play, quizzes, reports, units
+    from quiz.views import api, auth, banks, boards, live, main, people, pictures, play, quizzes, reports, units
 
     app.register_blueprint(main.bp)
     app.register_blueprint(auth.bp)
@@ -18,3 +18,4 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(reports.bp)
     app.register_blueprint(quizzes.bp, url_prefix="/quizzes")
     app.register_blueprint(live.bp)
+    app.register_blueprint(pictures.bp)

@@ -24,7 +24,7 @@ from quiz.services import banks as bank_service
 from quiz.services import scope
 from quiz.services.exports import CONTENT_TYPES
 from quiz.services.importer import import_bank_file
-from quiz.services.tables import ALLOWED_EXTENSIONS
+from quiz.services.tables import ALLOWED_EXTENSIONS, BUNDLE_EXTENSIONS
 from quiz.views.auth import manager_required
 from quiz.views.common import flash_form_errors, unit_choices
 
@@ -94,8 +94,8 @@ def upload():
         return redirect(url_for("banks.index"))
     file = form.file.data
     filename = os.path.basename(file.filename or "upload")
-    if os.path.splitext(filename)[1].lower() not in ALLOWED_EXTENSIONS:
-        flash(_("Unsupported file type “%(ext)s”: upload a CSV or XLSX file.",
+    if os.path.splitext(filename)[1].lower() not in ALLOWED_EXTENSIONS | BUNDLE_EXTENSIONS:
+        flash(_("Unsupported file type “%(ext)s”: upload a CSV or XLSX file, or a ZIP with the pictures.",
                 ext=os.path.splitext(filename)[1] or filename), "danger")
         return redirect(url_for("banks.index"))
     data = file.read()
@@ -177,7 +177,8 @@ def show(bank_id: int):
     return render_template("banks/show.html", bank=bank, page=page, q=q, qtype=qtype, tag=tag, status=status,
                            tags=bank_service.bank_tags(bank), counts=bank_service.bank_counts(bank),
                            type_choices=type_choices(), types=QUESTION_TYPES, letters=LETTERS,
-                           empty_form=EmptyForm(), logs=logs, editable=scope.can_manage_bank(current_user, bank))
+                           empty_form=EmptyForm(), logs=logs, editable=scope.can_manage_bank(current_user, bank),
+                           picture_count=bank_service.picture_count(bank))
 
 
 @bp.route("/<int:bank_id>/share", methods=["POST"])
@@ -224,17 +225,21 @@ def edit_question(question_id: int):
         form.difficulty.data = "" if question.difficulty is None else str(question.difficulty)
         form.tags.data = ";".join(question.tags)
     elif form.validate_on_submit():
+        upload = form.picture.data
+        picture = upload.read() if upload and getattr(upload, "filename", "") else None
         try:
             bank_service.edit_question(
                 question, stem=form.stem.data, options=form.options(), answer=form.answer.data,
                 explanation=form.explanation.data, points=form.points.data, difficulty=form.difficulty.data,
                 tags=form.tags.data, actor=current_user, now=utcnow(),
-                max_stem=current_app.config["MAX_STEM_LENGTH"])
+                max_stem=current_app.config["MAX_STEM_LENGTH"], picture=picture,
+                remove_picture=form.remove_picture.data)
         except QuizError as exc:
             db.session.rollback()
             flash(exc.message, "danger")
             return render_template("banks/edit_question.html", question=question, form=form, kind=kind,
-                                   uses=quizzes_using(question, actor=current_user, now=utcnow())), 422
+                                   uses=quizzes_using(question, actor=current_user, now=utcnow()),
+                                   **_picture_limits()), 422
         db.session.commit()
         flash(_("Question saved."), "success")
         if question.answer != old_answer:
@@ -245,7 +250,15 @@ def edit_question(question_id: int):
     else:
         flash_form_errors(form)
     return render_template("banks/edit_question.html", question=question, form=form, kind=kind,
-                           uses=quizzes_using(question, actor=current_user, now=utcnow()))
+                           uses=quizzes_using(question, actor=current_user, now=utcnow()), **_picture_limits())
+
+
+def _picture_limits() -> dict:
+    """The picture limits the edit page states (quiz/config.py PICTURE_*)."""
+    from quiz.services.pictures import megabytes
+
+    return {"picture_max_mb": megabytes(current_app.config["PICTURE_MAX_BYTES"]),
+            "picture_max_side": current_app.config["PICTURE_MAX_SIDE"]}
 
 
 @bp.route("/questions/<int:question_id>/retire", methods=["POST"])
@@ -263,12 +276,13 @@ def retire_question(question_id: int):
 
 
 MIMETYPES = CONTENT_TYPES
+DOWNLOAD_TYPES = {**CONTENT_TYPES, "zip": "application/zip"}
 
 
 def _download(data: bytes, filename: str, fmt: str) -> Response:
     from urllib.parse import quote
 
-    response = Response(data, content_type=MIMETYPES[fmt])
+    response = Response(data, content_type=DOWNLOAD_TYPES[fmt])
     response.headers["Content-Disposition"] = (
         f"attachment; filename=\"bank.{fmt}\"; filename*=UTF-8''{quote(filename)}")
     return response
@@ -280,8 +294,8 @@ def export(bank_id: int, fmt: str):
     bank = _bank_or_404(bank_id)
     if fmt not in MIMETYPES:
         raise NotFound(_("Export format must be csv or xlsx."))
-    data = bank_service.export_bank(bank, fmt, include_retired=request.args.get("retired") == "1")
-    return _download(data, f"{bank.name}.{fmt}", fmt)
+    exported = bank_service.export_bank_file(bank, fmt, include_retired=request.args.get("retired") == "1")
+    return _download(exported.data, f"{bank.name}.{exported.extension}", exported.extension)
 
 
 @bp.route("/template.<fmt>")
