@@ -179,7 +179,10 @@
     };
   }
   window.addEventListener("online", function () { if (me.token) { connect(); flush(); } });
-  window.addEventListener("offline", function () { online(false); });
+  window.addEventListener("offline", function () {
+    if (source) { source.close(); source = null; }
+    online(false);
+  });
 
   function enter(initial) {
     root.setAttribute("data-view", "play");
@@ -216,6 +219,7 @@
       var rtt = performance.now() - t0;
       if (res.status === 401 && me.token === token) { forget(T.rejoin); return; }
       if (!res.ok) return;
+      if (!source) connect();  // the network is back after an "offline" event
       lastRtt = rtt;
       var server = parseTime(res.body.server_time);
       if (server !== null) {

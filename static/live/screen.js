@@ -93,7 +93,7 @@
     source.onopen = function () { online(true); };
     source.onerror = function () {
       online(false);
-      if (source.readyState === 2) {  // closed for good (e.g. a proxy's error page): reconnect ourselves
+      if (source && source.readyState === 2) {  // closed for good (e.g. a proxy's error page): reconnect ourselves
         setTimeout(connect, retry);
         retry = Math.min(retry * 2, 15000);
       }
@@ -101,7 +101,10 @@
   }
   // a network change can leave a dead connection that the browser has not noticed yet
   window.addEventListener("online", function () { connect(); probeSoon(2); });
-  window.addEventListener("offline", function () { online(false); });
+  window.addEventListener("offline", function () {  // the connection is gone: no stale event may clear the mark
+    if (source) { source.close(); source = null; }
+    online(false);
+  });
 
   var wrongShown = null;  // {question, name, until}: the banner after a wrong answer that re-opened the question
   function apply(next) {
@@ -595,7 +598,7 @@
   var probeFailed = false;
   setInterval(function () {
     probe().then(function () {
-      if (probeFailed) { probeFailed = false; connect(); }  // back online: a fresh stream, the state at once
+      if (probeFailed || !source) { probeFailed = false; connect(); }  // back online: a fresh stream, the state at once
     }, function () {
       probeFailed = true;
       online(false);

@@ -8,8 +8,8 @@ with the same phone number. At each stage the big screens must fit
 
 Screenshots of the big screen at each stage (lobby, question, buzz, reveal, question-long,
 scoreboard, podium; 1920×1080, and the same at 1366×768 with a -1366 suffix) and of the phones
-(phone-*.png, 360 px wide) are written to bench/out/live/ (git-ignored; CI keeps them as
-artefacts)."""
+(phone-*.png, 360 px wide) are written to bench/out/live/ by every run, CI's included
+(bench/out/ is git-ignored)."""
 from __future__ import annotations
 
 import re
