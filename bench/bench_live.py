@@ -21,9 +21,9 @@ What one layout does:
     SSE stream each (GET /live/<id>/stream?token=…).
  4. The host (this process, the JSON API with a token) plays every question: open (next), start;
     共答: every phone answers through the answer lane (PUT /api/v1/attempts/<sheet>/answers/<q>)
-    at a random moment within --answer-window seconds of receiving "started"; 抢答: every phone
-    buzzes within 0.5 s of "started" (teams: one buzz per team is accepted, the rest are refused as
-    duplicates; individuals: all are accepted). When every phone has answered or buzzed, the host
+    at a random moment within --answer-window seconds of receiving "started"; 抢答: the first
+    --buzzers-per-team phones of each team (individuals: every phone) buzz within 0.5 s of
+    "started" (teams: one buzz per team is accepted, the others are refused as duplicates). When every phone has answered or buzzed, the host
     closes (共答: close; 抢答: judge right, which closes). Each phone records when the first state
     of that question with status "closed" reached it.
  5. Prints, per layout: the time from the host's close (just before the request is sent) to each
@@ -252,7 +252,7 @@ class Host:
                                          headers={"Authorization": f"Bearer {self.token}",
                                                   "Content-Type": "application/json"})
         try:
-            with urllib.request.urlopen(request, timeout=60) as response:
+            with urllib.request.urlopen(request, timeout=300) as response:
                 return json.loads(response.read())
         except urllib.error.HTTPError as error:
             raise RuntimeError(f"host {name}: {error.code} {error.read()[:300]!r}") from None
@@ -266,6 +266,8 @@ class Phone:
         self.connected = asyncio.Event()
         self.acted: set[int] = set()  # live question ids answered or buzzed
         self.closed_at: dict[int, float] = {}  # live question id → when its closed state arrived
+        self.started_at: dict[int, float] = {}  # … when its started state arrived
+        self.done_at: dict[int, float] = {}  # … when its answer or buzz was answered
         self.frames = 0
 
 
@@ -318,6 +320,8 @@ class Crowd:
         pipe.send(("result", {"answers": self.answers, "buzzes": self.buzzes, "refused": self.refused,
                               "errors": self.errors[:20], "error_count": len(self.errors),
                               "closed": {p.index: p.closed_at for p in self.phones},
+                              "started": {p.index: p.started_at for p in self.phones},
+                              "done": {p.index: p.done_at for p in self.phones},
                               "frames": sum(p.frames for p in self.phones)}))
 
     async def join(self, phone: Phone, semaphore) -> None:
@@ -387,15 +391,22 @@ class Crowd:
         if question["status"] == "open" and question.get("started_at") and qid not in phone.acted \
                 and not state["contest"]["paused"]:
             phone.acted.add(qid)
+            phone.started_at[qid] = now
             if question.get("phones"):
                 delay = self.rnd.uniform(0, self.cfg["answer_window"])
                 task = asyncio.create_task(self.answer(phone, qid, question["question_id"], delay))
-            elif question.get("buzzer"):
+            elif question.get("buzzer") and self.buzzes_from(phone):
                 task = asyncio.create_task(self.buzz(phone, qid, self.rnd.uniform(0, 0.5)))
             else:
+                self.acted_on(qid)
                 return
             self.tasks.add(task)
             task.add_done_callback(self.tasks.discard)
+
+    def buzzes_from(self, phone: Phone) -> bool:
+        """Teams: the first --buzzers-per-team phones of each team buzz; individuals: every phone."""
+        teams = len(self.cfg["team_codes"])
+        return not teams or phone.index // teams < self.cfg["buzzers_per_team"]
 
     async def answer(self, phone: Phone, qid: int, question_id: int, delay: float) -> None:
         await asyncio.sleep(delay)
@@ -411,6 +422,7 @@ class Crowd:
                     self.refused["answer"] += 1
         except Exception as exc:  # noqa: BLE001
             self.errors.append(f"answer: {exc!r}")
+        phone.done_at[qid] = time.time()
         self.acted_on(qid)
 
     async def buzz(self, phone: Phone, qid: int, delay: float) -> None:
@@ -425,6 +437,7 @@ class Crowd:
                     self.refused["buzz"] += 1
         except Exception as exc:  # noqa: BLE001
             self.errors.append(f"buzz: {exc!r}")
+        phone.done_at[qid] = time.time()
         self.acted_on(qid)
 
     def acted_on(self, qid: int) -> None:
@@ -470,7 +483,7 @@ def run_layout(layout: str, args, tmp: Path) -> dict:
         base = f"http://127.0.0.1:{port}"
         server_pids = lambda: [pid for s in servers for pid in s.pids()]  # noqa: E731
         cfg = {"base": base, "contest": info["contest"], "code": info["code"], "answer_window": args.answer_window,
-               "connect_rate": args.connect_rate / args.clients,
+               "connect_rate": args.connect_rate / args.clients, "buzzers_per_team": args.buzzers_per_team,
                "team_codes": info["team_codes"]}
         share = [args.phones // args.clients + (1 if i < args.phones % args.clients else 0) for i in range(args.clients)]
         context = mp.get_context("spawn")
@@ -547,6 +560,7 @@ def run_layout(layout: str, args, tmp: Path) -> dict:
         for number in range(total):
             question = state["question"]
             qid = question["id"]
+            t_start = time.time()
             host.command("start")
 
             reported = expect("acted", args.answer_window + 20, key=qid, required=False)
@@ -559,7 +573,7 @@ def run_layout(layout: str, args, tmp: Path) -> dict:
             else:
                 state = host.command("judge", right=True)
             closes.append({"question": qid, "kind": "all" if question["phones"] else "buzzer", "at": t_close,
-                           "request_ms": (time.time() - t_close) * 1000})
+                           "request_ms": (time.time() - t_close) * 1000, "started": t_start})
             time.sleep(args.pause)
             if number < total - 1:
                 state = host.command("next")
@@ -598,6 +612,16 @@ def run_layout(layout: str, args, tmp: Path) -> dict:
         per_phone.extend(times)
         close["last_ms"] = max(times) if times else float("nan")
         last.append(close["last_ms"])
+    start_to_phone, acting = [], {"all": [], "buzzer": []}
+    for close in closes:
+        seen = [at - close["started"] for r in results for by_q in r["started"].values()
+                for q, at in by_q.items() if q == close["question"]]
+        done = [at - close["started"] for r in results for by_q in r["done"].values()
+                for q, at in by_q.items() if q == close["question"]]
+        start_to_phone.extend(t * 1000 for t in seen)
+        close["acted"] = len(done)
+        close["last_acted_s"] = max(done) if done else None
+        acting[close["kind"]].append((len(done), max(done) if done else 0.0))
     answers = [tuple(a) for r in results for a in r["answers"]]
     buzzes = [tuple(b) for r in results for b in r["buzzes"]]
     lost_answers, lost_buzzes = check(args.database_url, answers, buzzes)
@@ -610,6 +634,11 @@ def run_layout(layout: str, args, tmp: Path) -> dict:
         "close_to_phone_ms": {"p50": percentile(per_phone, 50), "p99": percentile(per_phone, 99),
                               "max": max(per_phone) if per_phone else None},
         "close_to_last_phone_ms": {"p50": percentile(last, 50), "p99": percentile(last, 99), "max": max(last)},
+        "start_to_phone_ms": {"p50": percentile(start_to_phone, 50), "p99": percentile(start_to_phone, 99),
+                              "max": max(start_to_phone) if start_to_phone else None},
+        "acting": {kind: {"questions": len(v), "acted_per_question": round(sum(n for n, _ in v) / len(v)) if v else 0,
+                          "seconds_to_last_p50": percentile([t for _, t in v], 50) if v else None,
+                          "seconds_to_last_max": max(t for _, t in v) if v else None} for kind, v in acting.items()},
         "close_request_ms": {"p50": percentile([c["request_ms"] for c in closes], 50),
                              "max": max(c["request_ms"] for c in closes)},
         "closes": [{k: (round(v, 1) if isinstance(v, float) and k != "at" else v) for k, v in c.items() if k != "at"}
@@ -680,6 +709,7 @@ def main() -> int:
     parser.add_argument("--pause", type=float, default=1.5, help="seconds between a close and the next question")
     parser.add_argument("--workers", type=int, default=2, help="gevent workers per app server")
     parser.add_argument("--clients", type=int, default=2, help="client processes")
+    parser.add_argument("--buzzers-per-team", type=int, default=5, help="teams: phones of each team that buzz")
     parser.add_argument("--connect-rate", type=float, default=500, help="new streams per second, all clients")
     parser.add_argument("--join", choices=("service", "http"), default="service",
                         help="seat the phones through the join service before the run, or join over HTTP")
@@ -724,6 +754,13 @@ def report(r: dict) -> None:
           f"(phones × closes without the closed state: {r['states_missing']})")
     print(f"   close → last phone: p50 {last['p50']:.0f} ms, p99 {last['p99']:.0f} ms, max {last['max']:.0f} ms "
           f"(target < 1000 ms: {'met' if last['p99'] < 1000 else 'MISSED'})")
+    st = r["start_to_phone_ms"]
+    print(f"   start → phone:      p50 {st['p50']:.0f} ms, p99 {st['p99']:.0f} ms, max {st['max']:.0f} ms")
+    for kind, a in r["acting"].items():
+        if a["questions"]:
+            print(f"   {'共答 answers' if kind == 'all' else '抢答 buzzes'}: {a['acted_per_question']} per question, the last "
+                  f"acknowledged {a['seconds_to_last_p50']:.1f} s after the start (median; max "
+                  f"{a['seconds_to_last_max']:.1f} s)")
     print(f"   host close request: p50 {r['close_request_ms']['p50']:.0f} ms, max {r['close_request_ms']['max']:.0f} ms")
     print(f"   answers acknowledged {r['answers_acknowledged']} (refused {r['answers_refused']}), buzzes accepted "
           f"{r['buzzes_accepted']} (refused {r['buzzes_refused']}); missing from the database: "

@@ -937,8 +937,9 @@ def _score_phone_answers(contest: LiveContest, question: LiveQuestion, cut: date
     kind = get_round_type(live_round.type)
     bank_question = db.session.get(Question, question.question_id)
     qtype = get_type(bank_question.type)
-    players = {p.participant_id: p for p in db.session.execute(
-        select(LivePlayer).where(LivePlayer.contest_id == contest.id)).scalars()}
+    players = {p.participant_id: p for p in db.session.execute(  # rows, not objects: 5,000 phones at a close
+        select(LivePlayer.id, LivePlayer.participant_id, LivePlayer.entrant_id)
+        .where(LivePlayer.contest_id == contest.id)).all()}
     rows = db.session.execute(
         select(Attempt.participant_id, Answer.response, Answer.saved_at).join(Answer, Answer.attempt_id == Attempt.id)
         .where(Attempt.quiz_id == contest.quiz_id, Answer.question_id == question.question_id,
