@@ -43,6 +43,7 @@ from quiz.views.quizzes import qr_svg
 
 bp = Blueprint("live", __name__)
 
+
 # ---------------------------------------------------------------- organiser pages
 @bp.route("/live/")
 @manager_required

@@ -1,6 +1,6 @@
 """A live stage contest in a real browser: the host's console, the big screen (1920×1080 and a
 second one at 1366×768) and two phones, each in its own browser context, play a three-round
-contest to the podium — 抢答 (an early buzz, a buzz, a judging), 风险题 (a stake chosen on the
+contest to the podium — 抢答 on a picture question (an early buzz, a buzz, a judging), 风险题 (a stake chosen on the
 phone, a wrong answer), 共答 (a pause; both phones answer; one answer survives a network drop)
 — and a phone reloads mid-contest and keeps its score and place, as does a third phone joining
 with the same phone number. At each stage the big screens must fit
@@ -77,13 +77,28 @@ def _fits(page, stage: str) -> None:
     assert result == {"scroll": [True, True], "outside": [], "cut": []}, (stage, page.viewport_size, result)
 
 
+def _picture() -> bytes:
+    """A 1200×800 PNG: a red bar under a yellow sun on blue."""
+    import io
+
+    from PIL import Image, ImageDraw
+
+    image = Image.new("RGB", (1200, 800), "#335577")
+    draw = ImageDraw.Draw(image)
+    draw.rectangle([100, 520, 1100, 660], fill="#aa2222")
+    draw.ellipse([450, 150, 750, 450], fill="#ffdd44")
+    buffer = io.BytesIO()
+    image.save(buffer, "PNG")
+    return buffer.getvalue()
+
+
 @pytest.fixture
 def contest(app):
     """A teams contest with three rounds (one question each) over a three-question bank; each team
     registered one member's phone. → {"id", "code", "teams": {name: entrant id}}"""
     from quiz.models import Question
     from quiz.models.base import utcnow
-    from quiz.services import live
+    from quiz.services import live, pictures
     from quiz.services.importer import import_bank_file
     from quiz.services.units import ensure_path
 
@@ -93,7 +108,9 @@ def contest(app):
             ensure_path(path.split("/"), actor=None, now=now, headcount=50)
         report = import_bank_file("现场赛题库", csv_bytes(ROWS), "live.csv", actor=None, now=now)
         assert report.accepted, report.as_dict()
-        ids = {q.stem[:3]: q.id for q in db.session.execute(select(Question)).scalars()}
+        questions = {q.stem[:3]: q for q in db.session.execute(select(Question)).scalars()}
+        ids = {key: q.id for key, q in questions.items()}
+        questions["抢答题"].picture = pictures.store(pictures.check_picture(_picture()))  # a 看图题
         created = live.create_contest({
             "title": "“学习二十大 奋进新征程”知识竞赛决赛", "mode": "teams", "banks": ["现场赛题库"],
             "entrants": [{"name": name, "unit": unit, "base_score": 100, "members": [{"name": person, "phone": phone}]}
@@ -135,17 +152,7 @@ def command(host, name: str, *, right: bool | None = None) -> None:
     selector = f'button[data-command="{name}"]'
     if right is not None:
         selector += f'[data-right="{1 if right else 0}"]'
-    if host.locator(selector).count():
-        host.locator(selector).first.click()
-        return
-    # TEMPORARY until the console lands on main: the POST its buttons make
-    body = {} if right is None else {"right": right}
-    host.evaluate("""async ([url, body]) => {
-      const token = document.querySelector('input[name=csrf_token]').value;
-      const r = await fetch(url, {method: 'POST', headers: {'Content-Type': 'application/json', 'X-CSRFToken': token},
-                                  body: JSON.stringify(body)});
-      if (!r.ok) throw new Error(await r.text());
-    }""", [host.url.rstrip("/") + "/" + name, body])
+    host.locator(selector).first.click()
 
 
 def _phone(browser, live_server, code):
@@ -217,6 +224,12 @@ def test_a_live_contest_in_the_browser(browser, live_server, app, contest):
             expect(page.locator("#screen")).to_have_attribute("data-phase", "open")
             expect(page.locator("#question")).to_contain_text("党的二十大在哪一年召开")
             expect(page.locator("#question #options li")).to_have_count(4)
+            # the question's picture, shown large: at least a third of the window's width
+            expect(page.locator("#q-image img")).to_be_visible()
+            shown = page.locator("#q-image img").evaluate("i => [i.naturalWidth, i.getBoundingClientRect().width]")
+            assert shown[0] > 0 and shown[1] >= page.viewport_size["width"] / 3, shown
+        expect(a.locator("#q-image img")).to_be_visible()  # fitted on the phone
+        assert a.locator("#q-image img").evaluate("i => i.naturalWidth > 0 && i.getBoundingClientRect().width <= 360")
         expect(a.locator("#buzz")).to_be_enabled()
         a.locator("#buzz").click()  # before the start: early
         expect(a.locator("#phone")).to_have_attribute("data-buzz", "early")
@@ -226,7 +239,8 @@ def test_a_live_contest_in_the_browser(browser, live_server, app, contest):
         command(host, "start")
         for page, _suffix in screens:
             expect(page.locator("#screen")).to_have_attribute("data-phase", "started")
-            expect(page.locator("#question #countdown")).to_contain_text(re.compile(r"^1[01]\d"))  # 120 s, counting down
+            # 120 s, counting down
+            expect(page.locator("#question #countdown")).to_contain_text(re.compile(r"^1[01]\d"))
             expect(page.locator("#early")).to_contain_text("三角村社区")
         expect(big.locator("#screen")).to_have_attribute("data-last-sound", re.compile(r"^start:"))
         stage("question")
