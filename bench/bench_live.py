@@ -16,16 +16,19 @@ What one layout does:
       nginx   two servers on 5121 and 5122 sharing PostgreSQL and Redis, behind nginx (Debian's,
               run as this script's own process with bench/nginx_live.conf) on 8081; every phone
               and the host go through nginx, which spreads the streams over both servers.
- 3. --clients client processes (asyncio + aiohttp) join --phones phones over HTTP (each process
-    from its own loopback address: the per-address join limit is per phone network) and open one
-    SSE stream each (GET /live/<id>/stream?token=…).
+ 3. The phones are seated through the join service before the servers start (--join service,
+    the default: joining is not what is measured), or --join http: the client processes join them
+    over HTTP (each process from its own loopback address: the per-address join limit is per phone
+    network). --clients client processes (asyncio + aiohttp) open one SSE stream per phone
+    (GET /live/<id>/stream?token=…) at --connect-rate per second.
  4. The host (this process, the JSON API with a token) plays every question: open (next), start;
     共答: every phone answers through the answer lane (PUT /api/v1/attempts/<sheet>/answers/<q>)
     at a random moment within --answer-window seconds of receiving "started"; 抢答: the first
     --buzzers-per-team phones of each team (individuals: every phone) buzz within 0.5 s of
-    "started" (teams: one buzz per team is accepted, the others are refused as duplicates). When every phone has answered or buzzed, the host
-    closes (共答: close; 抢答: judge right, which closes). Each phone records when the first state
-    of that question with status "closed" reached it.
+    "started" (teams: one buzz per team is accepted, the others are refused as duplicates). When
+    every phone has answered or buzzed (at most --answer-window + 20 s), the host closes (共答:
+    close; 抢答: judge right, which closes). Each phone records when the first state of that
+    question with status "closed" reached it.
  5. Prints, per layout: the time from the host's close (just before the request is sent) to each
     phone receiving the closed state (p50/p99/max over all phones and closes), the time to the last
     phone per close (p50/p99/max over the closes; target: under 1 s), how many states the servers
@@ -472,7 +475,8 @@ def run_layout(layout: str, args, tmp: Path) -> dict:
     children = []
     try:
         for port in ports:
-            servers.append(gunicorn(port, args.database_url, args.redis_url, args.workers, tmp / f"gunicorn-{port}.log"))
+            servers.append(gunicorn(port, args.database_url, args.redis_url, args.workers,
+                                    tmp / f"gunicorn-{port}.log"))
         for port, server in zip(ports, servers):
             wait_ready(port, server, args.workers)
         port = ports[0]
@@ -485,7 +489,8 @@ def run_layout(layout: str, args, tmp: Path) -> dict:
         cfg = {"base": base, "contest": info["contest"], "code": info["code"], "answer_window": args.answer_window,
                "connect_rate": args.connect_rate / args.clients, "buzzers_per_team": args.buzzers_per_team,
                "team_codes": info["team_codes"]}
-        share = [args.phones // args.clients + (1 if i < args.phones % args.clients else 0) for i in range(args.clients)]
+        share = [args.phones // args.clients + (1 if i < args.phones % args.clients else 0)
+                 for i in range(args.clients)]
         context = mp.get_context("spawn")
         pipes = []
         first = 0
@@ -664,14 +669,16 @@ def established(port: int) -> int:
 
 
 def count_builds(tmp: Path, ports) -> int | None:
-    """States built by the servers: each process logs its count at exit (LIVE_PUSH_STATS)."""
-    total, found = 0, False
+    """States built by the server processes, at least: each logs every hundredth build of a
+    contest ("live push: N states of contest C built in pid P"); the last count of each pid."""
+    import re
+
+    last: dict[str, int] = {}
     for port in ports:
-        for line in (tmp / f"gunicorn-{port}.log").read_text(errors="replace").splitlines():
-            if "live push: built" in line:
-                found = True
-                total += int(line.split("live push: built", 1)[1].split()[0])
-    return total if found else None
+        text = (tmp / f"gunicorn-{port}.log").read_text(errors="replace")
+        for count, pid in re.findall(r"live push: (\d+) states of contest \d+ built in pid (\d+)", text):
+            last[pid] = max(last.get(pid, 0), int(count))
+    return sum(last.values()) if last else None
 
 
 def check(url: str, answers: list, buzzes: list) -> tuple[int, int]:
@@ -746,10 +753,11 @@ def main() -> int:
 def report(r: dict) -> None:
     c, last = r["close_to_phone_ms"], r["close_to_last_phone_ms"]
     print(f"   {'joined' if r['join'] == 'http' else 'phones'} {r['joined']} "
-          f"{'in ' + str(r['join_seconds']) + ' s' if r['join'] == 'http' else ''}, {r['connected']} streams open after "
+          f"{'in ' + str(r['join_seconds']) + ' s' if r['join'] == 'http' else ''}, {r['connected']} streams open "
+          f"after "
           f"{r['connect_seconds']} s more" + (f", per server {r['spread']}" if r["spread"] else ""))
-    print(f"   played {r['questions']} questions in {r['play_seconds']} s; states built by the servers: {r['builds']}; "
-          f"states received by phones: {r['frames_received']}")
+    print(f"   played {r['questions']} questions in {r['play_seconds']} s; states built by the servers: "
+          f"{r['builds']} (counted in hundreds); states received by phones: {r['frames_received']}")
     print(f"   close → phone:      p50 {c['p50']:.0f} ms, p99 {c['p99']:.0f} ms, max {c['max']:.0f} ms "
           f"(phones × closes without the closed state: {r['states_missing']})")
     print(f"   close → last phone: p50 {last['p50']:.0f} ms, p99 {last['p99']:.0f} ms, max {last['max']:.0f} ms "
@@ -758,10 +766,12 @@ def report(r: dict) -> None:
     print(f"   start → phone:      p50 {st['p50']:.0f} ms, p99 {st['p99']:.0f} ms, max {st['max']:.0f} ms")
     for kind, a in r["acting"].items():
         if a["questions"]:
-            print(f"   {'共答 answers' if kind == 'all' else '抢答 buzzes'}: {a['acted_per_question']} per question, the last "
+            label = "共答 answers" if kind == "all" else "抢答 buzzes"
+            print(f"   {label}: {a['acted_per_question']} per question, the last "
                   f"acknowledged {a['seconds_to_last_p50']:.1f} s after the start (median; max "
                   f"{a['seconds_to_last_max']:.1f} s)")
-    print(f"   host close request: p50 {r['close_request_ms']['p50']:.0f} ms, max {r['close_request_ms']['max']:.0f} ms")
+    print(f"   host close request: p50 {r['close_request_ms']['p50']:.0f} ms, "
+          f"max {r['close_request_ms']['max']:.0f} ms")
     print(f"   answers acknowledged {r['answers_acknowledged']} (refused {r['answers_refused']}), buzzes accepted "
           f"{r['buzzes_accepted']} (refused {r['buzzes_refused']}); missing from the database: "
           f"{r['lost_answers']} answers, {r['lost_buzzes']} buzzes; client errors {r['client_errors']}")

@@ -135,6 +135,9 @@ class Feed:
                 return None
             self.builds += 1
             _stats["builds"] += 1
+            if self.builds % 100 == 0:
+                log.info("live push: %d states of contest %d built in pid %d", self.builds, self.contest_id,
+                         os.getpid())
             seen = _dumps([{k: v for k, v in snap.public.items() if k != "server_time"}, snap.mine])
             previous = self.state
             content = previous.content if previous is not None and previous.seen == seen else (
