@@ -86,8 +86,9 @@ def seat_sheets(url: str, secret: str, quiz_id: int, sheets: int, seed: int) -> 
     from quiz.extensions import db
     from quiz.models import Quiz
     from quiz.services import attempts as svc
-    from quiz.services.attempts import questions_by_id, to_shown
+    from quiz.questions import get_type
     from quiz.questions.blank import split_blanks
+    from quiz.services.attempts import questions_by_id
 
     app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": secret})
     rnd = random.Random(seed)
@@ -105,7 +106,7 @@ def seat_sheets(url: str, secret: str, quiz_id: int, sheets: int, seed: int) -> 
                 if rnd.random() > ability:
                     continue
                 if q.type in ("single", "multi"):
-                    response = to_shown(q.answer, entry["order"])
+                    response = get_type(q.type).to_shown(q.answer, entry["order"])
                 elif q.type == "blank":
                     response = [b.split(";")[0] if isinstance(b, str) else b[0] for b in split_blanks(q.answer)]
                 else:

@@ -74,6 +74,22 @@ def clear_failures(setting: str, *key: str) -> None:
         log.warning("rate-limit storage unavailable; %s not cleared", setting, exc_info=True)
 
 
+def hit_limit(setting: str, *key: str) -> int:
+    """Count one request under `key` against the limit `setting`; the seconds to wait when that
+    went over it, else 0 (also when the limit store is down: let people in)."""
+    if not limiter.enabled:
+        return 0
+    item = _limit(setting)
+    try:
+        if limiter.limiter.hit(item, setting, *key):
+            return 0
+        reset = limiter.limiter.get_window_stats(item, setting, *key).reset_time
+    except Exception:  # noqa: BLE001 - the limit store is down: let people in
+        log.warning("rate-limit storage unavailable; %s not counted", setting, exc_info=True)
+        return 0
+    return max(1, math.ceil(reset - time.time()))
+
+
 def _minutes(seconds: int) -> int:
     return max(1, math.ceil(seconds / 60))
 
@@ -99,6 +115,11 @@ def live_for_code(code: str, *, address: str):
     from quiz.services.live import contest_by_code
 
     return _by_code(contest_by_code, code, address)
+
+
+def guarded_lookup(find: Callable[[str], T], code: str, *, address: str) -> T:
+    """`find(code)` guarded like quiz codes (services/joins.py finds the quiz a join locks)."""
+    return _by_code(find, code, address)
 
 
 def _by_code(find: Callable[[str], T], code: str, address: str) -> T:

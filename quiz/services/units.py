@@ -45,9 +45,13 @@ def parse_headcount(raw: str) -> int | None:
                         out_of_range=_l("headcount “%(value)s” must be a whole number from 0 to 10,000,000"))
 
 
+def canonical_path(raw: str) -> str:
+    """A unit path as typed → as stored ('乔司街道 / 三角村社区' → '乔司街道/三角村社区')."""
+    return PATH_SEPARATOR.join(split_path(raw))
+
+
 def find_unit(path: str) -> Unit | None:
-    joined = PATH_SEPARATOR.join(split_path(path))
-    return db.session.execute(select(Unit).where(Unit.path == joined)).scalar_one_or_none()
+    return db.session.execute(select(Unit).where(Unit.path == canonical_path(path))).scalar_one_or_none()
 
 
 def get_unit(path: str) -> Unit:
