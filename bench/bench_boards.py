@@ -195,6 +195,10 @@ def main() -> int:
     parser.add_argument("--no-redis", action="store_true", help="run the app without REDIS_URL")
     parser.add_argument("--no-lane", action="store_true",
                         help="BOARD_LANE off: every board read goes through Flask (as with a session cookie)")
+    parser.add_argument("--no-join-lane", action="store_true",
+                        help="JOIN_LANE off: every join goes through Flask (as with a session cookie)")
+    parser.add_argument("--join-limit-per-address", default="1000000/minute",
+                        help="JOIN_LIMIT_PER_ADDRESS for the run (every join comes from 127.0.0.1)")
     parser.add_argument("--only", nargs="+", choices=ENDPOINTS, default=list(ENDPOINTS))
     parser.add_argument("--modes", nargs="+", choices=("keep-alive", "close"), default=["keep-alive", "close"])
     parser.add_argument("--seed", type=int, default=1)
@@ -216,6 +220,11 @@ def main() -> int:
           flush=True)
 
     extra = {} if args.no_redis else {"REDIS_URL": args.redis_url}
+    # wrk sends every join from 127.0.0.1: the per-address join limit (5,000/minute, for one office
+    # NAT) would refuse most of them; it is raised, and still counted on every join
+    extra["FLASK_JOIN_LIMIT_PER_ADDRESS"] = args.join_limit_per_address
+    if args.no_join_lane:
+        extra["FLASK_JOIN_LANE"] = "false"
     if args.no_lane:
         extra["FLASK_BOARD_LANE"] = "false"
     app = Server(url, secret, args.workers, args.worker_class, args.threads, tmp / "app.log", extra)

@@ -17,13 +17,17 @@ Errors the rules raise (an unknown code, details that do not match, a closed qui
 answered here, in the language of ``X-Language`` or the default, as the view answers them.
 
 It sits inside ProxyFix (when PROXY_FIX_X_FOR is set), so the client's address is the real one.
+On SQLite the threads of a process take turns at the join's write transaction (a lock), rather than
+retrying in SQLite's busy handler, which sleeps up to 100 ms between tries.
 ``JOIN_LANE = False`` turns it off; it stays off when application-wide Flask-Limiter limits are
 configured (``RATELIMIT_DEFAULT`` / ``RATELIMIT_APPLICATION``), which only the Flask path checks.
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
+import threading
 
 from flask import g
 from werkzeug.http import HTTP_STATUS_CODES
@@ -52,10 +56,15 @@ class JoinLane:
         self.enabled = bool(config.get("JOIN_LANE", True)) and not (
             config.get("RATELIMIT_DEFAULT") or config.get("RATELIMIT_APPLICATION"))
         self.max_body = int(config["MAX_JSON_BYTES"])
+        self._engine = None
         self.languages = config["LANGUAGES"]
         self.default_locale = config["BABEL_DEFAULT_LOCALE"]
         self.cookies = (config.get("SESSION_COOKIE_NAME", "session") + "=",
                         config.get("REMEMBER_COOKIE_NAME", "remember_token") + "=")
+        # SQLite has one writer at a time: the threads of a process queue here for their turn,
+        # instead of in SQLite's busy handler, which sleeps up to 100 ms between tries
+        self.writer = threading.Lock() if str(config.get("SQLALCHEMY_DATABASE_URI", "")).startswith("sqlite") \
+            else contextlib.nullcontext()
 
     def __getattr__(self, name):
         """Transparent: the wrapped app's attributes stay reachable."""
@@ -90,28 +99,37 @@ class JoinLane:
         if not isinstance(body, dict):
             return None
         from quiz.errors import QuizError, error_body
-        from quiz.extensions import db
         from quiz.services import joins
 
         address = environ.get("REMOTE_ADDR") or "127.0.0.1"  # extensions.client_ip
-        with self.app.app_context():
+        with self.writer, self.app.app_context():
             g.locale_override = cookieless_locale("", environ, self.languages, self.default_locale)
             try:
                 joins.count_join_request(body, address=address)
                 environ[JOIN_LIMIT_COUNTED] = True
-                sheet = joins.join_by_code(code, body, address=address, now=utcnow())
-                payload = joins.payload(sheet)
-                db.session.commit()
+                # a connection of its own, not the ORM session: what a join needs is Core statements
+                with self.engine.connect() as conn, conn.begin():
+                    sheet = joins.join_by_code(code, body, address=address, now=utcnow(), conn=conn)
+                    payload = joins.payload(sheet, conn=conn)
             except QuizError as error:
-                db.session.rollback()
                 headers = [("Retry-After", str(error.retry_after))] if getattr(error, "retry_after", None) else []
                 return (_status(error.status_code), headers,
                         self.json(error_body(error.status_code, error.message, error.payload)))
+            except joins.NeedsSession:
+                return None  # an overdue sheet to grade first: the Flask view does it
             except Exception:  # noqa: BLE001 - the Flask view tries again and reports it properly
-                db.session.rollback()
                 log.warning("join lane failed for %s; falling back", code, exc_info=True)
                 return None
             return _status(200 if sheet.resumed else 201), [], self.json(payload)
+
+    @property
+    def engine(self):
+        if self._engine is None:
+            from quiz.extensions import db
+
+            with self.app.app_context():
+                self._engine = db.engine
+        return self._engine
 
     def json(self, value) -> bytes:
         """The bytes jsonify() sends for `value` (compact unless the app is in debug mode)."""

@@ -300,4 +300,25 @@ def test_without_redis_the_other_server_follows_within_the_pool_age(app, databas
         db.engine.dispose()
 
 
+
+
+
+def test_an_overdue_sheet_is_graded_by_the_flask_view(app, client, quiz_id, view_calls):
+    """Resuming a sheet past its deadline grades it first (ORM, events): the lane leaves that join
+    to the Flask view, which grades it and starts the next sheet (two attempts allowed here)."""
+    code = quiz_id["join_code"]
+    first = post(client, code, PERSON).json
+    with app.app_context():
+        db.session.get(Quiz, quiz_id["id"]).attempts_allowed = 2
+        db.session.get(Attempt, first["attempt_id"]).deadline = utcnow() - timedelta(seconds=5)
+        db.session.commit()
+    again = post(client, code, PERSON)
+    assert again.status_code == 201 and len(view_calls) == 1, again.json
+    assert again.json["attempt_id"] != first["attempt_id"]
+    with app.app_context():
+        attempt = db.session.get(Attempt, first["attempt_id"])
+        assert attempt.status == "submitted" and attempt.auto_submitted
+        assert db.session.get(Attempt, again.json["attempt_id"]).number == 2
+
+
 from tests.test_events import servers  # noqa: E402,F401  (fixture)

@@ -131,12 +131,14 @@ def _by_code(find: Callable[[str], T], code: str, address: str) -> T:
         raise
 
 
-def guarded_join(phone: str, *, address: str, join: Callable[[], T]) -> T:
+def guarded_join(phone: str, *, address: str, join: Callable[[], T], address_checked: bool = False) -> T:
     """Run `join` (attempts.join), counting details that do not match against the address and
-    the phone number, and refusing further tries over either limit."""
+    the phone number, and refusing further tries over either limit. `address_checked`: the
+    caller has just checked the address (guarded_lookup of the quiz, which counted nothing)."""
     from quiz.services.people import normalise_phone
 
-    _check_address(address)
+    if not address_checked:
+        _check_address(address)
     try:
         key = normalise_phone(phone)
     except Invalid:

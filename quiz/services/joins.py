@@ -159,19 +159,29 @@ def _quiz_meta(row, conn) -> QuizMeta:
     return QuizMeta(**row._mapping, bank_ids=links[0], audience_ids=links[1])
 
 
-def read_quiz(quiz_id: int, *, lock: bool = True) -> QuizMeta:
+def _connection(conn=None):
+    """The connection a join runs on: `conn` (the join lane's own), else the request's session's."""
+    return conn if conn is not None else db.session.connection()
+
+
+class NeedsSession(Exception):
+    """This join must grade the person's overdue sheet (ORM, events), which a bare connection
+    (the join lane's) does not do: the Flask view serves it."""
+
+
+def read_quiz(quiz_id: int, *, lock: bool = True, conn=None) -> QuizMeta:
     """The quiz as a join sees it, read under the key-share lock (module docstring); without
     `lock` for identify() alone (a live contest's join)."""
-    conn = db.session.connection()
+    conn = _connection(conn)
     return _quiz_meta(conn.execute(_QUIZ_BY_ID if lock else _QUIZ_BY_ID_PLAIN, {"key": quiz_id}).one(), conn)
 
 
-def find_quiz(code: str) -> QuizMeta:
+def find_quiz(code: str, *, conn=None) -> QuizMeta:
     """The quiz with this join code, read under the key-share lock; NotFound as
     quizzes.quiz_by_code says it."""
     from quiz.services.quizzes import normalise_join_code, unknown_join_code
 
-    conn = db.session.connection()
+    conn = _connection(conn)
     row = conn.execute(_QUIZ_BY_CODE, {"key": normalise_join_code(code)}).first()
     if row is None:
         raise unknown_join_code(code)
@@ -270,10 +280,10 @@ def _link(conn, person: Person, user_id: int) -> None:
 
 
 def identify(quiz: QuizMeta, *, name: str, phone: str, unit_path: str | None, user_id: int | None,
-             now: datetime, access_code: str | None = None) -> Person:
+             now: datetime, access_code: str | None = None, conn=None) -> Person:
     """The participant joining, checked as the quiz asks (module docstring). Their open sheet of
     this quiz and the number of their sheets come with them."""
-    conn = db.session.connection()
+    conn = _connection(conn)
     if user_id is not None and unit_path is None:  # a logged-in account linked to a person: no code needed
         person = _person(conn, quiz, user=user_id)
         if person is not None:
@@ -357,15 +367,20 @@ class Sheet:
 
 def join(quiz: QuizMeta, *, name: str = "", phone: str = "", unit_path: str | None = None,
          user_id: int | None = None, now: datetime, rng: random.Random | None = None,
-         access_code: str | None = None) -> Sheet:
+         access_code: str | None = None, conn=None) -> Sheet:
     """Start an answer sheet, or resume the open one (same person, before its deadline). `quiz`
-    comes from read_quiz/find_quiz in the same transaction (it holds the key-share lock)."""
+    comes from read_quiz/find_quiz in the same transaction (it holds the key-share lock). On a
+    bare connection (`conn`: the join lane's), an overdue open sheet raises NeedsSession."""
+    bare = conn is not None
+    conn = _connection(conn)
     if quiz.opens_at is not None and now < quiz.opens_at:
         raise Conflict(_("This quiz has not opened yet."))
     person = identify(quiz, name=name, phone=phone, unit_path=unit_path, user_id=user_id, now=now,
-                      access_code=access_code)
+                      access_code=access_code, conn=conn)
     if person.sheet is not None:
         if person.sheet.deadline is not None and now > person.sheet.deadline:
+            if bare:
+                raise NeedsSession(person.sheet.id)
             from quiz.services.attempts import grade_attempt
 
             grade_attempt(db.session.get(Attempt, person.sheet.id), at=person.sheet.deadline, auto=True)
@@ -378,14 +393,13 @@ def join(quiz: QuizMeta, *, name: str = "", phone: str = "", unit_path: str | No
         raise Conflict(ngettext("You have already used your %(num)d attempt for this quiz.",
                                 "You have used all %(num)d attempts for this quiz.", quiz.attempts_allowed))
     paper = paper_for_join(quiz, rng or random.Random(secrets.randbits(64)),  # 统一试卷: a copy; 随机组卷: a draw
-                           bank_ids=list(quiz.bank_ids))
+                           bank_ids=list(quiz.bank_ids), conn=conn)
     deadline = None
     if quiz.duration_seconds and not quiz.is_practice:
         deadline = now + timedelta(seconds=quiz.duration_seconds)
         if quiz.closes_at is not None:
             deadline = min(deadline, quiz.closes_at)
     nonce = secrets.token_hex(16)
-    conn = db.session.connection()
     sheet_id = _inserted_id(conn, _A, {
         "quiz_id": quiz.id, "participant_id": person.id, "number": used + 1, "nonce": nonce, "status": "open",
         "open_slot": person.id, "paper": paper, "started_at": now, "deadline": deadline,
@@ -427,25 +441,25 @@ def count_join_request(body, *, address: str) -> None:
 
 
 def join_by_code(code: str, body: dict, *, address: str, now: datetime,
-                 rng: random.Random | None = None) -> Sheet:
+                 rng: random.Random | None = None, conn=None) -> Sheet:
     """POST /api/v1/join/<code>: the quiz by its code (guessing guarded), then join() guarded
     (details that do not match are counted against the address and the phone)."""
-    quiz = guards.guarded_lookup(find_quiz, code, address=address)
+    quiz = guards.guarded_lookup(lambda c: find_quiz(c, conn=conn), code, address=address)
     fields = details(body)
-    return guards.guarded_join(fields["phone"], address=address,
-                               join=lambda: join(quiz, now=now, rng=rng, **fields))
+    return guards.guarded_join(fields["phone"], address=address, address_checked=True,
+                               join=lambda: join(quiz, now=now, rng=rng, conn=conn, **fields))
 
 
 # ---------------------------------------------------------------- what a phone gets
-def payload(sheet: Sheet) -> dict:
+def payload(sheet: Sheet, *, conn=None) -> dict:
     """What a phone gets on joining or resuming: the token, the deadline, the questions as shown
     and the saved answers (none on a new sheet: nothing to read)."""
     return {
         "attempt_id": sheet.id,
         "token": sheet.token(),
         "deadline": sheet.deadline.isoformat() if sheet.deadline else None,
-        "questions": paper_views(sheet.paper),
-        "answers": saved_answers(sheet.id, sheet.paper) if sheet.resumed else {},
+        "questions": paper_views(sheet.paper, conn=conn),
+        "answers": saved_answers(sheet.id, sheet.paper, conn=conn) if sheet.resumed else {},
     }
 
 
@@ -458,7 +472,7 @@ def _cache_checked() -> _Cache:
     return cache
 
 
-def questions(ids) -> dict[int, Question]:
+def questions(ids, *, conn=None) -> dict[int, Question]:
     """Detached snapshots of these questions, cached until a bank changes (one query for the ones
     not cached yet). They are read, never changed."""
     cache = _cache_checked()
@@ -468,7 +482,7 @@ def questions(ids) -> dict[int, Question]:
         generation = cache.generation
         # a session of its own on the request's connection: the snapshots stay out of the request's
         # session (whose objects they would otherwise be, and expire on its commit)
-        with Session(bind=db.session.connection()) as side:
+        with Session(bind=_connection(conn)) as side:
             loaded = side.execute(select(Question).where(Question.id.in_(missing))).scalars().all()
             side.expunge_all()
         with cache.lock:
@@ -479,7 +493,7 @@ def questions(ids) -> dict[int, Question]:
     return found
 
 
-def paper_views(paper: list[dict]) -> list[dict]:
+def paper_views(paper: list[dict], *, conn=None) -> list[dict]:
     """The questions of a paper as shown (attempts.question_view, in each entry's option order),
     with their points; from the cache when this question was shown in this order before."""
     from quiz.services.attempts import question_view
@@ -495,7 +509,7 @@ def paper_views(paper: list[dict]) -> list[dict]:
             missing.append(entry)
         out.append(view)
     if missing:
-        found = questions([e["q"] for e in missing])
+        found = questions([e["q"] for e in missing], conn=conn)
         generation = cache.generation
         fresh = {}
         for index, entry in enumerate(paper):
@@ -515,14 +529,14 @@ _SAVED = select(Answer.__table__.c.question_id, Answer.__table__.c.response).whe
     Answer.__table__.c.attempt_id == bindparam("sheet"))
 
 
-def saved_answers(sheet_id: int, paper: list[dict]) -> dict[str, object]:
+def saved_answers(sheet_id: int, paper: list[dict], *, conn=None) -> dict[str, object]:
     """The sheet's saved answers as the client sent them ({question id: response})."""
-    rows = db.session.connection().execute(_SAVED, {"sheet": sheet_id}).all()
+    rows = _connection(conn).execute(_SAVED, {"sheet": sheet_id}).all()
     if not rows:
         return {}
     entries = {e["q"]: e for e in paper}
     missing = [q for q in entries if "t" not in entries[q]]  # papers drawn before types were recorded
-    kinds = {qid: q.type for qid, q in questions(missing).items()} if missing else {}
+    kinds = {qid: q.type for qid, q in questions(missing, conn=conn).items()} if missing else {}
     return {str(qid): get_type(entries[qid].get("t") or kinds[qid]).for_client(resp, entries[qid]["order"])
             for qid, resp in rows}
 
