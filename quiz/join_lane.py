@@ -17,15 +17,18 @@ Errors the rules raise (an unknown code, details that do not match, a closed qui
 answered here, in the language of ``X-Language`` or the default, as the view answers them.
 
 It sits inside ProxyFix (when PROXY_FIX_X_FOR is set), so the client's address is the real one.
-On SQLite the threads of a process take turns at the join's write transaction (a lock), rather than
-retrying in SQLite's busy handler, which sleeps up to 100 ms between tries.
+On SQLite the joins take turns at their write transaction (`SQLiteTurns`), rather than retrying in
+SQLite's busy handler, which sleeps up to 100 ms between tries; a new sheet's payload is built after
+the commit, outside that turn.
 ``JOIN_LANE = False`` turns it off; it stays off when application-wide Flask-Limiter limits are
 configured (``RATELIMIT_DEFAULT`` / ``RATELIMIT_APPLICATION``), which only the Flask path checks.
 """
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import logging
+import os
 import re
 import threading
 
@@ -40,6 +43,47 @@ log = logging.getLogger(__name__)
 
 JOIN_LIMIT_COUNTED = "quiz.join_limit_counted"  # environ flag: the lane already counted the join limits
 _PATH = re.compile(r"/api/v1/join/([A-Za-z0-9]{1,16})")
+
+
+class SQLiteTurns:
+    """SQLite has one writer at a time. Joins take turns here, the threads of a process on a lock
+    and the processes on an exclusive flock of a file beside the database, which wakes the next
+    one as soon as the last is done, instead of retrying in SQLite's busy handler, which sleeps up to
+    100 ms between tries (p99 of seconds when a crowd joins)."""
+
+    def __init__(self, uri: str):
+        from sqlalchemy.engine import make_url
+
+        database = make_url(uri).database
+        self.path = f"{database}.join-turns" if database and database != ":memory:" else None
+        self.lock = threading.Lock()
+        self.fd: int | None = None
+        self.pid = 0
+
+    def _file(self) -> int | None:
+        if self.path is None:
+            return None
+        if self.fd is None or self.pid != os.getpid():  # not inherited over a fork: one per process
+            self.fd, self.pid = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600), os.getpid()
+        return self.fd
+
+    def __enter__(self):
+        self.lock.acquire()
+        try:
+            fd = self._file()
+            if fd is not None:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+        except OSError:  # a read-only directory: the threads of this process still take turns
+            log.warning("join turns: cannot lock %s", self.path, exc_info=True)
+            self.path = None
+        return self
+
+    def __exit__(self, *exc) -> None:
+        try:
+            if self.fd is not None and self.path is not None:
+                fcntl.flock(self.fd, fcntl.LOCK_UN)
+        finally:
+            self.lock.release()
 
 
 def _status(code: int) -> str:
@@ -61,10 +105,8 @@ class JoinLane:
         self.default_locale = config["BABEL_DEFAULT_LOCALE"]
         self.cookies = (config.get("SESSION_COOKIE_NAME", "session") + "=",
                         config.get("REMEMBER_COOKIE_NAME", "remember_token") + "=")
-        # SQLite has one writer at a time: the threads of a process queue here for their turn,
-        # instead of in SQLite's busy handler, which sleeps up to 100 ms between tries
-        self.writer = threading.Lock() if str(config.get("SQLALCHEMY_DATABASE_URI", "")).startswith("sqlite") \
-            else contextlib.nullcontext()
+        uri = str(config.get("SQLALCHEMY_DATABASE_URI", ""))
+        self.writer = SQLiteTurns(uri) if uri.startswith("sqlite") else contextlib.nullcontext()
 
     def __getattr__(self, name):
         """Transparent: the wrapped app's attributes stay reachable."""
@@ -102,15 +144,17 @@ class JoinLane:
         from quiz.services import joins
 
         address = environ.get("REMOTE_ADDR") or "127.0.0.1"  # extensions.client_ip
-        with self.writer, self.app.app_context():
+        with self.app.app_context():
             g.locale_override = cookieless_locale("", environ, self.languages, self.default_locale)
             try:
                 joins.count_join_request(body, address=address)
                 environ[JOIN_LIMIT_COUNTED] = True
                 # a connection of its own, not the ORM session: what a join needs is Core statements
-                with self.engine.connect() as conn, conn.begin():
+                with self.writer, self.engine.connect() as conn, conn.begin():
                     sheet = joins.join_by_code(code, body, address=address, now=utcnow(), conn=conn)
-                    payload = joins.payload(sheet, conn=conn)
+                    payload = joins.payload(sheet, conn=conn) if sheet.resumed else None  # saved answers
+                if payload is None:  # a new sheet (nothing saved yet): shown after the commit
+                    payload = joins.payload(sheet)
             except QuizError as error:
                 headers = [("Retry-After", str(error.retry_after))] if getattr(error, "retry_after", None) else []
                 return (_status(error.status_code), headers,
