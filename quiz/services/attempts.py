@@ -57,8 +57,10 @@ def identify(quiz: Quiz, *, name: str, phone: str, unit_path: str | None, user: 
     from quiz.services import joins
 
     db.session.flush()  # the rules read with Core statements: pending objects first
-    person = joins.identify(joins.read_quiz(quiz.id, lock=False), name=name, phone=phone, unit_path=unit_path,
-                            user_id=user.id if user is not None else None, now=now, access_code=access_code)
+    user_id = user.id if user is not None else None
+    found = joins.read_quiz(quiz.id, lock=False, phone=phone, user_id=user_id, unit_path=unit_path)
+    person = joins.identify(found, name=name, phone=phone, unit_path=unit_path, user_id=user_id, now=now,
+                            access_code=access_code)
     return db.session.get(Participant, person.id)
 
 
@@ -70,8 +72,10 @@ def join(quiz: Quiz, *, name: str = "", phone: str = "", unit_path: str | None =
     from quiz.services import joins
 
     db.session.flush()  # the rules read with Core statements: pending objects first
-    sheet = joins.join(joins.read_quiz(quiz.id), name=name, phone=phone, unit_path=unit_path,
-                       user_id=user.id if user is not None else None, now=now, rng=rng, access_code=access_code)
+    user_id = user.id if user is not None else None
+    found = joins.read_quiz(quiz.id, phone=phone, user_id=user_id, unit_path=unit_path)
+    sheet = joins.join(found, name=name, phone=phone, unit_path=unit_path, user_id=user_id, now=now, rng=rng,
+                       access_code=access_code)
     return JoinResult(db.session.get(Attempt, sheet.id), sheet.resumed)
 
 

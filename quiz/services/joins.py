@@ -43,7 +43,7 @@ from flask import current_app
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import ngettext
-from sqlalchemy import and_, bindparam, func, or_, select, text
+from sqlalchemy import and_, bindparam, func, select, text
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
 
@@ -62,11 +62,26 @@ _Q, _P, _U, _A = Quiz.__table__, Participant.__table__, Unit.__table__, Attempt.
 
 
 # ---------------------------------------------------------------- the quiz as a join reads it
+@dataclass
+class Person:
+    id: int
+    name: str
+    unit_id: int
+    user_id: int | None
+    on_roster: bool
+    access_code: str | None
+    unit_path: str
+    used: int = 0  # sheets of this quiz so far
+    sheet: "Sheet | None" = None  # the open sheet of this quiz
+
+
 @dataclass(frozen=True)
 class QuizMeta:
-    """The quiz row as read under the join's key-share lock, with its banks and audience units.
-    Its rules are Quiz's own (is_open, is_practice …), so it stands in for the ORM object in
-    papers.paper_for_join and wherever a join asks the quiz something."""
+    """The quiz row as read under the join's key-share lock, with its banks and audience (the
+    units' paths), and what the same statement found for the join: the person with `person_key`
+    (("phone", …) or ("user", …)) and the unit at `unit_path`. Its rules are Quiz's own
+    (is_open, is_practice …), so it stands in for the ORM object in papers.paper_for_join and
+    wherever a join asks the quiz something."""
 
     id: int
     created_at: datetime
@@ -84,8 +99,12 @@ class QuizMeta:
     paper_mode: str
     paper: list | None
     rules: list
-    bank_ids: tuple[int, ...]
-    audience_ids: tuple[int, ...]
+    bank_ids: tuple[int, ...] = ()
+    audience: tuple[str, ...] = ()
+    person_key: tuple | None = None
+    person: Person | None = None
+    unit_path: str | None = None
+    unit_id: int | None = None
 
     is_open = Quiz.is_open
     is_practice = Quiz.is_practice
@@ -93,26 +112,53 @@ class QuizMeta:
     identity_check = Quiz.identity_check
 
 
-_QUIZ_COLUMNS = [_Q.c[name] for name in (
-    "id", "created_at", "title", "mode", "join_code", "opens_at", "closes_at", "duration_seconds", "roster_only",
-    "access_code_required", "attempts_allowed", "shuffle_questions", "shuffle_options", "paper_mode", "paper",
-    "rules")]
-_QUIZ_BY_ID_PLAIN = select(*_QUIZ_COLUMNS).where(_Q.c.id == bindparam("key"))
-_QUIZ_BY_ID = _QUIZ_BY_ID_PLAIN.with_for_update(read=True, key_share=True)
-_QUIZ_BY_CODE = select(*_QUIZ_COLUMNS).where(_Q.c.join_code == bindparam("key")).with_for_update(
-    read=True, key_share=True)
+_QUIZ_NAMES = ("id", "created_at", "title", "mode", "join_code", "opens_at", "closes_at", "duration_seconds",
+               "roster_only", "access_code_required", "attempts_allowed", "shuffle_questions", "shuffle_options",
+               "paper_mode", "paper", "rules")
+_OPEN = _A.alias("open_sheet")
+_PERSON_UNIT = _U.alias("person_unit")
+_PERSON_COLUMNS = (_P.c.id, _P.c.name, _P.c.unit_id, _P.c.user_id, _P.c.on_roster, _P.c.access_code,
+                   _PERSON_UNIT.c.path, _OPEN.c.id, _OPEN.c.number, _OPEN.c.nonce, _OPEN.c.paper, _OPEN.c.deadline)
+_PERSON_LABELS = ("p_id", "p_name", "p_unit_id", "p_user_id", "p_on_roster", "p_access_code", "p_unit_path",
+                  "s_id", "s_number", "s_nonce", "s_paper", "s_deadline")
 _BANK_IDS = select(quiz_bank.c.bank_id).where(quiz_bank.c.quiz_id == bindparam("quiz")).order_by(quiz_bank.c.bank_id)
-_AUDIENCE_IDS = select(quiz_unit.c.unit_id).where(quiz_unit.c.quiz_id == bindparam("quiz")).order_by(
-    quiz_unit.c.unit_id)
+_AUDIENCE = select(_U.c.path).join(quiz_unit, quiz_unit.c.unit_id == _U.c.id).where(
+    quiz_unit.c.quiz_id == bindparam("quiz")).order_by(_U.c.path)
+_UNIT_BY_PATH = select(_U.c.id).where(_U.c.path == bindparam("path"))
+_LOOKUPS: dict[tuple[bool, str, bool], object] = {}
+
+
+def _lookup(by_code: bool, person: str, lock: bool):
+    """One statement: the quiz (by join code or id; FOR KEY SHARE OF quiz on PostgreSQL), the
+    person by phone or account with their unit, open sheet of this quiz and number of sheets, and
+    the id of the unit at :path. The person and unit columns are NULL when there is none."""
+    key = (by_code, person, lock)
+    stmt = _LOOKUPS.get(key)
+    if stmt is None:
+        match = _P.c.phone == bindparam("phone") if person == "phone" else _P.c.user_id == bindparam("user")
+        used = select(func.count(_A.c.id)).where(_A.c.quiz_id == _Q.c.id, _A.c.participant_id == _P.c.id)
+        stmt = (select(*[_Q.c[name] for name in _QUIZ_NAMES],
+                       *[column.label(label) for column, label in zip(_PERSON_COLUMNS, _PERSON_LABELS)],
+                       used.scalar_subquery().label("p_used"),
+                       _UNIT_BY_PATH.scalar_subquery().label("unit_id"))
+                .select_from(_Q.outerjoin(_P, match).outerjoin(_PERSON_UNIT, _PERSON_UNIT.c.id == _P.c.unit_id)
+                             .outerjoin(_OPEN, and_(_OPEN.c.quiz_id == _Q.c.id, _OPEN.c.open_slot == _P.c.id)))
+                .where((_Q.c.join_code if by_code else _Q.c.id) == bindparam("key")))
+        if lock:
+            stmt = stmt.with_for_update(read=True, key_share=True, of=_Q)
+        stmt = _LOOKUPS[key] = stmt
+    return stmt
 
 
 class _Cache:
-    """One app's join caches: the quizzes' banks and audience units (never changed after the quiz
-    is created; keyed by id and creation time), and the questions as shown."""
+    """One app's join caches: the quizzes' banks (never changed after the quiz is created; keyed
+    by id and creation time), their audience units' paths (units can be renamed: dropped on
+    `units` events), and the questions as shown (dropped on `banks` events)."""
 
     def __init__(self):
         self.lock = threading.Lock()
-        self.links: dict[tuple[int, datetime], tuple[tuple[int, ...], tuple[int, ...]]] = {}
+        self.banks: dict[tuple[int, datetime], tuple[int, ...]] = {}
+        self.audience: dict[tuple[int, datetime], tuple[float, int | None, tuple[str, ...]]] = {}
         self.questions: dict[int, Question] = {}  # detached snapshots
         self.views: dict[tuple[str, int, tuple[int, ...] | None], dict] = {}
         self.loaded = time.monotonic()
@@ -145,18 +191,46 @@ def _on_banks_event(event) -> None:
     _drop_questions(_cache())
 
 
+def _on_units_event(event) -> None:
+    """A unit was renamed, moved or deleted somewhere (or events may have been missed): read the
+    audiences' paths again."""
+    _cache().audience.clear()
+
+
 events.subscribe(events.BANKS, _on_banks_event)
+events.subscribe(events.UNITS, _on_units_event)
 
 
-def _quiz_meta(row, conn) -> QuizMeta:
+def _audience(conn, quiz_id: int, key: tuple[int, datetime]) -> tuple[str, ...]:
+    cache = _cache()
+    hub = events.get_hub()
+    hit = cache.audience.get(key)
+    if hit is not None and pool_entry_trusted(hit[0], hit[1], hub):
+        return hit[2]
+    loaded, epoch = time.monotonic(), hub.epoch() if hub.shared() else None
+    paths = tuple(conn.execute(_AUDIENCE, {"quiz": quiz_id}).scalars())
+    cache.audience[key] = (loaded, epoch, paths)
+    return paths
+
+
+def _quiz_meta(row, conn, person_key: tuple | None = None, unit_path: str | None = None) -> QuizMeta:
     cache = _cache()
     key = (row.id, row.created_at)
-    links = cache.links.get(key)
-    if links is None:
-        links = (tuple(conn.execute(_BANK_IDS, {"quiz": row.id}).scalars()),
-                 tuple(conn.execute(_AUDIENCE_IDS, {"quiz": row.id}).scalars()))
-        cache.links[key] = links
-    return QuizMeta(**row._mapping, bank_ids=links[0], audience_ids=links[1])
+    bank_ids = cache.banks.get(key)
+    if bank_ids is None:
+        bank_ids = cache.banks[key] = tuple(conn.execute(_BANK_IDS, {"quiz": row.id}).scalars())
+    mapping = row._mapping
+    person = None
+    if person_key is not None and mapping["p_id"] is not None:
+        person = Person(mapping["p_id"], mapping["p_name"], mapping["p_unit_id"], mapping["p_user_id"],
+                        mapping["p_on_roster"], mapping["p_access_code"], mapping["p_unit_path"],
+                        mapping["p_used"] or 0)
+        if mapping["s_id"] is not None:
+            person.sheet = Sheet(mapping["s_id"], row.id, person.id, mapping["s_number"], mapping["s_nonce"],
+                                 mapping["s_paper"], mapping["s_deadline"], resumed=True, unit_path=person.unit_path)
+    return QuizMeta(**{name: mapping[name] for name in _QUIZ_NAMES}, bank_ids=bank_ids,
+                    audience=_audience(conn, row.id, key), person_key=person_key, person=person,
+                    unit_path=unit_path, unit_id=mapping["unit_id"] if unit_path is not None else None)
 
 
 def _connection(conn=None):
@@ -169,79 +243,86 @@ class NeedsSession(Exception):
     (the join lane's) does not do: the Flask view serves it."""
 
 
-def read_quiz(quiz_id: int, *, lock: bool = True, conn=None) -> QuizMeta:
-    """The quiz as a join sees it, read under the key-share lock (module docstring); without
-    `lock` for identify() alone (a live contest's join)."""
+def _keys(phone: str | None, user_id: int | None, unit_path: str | None) -> tuple[tuple | None, dict, str | None]:
+    """What the lookup statement can find for identify(): the person (by account when a logged-in
+    account joins without a unit, as identify asks first, else by phone) and the unit. Details
+    that do not normalise find nothing here; identify() names them in its own order."""
+    if user_id is not None and unit_path is None:
+        return ("user", user_id), {"user": user_id}, None
+    try:
+        phone_key = normalise_phone(phone) if phone else None
+    except Invalid:
+        phone_key = None
+    try:
+        path = canonical_path(unit_path) if unit_path else None
+    except Invalid:
+        path = None
+    return ("phone", phone_key), {"phone": phone_key, "path": path}, path
+
+
+def read_quiz(quiz_id: int, *, lock: bool = True, conn=None, phone: str | None = None,
+              user_id: int | None = None, unit_path: str | None = None) -> QuizMeta:
+    """The quiz as a join sees it, read under the key-share lock (module docstring), with the
+    person and unit the join names; without `lock` for identify() alone (a live contest's join)."""
     conn = _connection(conn)
-    return _quiz_meta(conn.execute(_QUIZ_BY_ID if lock else _QUIZ_BY_ID_PLAIN, {"key": quiz_id}).one(), conn)
+    person_key, params, path = _keys(phone, user_id, unit_path)
+    row = conn.execute(_lookup(False, person_key[0], lock), {"key": quiz_id, "path": None, **params}).one()
+    return _quiz_meta(row, conn, person_key, path)
 
 
-def find_quiz(code: str, *, conn=None) -> QuizMeta:
-    """The quiz with this join code, read under the key-share lock; NotFound as
-    quizzes.quiz_by_code says it."""
+def find_quiz(code: str, *, conn=None, phone: str | None = None, user_id: int | None = None,
+              unit_path: str | None = None) -> QuizMeta:
+    """The quiz with this join code, read under the key-share lock, with the person and unit the
+    join names (read_quiz); NotFound as quizzes.quiz_by_code says it."""
     from quiz.services.quizzes import normalise_join_code, unknown_join_code
 
     conn = _connection(conn)
-    row = conn.execute(_QUIZ_BY_CODE, {"key": normalise_join_code(code)}).first()
+    person_key, params, path = _keys(phone, user_id, unit_path)
+    row = conn.execute(_lookup(True, person_key[0], True),
+                       {"key": normalise_join_code(code), "path": None, **params}).first()
     if row is None:
         raise unknown_join_code(code)
-    return _quiz_meta(row, conn)
+    return _quiz_meta(row, conn, person_key, path)
 
 
 # ---------------------------------------------------------------- the person
-@dataclass
-class Person:
-    id: int
-    name: str
-    unit_id: int
-    user_id: int | None
-    on_roster: bool
-    access_code: str | None
-    unit_path: str
-    used: int = 0  # sheets of this quiz so far
-    sheet: "Sheet | None" = None  # the open sheet of this quiz
-
-
-_OPEN = _A.alias("open_sheet")
-_USED = select(func.count(_A.c.id)).where(_A.c.quiz_id == bindparam("quiz"),
-                                          _A.c.participant_id == _P.c.id).scalar_subquery()
-_PERSON = (select(_P.c.id, _P.c.name, _P.c.unit_id, _P.c.user_id, _P.c.on_roster, _P.c.access_code,
-                  _U.c.path.label("unit_path"), _USED.label("used"), _OPEN.c.id.label("sheet_id"),
-                  _OPEN.c.number, _OPEN.c.nonce, _OPEN.c.paper, _OPEN.c.deadline)
-           .join(_U, _U.c.id == _P.c.unit_id)
-           .outerjoin(_OPEN, and_(_OPEN.c.quiz_id == bindparam("quiz"), _OPEN.c.open_slot == _P.c.id)))
+_PERSON = (select(*[column.label(label) for column, label in zip(_PERSON_COLUMNS, _PERSON_LABELS)],
+                  select(func.count(_A.c.id)).where(_A.c.quiz_id == bindparam("quiz"), _A.c.participant_id == _P.c.id)
+                  .scalar_subquery().label("p_used"))
+           .select_from(_P.join(_PERSON_UNIT, _PERSON_UNIT.c.id == _P.c.unit_id)
+                        .outerjoin(_OPEN, and_(_OPEN.c.quiz_id == bindparam("quiz"), _OPEN.c.open_slot == _P.c.id))))
 _PERSON_BY_PHONE = _PERSON.where(_P.c.phone == bindparam("phone"))
 _PERSON_BY_USER = _PERSON.where(_P.c.user_id == bindparam("user"))
-_UNITS = select(_U.c.id, _U.c.path).where(or_(_U.c.id.in_(bindparam("ids", expanding=True)),
-                                              _U.c.path == bindparam("path")))
+_PERSON_BY_ID = _PERSON.where(_P.c.id == bindparam("id"))
 _LINKED = select(_P.c.id).where(_P.c.user_id == bindparam("user"))
 
 
-def _person(conn, quiz: QuizMeta, **key) -> Person | None:
-    row = conn.execute(_PERSON_BY_PHONE if "phone" in key else _PERSON_BY_USER, {"quiz": quiz.id, **key}).first()
+def _person(conn, quiz: QuizMeta, *, fresh: bool = False, **key) -> Person | None:
+    """The person by phone, account or id, as the lookup statement found them unless `fresh`
+    (or it did not look for them)."""
+    name, value = next(iter(key.items()))
+    if quiz.person_key == (name, value) and not fresh:
+        return quiz.person
+    stmt = {"phone": _PERSON_BY_PHONE, "user": _PERSON_BY_USER, "id": _PERSON_BY_ID}[name]
+    row = conn.execute(stmt, {"quiz": quiz.id, **key}).first()
     if row is None:
         return None
-    person = Person(row.id, row.name, row.unit_id, row.user_id, row.on_roster, row.access_code, row.unit_path,
-                    row.used or 0)
-    if row.sheet_id is not None:
-        person.sheet = Sheet(row.sheet_id, quiz.id, row.id, row.number, row.nonce, row.paper, row.deadline,
-                             resumed=True, unit_path=row.unit_path)
+    person = Person(row.p_id, row.p_name, row.p_unit_id, row.p_user_id, row.p_on_roster, row.p_access_code,
+                    row.p_unit_path, row.p_used or 0)
+    if row.s_id is not None:
+        person.sheet = Sheet(row.s_id, quiz.id, row.p_id, row.s_number, row.s_nonce, row.s_paper, row.s_deadline,
+                             resumed=True, unit_path=row.p_unit_path)
     return person
 
 
-def _audience_paths(conn, quiz: QuizMeta, path: str | None = None) -> tuple[list[str], tuple[int, str] | None]:
-    """The quiz's audience units' paths (read now: units can be renamed) and, with `path`, that
-    unit (id, path) if it exists: one statement."""
-    if not quiz.audience_ids and path is None:
-        return [], None
-    rows = conn.execute(_UNITS, {"ids": list(quiz.audience_ids), "path": path}).all()
-    audience = {row.id: row.path for row in rows if row.id in quiz.audience_ids}
-    unit = next(((row.id, row.path) for row in rows if row.path == path), None)
-    return list(audience.values()), unit
+def _unit_id(conn, quiz: QuizMeta, path: str) -> int | None:
+    if quiz.unit_path == path:
+        return quiz.unit_id
+    return conn.execute(_UNIT_BY_PATH, {"path": path}).scalar()
 
 
-def _in_audience(quiz: QuizMeta, audience: list[str], unit_path: str) -> bool:
-    return not quiz.audience_ids or any(path_within(unit_path, p) for p in audience)
+def _in_audience(quiz: QuizMeta, unit_path: str) -> bool:
+    return not quiz.audience or any(path_within(unit_path, path) for path in quiz.audience)
 
 
 _INSERTS: dict[tuple[str, tuple[str, ...]], object] = {}
@@ -289,7 +370,7 @@ def identify(quiz: QuizMeta, *, name: str, phone: str, unit_path: str | None, us
         if person is not None:
             if quiz.roster_only and not person.on_roster:
                 raise Forbidden(_("This quiz is only for the people on its roster; please contact the organiser."))
-            if not _in_audience(quiz, _audience_paths(conn, quiz)[0], person.unit_path):
+            if not _in_audience(quiz, person.unit_path):
                 raise Forbidden(_("This quiz is not open to your unit."))
             return person
     name = normalise_name(name)
@@ -311,16 +392,15 @@ def identify(quiz: QuizMeta, *, name: str, phone: str, unit_path: str | None, us
         raise IdentityMismatch(_("The name and phone number do not match; please check them or contact "
                                  "the organiser."))
     if person is not None:
-        if not _in_audience(quiz, _audience_paths(conn, quiz)[0], person.unit_path):
+        if not _in_audience(quiz, person.unit_path):
             raise Forbidden(_("This quiz is not open to your registered unit “%(unit)s”; if you have moved, "
                               "please ask the organiser to update your details.", unit=person.unit_path))
     else:
-        wanted = canonical_path(unit_path) if unit_path else None
-        audience, unit = _audience_paths(conn, quiz, wanted) if wanted else ([], None)
-        if unit is None:
+        path = canonical_path(unit_path) if unit_path else None
+        unit_id = _unit_id(conn, quiz, path) if path else None
+        if unit_id is None:
             raise Invalid(_("unit: choose your unit from the list."))
-        unit_id, path = unit
-        if not _in_audience(quiz, audience, path):
+        if not _in_audience(quiz, path):
             raise Forbidden(_("This quiz is not open to “%(unit)s”.", unit=path))
         # an account already linked to another person (joined before with another phone) stays so
         link = user_id is not None and conn.execute(_LINKED, {"user": user_id}).first() is None
@@ -328,7 +408,7 @@ def identify(quiz: QuizMeta, *, name: str, phone: str, unit_path: str | None, us
             "name": name, "phone": phone, "unit_id": unit_id, "on_roster": False, "created_at": now,
             "updated_at": now, "user_id": user_id if link else None, "access_code": None})
         if person_id is None:  # the same phone joined at the same moment
-            person = _person(conn, quiz, phone=phone)
+            person = _person(conn, quiz, phone=phone, fresh=True)
             if person is None:  # pragma: no cover - the conflict was on the account link
                 raise RuntimeError("a concurrent join took this account")
             if person.name != name:
@@ -405,7 +485,7 @@ def join(quiz: QuizMeta, *, name: str = "", phone: str = "", unit_path: str | No
         "open_slot": person.id, "paper": paper, "started_at": now, "deadline": deadline,
         "max_score": round(sum(e["points"] for e in paper), 4), "question_count": len(paper)})
     if sheet_id is None:  # a concurrent join created it first: resume that one
-        again = _person(conn, quiz, phone=phone) if phone else _person(conn, quiz, user=user_id)
+        again = _person(conn, quiz, id=person.id)
         if again is None or again.sheet is None:  # pragma: no cover - as an IntegrityError before
             raise RuntimeError("a concurrent join's sheet is no longer open")
         return again.sheet
@@ -444,8 +524,9 @@ def join_by_code(code: str, body: dict, *, address: str, now: datetime,
                  rng: random.Random | None = None, conn=None) -> Sheet:
     """POST /api/v1/join/<code>: the quiz by its code (guessing guarded), then join() guarded
     (details that do not match are counted against the address and the phone)."""
-    quiz = guards.guarded_lookup(lambda c: find_quiz(c, conn=conn), code, address=address)
     fields = details(body)
+    quiz = guards.guarded_lookup(lambda c: find_quiz(c, conn=conn, phone=fields["phone"],
+                                                     unit_path=fields["unit_path"]), code, address=address)
     return guards.guarded_join(fields["phone"], address=address, address_checked=True,
                                join=lambda: join(quiz, now=now, rng=rng, conn=conn, **fields))
 

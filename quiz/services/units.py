@@ -8,6 +8,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select, update, func
 
+from quiz import events
 from quiz.errors import Conflict, Forbidden, Invalid, NotFound
 from quiz.extensions import db
 from quiz.models import Bank, Participant, Unit, User
@@ -170,6 +171,7 @@ def edit_unit(unit: Unit, *, name: str, headcount: int, actor: User | None, now:
         )
         unit.name = name
         unit.path = new
+        events.publish(events.UNITS, "changed", {"unit": unit.id})  # paths of its subtree changed (joins cache them)
     unit.headcount = headcount
     unit.updated_at = now
     db.session.flush()
