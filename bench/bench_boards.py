@@ -6,7 +6,7 @@ Usage:
     .venv/bin/python bench/bench_boards.py --database-url postgresql://postgres@127.0.0.1/test_boards
         [--sheets 300] [--workers 2] [--worker-class gthread|sync|gevent] [--threads 8]
         [--connections 32] [--seconds 8] [--redis-url redis://127.0.0.1:6379/7 | --no-redis]
-        [--only board-json board-page …] [--modes keep-alive close]
+        [--only board-json board-page …] [--modes keep-alive close] [--surge 5000] [--no-join-lane]
 
 What one run does:
  1. Prepares the database exactly as bench_load.py does (a PostgreSQL URL's schema `public` is
@@ -27,6 +27,10 @@ What one run does:
       board-page  GET /board/<id>
       screen      GET /board/<id>/screen
       join        POST /api/v1/join/<code>          (a new phone number per request)
+ With --surge N, first N new people join at once (--connections in flight, keep-alive) and the time
+    until the last is in is printed: the start-of-contest surge (issue 9: 5,000 in under 30 s).
+    Every join comes from 127.0.0.1, so JOIN_LIMIT_PER_ADDRESS is raised for the run
+    (--join-limit-per-address); it is still counted on every join.
  4. Prints one table (req/s, ratio to hello-world, p50/p90/p99, non-2xx, socket errors, CPU ms
     per request) and the targets: board reads ≥ 50 % of hello-world with p99 < 50 ms; join
     ≥ 15 % of hello-world with p99 < 300 ms (keep-alive rows).
@@ -67,7 +71,15 @@ function setup(thread)
 end
 function init(args)
   prefix = tonumber(args[1]) or 10
+  limit = tonumber(args[2]) or 0  -- with --surge: this thread's share of the joins, then stop
   counter = 0
+  answered = 0
+end
+function response(status, headers, body)
+  answered = answered + 1
+  if limit > 0 and answered >= limit then
+    wrk.thread:stop()
+  end
 end
 function request()
   counter = counter + 1
@@ -199,6 +211,8 @@ def main() -> int:
                         help="JOIN_LANE off: every join goes through Flask (as with a session cookie)")
     parser.add_argument("--join-limit-per-address", default="1000000/minute",
                         help="JOIN_LIMIT_PER_ADDRESS for the run (every join comes from 127.0.0.1)")
+    parser.add_argument("--surge", type=int, default=0,
+                        help="first, N new people join with --connections in flight; prints how long it took")
     parser.add_argument("--only", nargs="+", choices=ENDPOINTS, default=list(ENDPOINTS))
     parser.add_argument("--modes", nargs="+", choices=("keep-alive", "close"), default=["keep-alive", "close"])
     parser.add_argument("--seed", type=int, default=1)
@@ -248,6 +262,21 @@ def main() -> int:
             run_wrk(app.port, paths[name], connections=4, seconds=1, threads=1, close=False)
         run_wrk(hello.port, "/", connections=4, seconds=1, threads=1, close=False)
         print(f"gunicorn ×2: {' '.join(app.cmd[2:-1])}; app env: {extra or 'no REDIS_URL'}", flush=True)
+        if args.surge:
+            # N people join at once (--connections in flight) on a fresh quiz state: how long until
+            # every one of them is in (wrk stops each thread after its share)
+            before = meters["app"].sample()
+            share = -(-args.surge // args.wrk_threads)
+            r = run_wrk(app.port, paths["join"], connections=args.connections, seconds=120, threads=args.wrk_threads,
+                        close=False, script=str(script), script_args=("90", str(share)))
+            after = meters["app"].sample()
+            m = re.search(r"(\d+) requests in ([\d.]+)(ms|s|m)", r["raw"])
+            elapsed = float(m.group(2)) * {"ms": 0.001, "s": 1, "m": 60}[m.group(3)] if m else float("nan")
+            surge = {"requests": r["requests"], "elapsed": elapsed, "p99": r.get("p99"), "non2xx": r["non2xx"],
+                     "cpu": {k: (after[k] - before[k]) * 1000 / max(r["requests"], 1) for k in after}}
+            print(f"  surge: {surge['requests']} joins in {elapsed:.1f} s ({surge['requests'] / elapsed:.0f}/s), "
+                  f"p99 {surge['p99']:.1f} ms, non-2xx {surge['non2xx']}, CPU/join workers "
+                  f"{surge['cpu']['workers']:.3f} ms, PostgreSQL {surge['cpu']['postgres']:.3f} ms", flush=True)
         for mode in args.modes:
             plan = ["hello", *args.only, "hello"]
             for name in plan:

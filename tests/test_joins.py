@@ -326,3 +326,26 @@ def test_an_overdue_sheet_is_graded_by_the_flask_view(app, client, quiz_id, view
 
 
 from tests.test_events import servers  # noqa: E402,F401  (fixture)
+
+
+def test_a_unit_renamed_on_one_server_changes_the_audience_on_the_other(servers, tree):
+    """The audience's unit paths are cached per quiz; a rename (a `units` event) drops them."""
+    from quiz.models import Unit
+    from quiz.services.units import edit_unit
+    from tests.quizdata import make_quiz
+    from tests.test_events import _until
+
+    a, b = servers
+    with a.app_context():
+        code = make_quiz(now=utcnow() - timedelta(minutes=5), audience={"units": ["乔司街道"]}).join_code
+    reader = b.test_client()
+    assert post(reader, code, {**PERSON, "phone": "13900000001"}).status_code == 201  # b caches the audience
+    with a.app_context():
+        unit = db.session.execute(select(Unit).where(Unit.path == "乔司街道")).scalar_one()
+        edit_unit(unit, name="乔司新街道", headcount=unit.headcount, actor=None, now=utcnow())
+        db.session.commit()
+    phones = iter(f"1390001{i:04d}" for i in range(10_000))
+    assert _until(lambda: post(reader, code, {**PERSON, "phone": next(phones),
+                                              "unit": "乔司新街道/三角村社区"}).status_code == 201)
+    refused = post(reader, code, {**PERSON, "phone": "13900000009", "unit": "伦教街道/常教社区"})
+    assert refused.status_code == 403
