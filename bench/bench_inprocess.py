@@ -15,9 +15,14 @@ CPU time of this process for
           sheets (the per-sheet rate limit is still checked on every save, but raised to
           1,000,000/minute here so thousands of saves a second are not refused),
   clock   GET /api/v1/attempts/<id>/clock, what every open answer sheet polls every 3–5 s.
+  join    POST /api/v1/join/<code>, a new person (phone) per request (the join lane unless
+          --no-join-lane; the per-address join limit is raised, as every request comes from one
+          address), with the SQL statements per join counted.
 
 The answer's wall time includes the round trip and durable commit in the database; its CPU time
-is what a worker spends. With --no-fast-lane every save goes through Flask (ANSWER_FAST_LANE off).
+is what a worker spends. With --no-fast-lane every save goes through Flask (ANSWER_FAST_LANE off);
+with --no-join-lane every join does (JOIN_LANE off). --redis-url sets REDIS_URL (events shared, as in
+production: the bank pool is then not re-validated every second).
 
 Like bench_load.py, it DROPS and rebuilds the schema `public` of the PostgreSQL database it is
 given (or uses a throwaway SQLite file with `--database-url sqlite`).
@@ -46,6 +51,8 @@ def main() -> int:
     parser.add_argument("--requests", type=int, default=3000, help="requests per endpoint and round")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--no-fast-lane", action="store_true", help="send every save through Flask")
+    parser.add_argument("--no-join-lane", action="store_true", help="send every join through Flask")
+    parser.add_argument("--redis-url", default=None, help="REDIS_URL for the app (e.g. redis://127.0.0.1:6379/7)")
     args = parser.parse_args()
 
     url = args.database_url
@@ -59,7 +66,9 @@ def main() -> int:
     from quiz import create_app
 
     app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": secret,
-                      "ANSWER_FAST_LANE": not args.no_fast_lane, "ANSWER_LIMIT": "1000000/minute"})
+                      "ANSWER_FAST_LANE": not args.no_fast_lane, "ANSWER_LIMIT": "1000000/minute",
+                      "JOIN_LANE": not args.no_join_lane, "JOIN_LIMIT_PER_ADDRESS": "100000000/minute",
+                      **({"REDIS_URL": args.redis_url} if args.redis_url else {})})
     client = app.test_client()
     rnd = random.Random(7)
     sheets = []
@@ -80,14 +89,14 @@ def main() -> int:
     def start_response(status, headers, exc_info=None):
         start_response.status = status
 
-    def run(requests: list, n: int) -> tuple[float, float]:
+    def run(requests: list, n: int, created: bool = False) -> tuple[float, float]:
         wall, cpu = time.perf_counter(), time.process_time()
         for i in range(n):
             env, raw = requests[i % len(requests)]
             env = dict(env)
             env["wsgi.input"] = io.BytesIO(raw)
             b"".join(app(env, start_response))
-            if not start_response.status.startswith("200"):
+            if not start_response.status.startswith("201" if created else "200"):
                 raise SystemExit(f"unexpected {start_response.status} for {env['PATH_INFO']}")
         return (time.perf_counter() - wall) / n * 1000, (time.process_time() - cpu) / n * 1000
 
@@ -96,16 +105,40 @@ def main() -> int:
                        {"Authorization": f"Bearer {token}"}) for aid, token, qid in sheets]
     clocks = [environ("GET", f"/api/v1/attempts/{aid}/clock", headers={"Authorization": f"Bearer {token}"})
               for aid, token, _qid in sheets]
+    joins = [environ("POST", f"/api/v1/join/{info['join_code']}",
+                     {"name": f"压测{i}", "phone": f"13{i:09d}", "unit": UNITS[i % len(UNITS)]})
+             for i in range(args.rounds * args.requests + 200)]
+    statements = [0]
+    from sqlalchemy import event
+
+    from quiz.extensions import db
+
+    with app.app_context():
+        event.listen(db.engine, "before_cursor_execute",
+                     lambda *a: statements.__setitem__(0, statements[0] + 1))
+
+    def run_joins(n: int) -> tuple[float, float]:
+        batch, joins[:] = joins[:n], joins[n:]
+        before = statements[0]
+        wall, cpu = run(batch, n, created=True)
+        figures_statements.append((statements[0] - before) / n)
+        return wall, cpu
+
+    figures_statements: list[float] = []
     run(pings, 200)
     run(answers, 60)  # warm: caches, prepared statements
     run(clocks, 60)
-    figures = {"ping": [], "answer": [], "clock": []}
+    run_joins(100)
+    figures_statements.clear()
+    figures = {"ping": [], "answer": [], "clock": [], "join": []}
     for _ in range(args.rounds):
         figures["ping"].append(run(pings, args.requests))
         figures["answer"].append(run(answers, args.requests))
         figures["clock"].append(run(clocks, args.requests))
+        figures["join"].append(run_joins(args.requests))
 
     print(f"database {info['dialect']}, fast lane {'off' if args.no_fast_lane else 'on'}, "
+          f"join lane {'off' if args.no_join_lane else 'on'}, REDIS_URL {args.redis_url or 'unset'}, "
           f"{args.rounds} rounds × {args.requests} requests each")
     print(f"{'endpoint':<10}{'wall ms/req':>14}{'CPU ms/req':>13}   (median of rounds; all rounds: wall / CPU)")
     for name, rows in figures.items():
@@ -117,6 +150,9 @@ def main() -> int:
     print(f"answer-save CPU = {answer_cpu / ping_cpu:.2f} × ping CPU")
     clock_cpu = statistics.median(c for _, c in figures["clock"])
     print(f"sheet clock CPU = {clock_cpu / ping_cpu:.2f} × ping CPU")
+    join_cpu = statistics.median(c for _, c in figures["join"])
+    print(f"join CPU = {join_cpu / ping_cpu:.2f} × ping CPU; SQL statements per join (rounds): "
+          + ", ".join(f"{n:.1f}" for n in figures_statements))
     return 0
 
 

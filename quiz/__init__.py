@@ -68,6 +68,10 @@ def create_app(test_config: dict | None = None) -> Flask:
     if not app.config.get("UPLOAD_FOLDER"):
         app.config["UPLOAD_FOLDER"] = str(Path(app.instance_path) / "uploads")
 
+    # API joins without cookies skip Flask (quiz/join_lane.py); inside ProxyFix: it needs the client's address.
+    from quiz.join_lane import JoinLane
+
+    app.wsgi_app = JoinLane(app, app.wsgi_app)
     if app.config.get("PROXY_FIX_X_FOR"):
         from werkzeug.middleware.proxy_fix import ProxyFix
 

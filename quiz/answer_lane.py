@@ -69,7 +69,7 @@ class AnswerLane:
 
     def _serve(self, environ, attempt_id: int, question_id: int) -> bytes | None:
         """The response body of a clean save, or None to let Flask handle the request."""
-        raw = _read_body(environ, self.max_body)
+        raw = read_body(environ, self.max_body)
         if raw is None:
             return None
         content_type = environ.get("CONTENT_TYPE", "").split(";", 1)[0].strip().lower()
@@ -98,7 +98,7 @@ class AnswerLane:
         return self.app.json.dumps(result).encode() + b"\n"
 
 
-def _read_body(environ, limit: int) -> bytes | None:
+def read_body(environ, limit: int) -> bytes | None:
     """Read a body of known length up to `limit` and put it back for the Flask app; None when the
     length is unknown or too large (Flask reads and judges it then)."""
     try:

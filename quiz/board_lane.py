@@ -50,8 +50,7 @@ class BoardLane:
         match = _PATH.match(environ.get("PATH_INFO", ""))
         if match is None:
             return None
-        cookie = environ.get("HTTP_COOKIE", "")
-        if cookie and any(name in cookie for name in self.cookies):
+        if has_session_cookie(environ, self.cookies):
             return None
         snapshot = peek_snapshot(self.app, int(match.group(1) or match.group(2)))
         if snapshot is None:
@@ -61,12 +60,23 @@ class BoardLane:
         return snapshot.get_rendered(snapshot.rendered_key(utcnow(), kind, self.locale(query, environ), query))
 
     def locale(self, query: str, environ) -> str:
-        """quiz.locale_key for a request without a session or account: ?lang=, X-Language, default."""
-        if "lang=" in query:
-            for name, value in parse_qsl(query):
-                if name == "lang":  # the first one, as request.args.get("lang")
-                    if value in self.languages:
-                        return value
-                    break
-        header = environ.get("HTTP_X_LANGUAGE")
-        return header if header in self.languages else self.default_locale
+        return cookieless_locale(query, environ, self.languages, self.default_locale)
+
+
+def cookieless_locale(query: str, environ, languages, default: str) -> str:
+    """quiz.locale_key for a request without a session or account: ?lang=, X-Language, default."""
+    if "lang=" in query:
+        for name, value in parse_qsl(query):
+            if name == "lang":  # the first one, as request.args.get("lang")
+                if value in languages:
+                    return value
+                break
+    header = environ.get("HTTP_X_LANGUAGE")
+    return header if header in languages else default
+
+
+def has_session_cookie(environ, names: tuple[str, ...]) -> bool:
+    """A session or remember-me cookie (`names`: "session=", "remember_token="): the language or
+    the account may come from it, so only Flask answers."""
+    cookie = environ.get("HTTP_COOKIE", "")
+    return bool(cookie) and any(name in cookie for name in names)

@@ -69,9 +69,10 @@ class Config:
 
     ITEMS_PER_PAGE = 50
 
-    # Rate limits (Flask-Limiter). Per person or per answer sheet, not per IP, so a thousand
-    # people behind one office NAT are not throttled together. The two JOIN limits are read when
-    # the views are defined (edit them here, not in instance/config.py); ANSWER_LIMIT is per app.
+    # Rate limits (Flask-Limiter's storage). Per person or per answer sheet, not per IP, so a
+    # thousand people behind one office NAT are not throttled together. Quiz joins and answer saves
+    # read them per app (services/joins.py count_join_request, extensions.hit_sheet_limit); the live
+    # contests' join reads the two JOIN limits when its views are defined (edit them here for it).
     RATELIMIT_STORAGE_URI = "memory://"
     RATELIMIT_HEADERS_ENABLED = True
     JOIN_LIMIT = "20/minute"          # per client address + phone number
@@ -108,6 +109,8 @@ class Config:
     # Live contests' push (quiz/live_push.py): a process builds a contest's state at most once per
     # LIVE_PUSH_MIN_INTERVAL seconds; changes in between (a storm of joins or buzzes) share the next.
     LIVE_PUSH_MIN_INTERVAL = 0.2
+    # Serve API joins without cookies in a WSGI lane in front of Flask (quiz/join_lane.py); False: through Flask.
+    JOIN_LANE = True
     # Behind a reverse proxy: how many proxies set X-Forwarded-For/-Proto/-Host (0 = none).
     PROXY_FIX_X_FOR = 0
     # Largest JSON body accepted by the participant API.

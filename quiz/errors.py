@@ -93,11 +93,16 @@ def _limit_text() -> str:
     return f"{max(1, round(limit / 1024))} KB"
 
 
+def error_body(status: int, message: str, payload: dict | None = None) -> dict:
+    """The JSON body of an error: {"error": message, "status": status, …payload}."""
+    body = {"error": message, "status": status}
+    body.update(payload or {})
+    return body
+
+
 def _respond(status: int, message: str, payload: dict | None = None):
     if wants_json():
-        body = {"error": message, "status": status}
-        body.update(payload or {})
-        return jsonify(body), status
+        return jsonify(error_body(status, message, payload)), status
     return render_template("errors/error.html", status=status, message=message), status
 
 

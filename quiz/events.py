@@ -35,6 +35,8 @@ usable as an SSE `Last-Event-ID`):
                 exclusion  a sheet was excluded or restored: quiz, attempt, participant, excluded
     banks       questions  questions of a bank were imported, edited or retired: bank (or null),
                            questions (ids, or null = any)
+    units       changed    a unit was renamed, moved or deleted: unit (its id); the paths of its
+                           subtree changed (join caches of audience paths are dropped)
     *           reset      (handlers only, never published) events may have been missed: drop
                            every cached thing
 
@@ -64,6 +66,7 @@ from sqlalchemy.orm import Session
 log = logging.getLogger(__name__)
 
 BANKS = "banks"
+UNITS = "units"
 RESET = "reset"
 PENDING_KEY = "quiz.events.pending"  # session.info: events waiting for the commit
 

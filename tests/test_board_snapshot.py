@@ -210,9 +210,10 @@ def test_uncommitted_changes_never_reach_the_shared_snapshot(app, contest):
         private = board_snapshot(contest)  # this session sees its own sheet …
         assert private is not shared and attempt.id in private.live.by_attempt
         assert rank_of(attempt, now=utcnow()) == _sql_rank(attempt)
-        db.session.rollback()
+        attempt_id = attempt.id  # the join stored the sheet with a Core statement: after the rollback
+        db.session.rollback()    # the ORM object is expired, and its row gone
         assert board_snapshot(contest) is shared  # … nobody else does, and it was rolled back
-        assert attempt.id not in shared.live.by_attempt
+        assert attempt_id not in shared.live.by_attempt
 
 
 def test_a_future_freeze_takes_effect_on_time_without_an_event(app, client, contest):

@@ -12,6 +12,11 @@ from quiz.models.base import UTCDateTime, utcnow
 PATH_SEPARATOR = "/"
 
 
+def path_within(path: str, other: str) -> bool:
+    """True when the unit at `path` is the one at `other` or one of its descendants."""
+    return path == other or path.startswith(other + PATH_SEPARATOR)
+
+
 class Unit(db.Model):
     """A node of the unit tree; `path` is the full name path, e.g. 乔司街道/三角村社区."""
 
@@ -38,7 +43,7 @@ class Unit(db.Model):
 
     def is_within(self, other: Unit) -> bool:
         """True when this unit is `other` or one of its descendants."""
-        return self.path == other.path or self.path.startswith(other.path + PATH_SEPARATOR)
+        return path_within(self.path, other.path)
 
     def __repr__(self) -> str:
         return f"<Unit {self.path}>"

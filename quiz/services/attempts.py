@@ -10,26 +10,20 @@ submitting. Rules: docs/rules.md "Scoring" and "Time, deadlines and closing".
 from __future__ import annotations
 
 import random
-import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
 from flask import current_app
 from flask_babel import gettext as _
-from flask_babel import ngettext
 from sqlalchemy import select, text, update
-from sqlalchemy.exc import IntegrityError
 
 from quiz import events
-from quiz.errors import Conflict, Forbidden, IdentityMismatch, Invalid, NotFound, QuizError
+from quiz.errors import Conflict, Invalid, NotFound, QuizError
 from quiz.extensions import db
-from quiz.models import Answer, Attempt, Participant, Question, Quiz, Unit, User
+from quiz.models import Answer, Attempt, Participant, Question, Quiz, User
 from quiz.questions import LETTERS, AnswerError, get_type
 from quiz.services import answers
-from quiz.services.papers import paper_for_join
 from quiz.services.pictures import picture_url
-from quiz.services.people import access_code_matches, normalise_access_code, normalise_name, normalise_phone
-from quiz.services.units import find_unit
 
 
 # ---------------------------------------------------------------- tokens
@@ -66,124 +60,32 @@ class JoinResult:
     resumed: bool
 
 
-def _in_audience(quiz: Quiz, unit: Unit) -> bool:
-    return not quiz.audience_units or any(unit.is_within(u) for u in quiz.audience_units)
-
-
 def identify(quiz: Quiz, *, name: str, phone: str, unit_path: str | None, user: User | None,
              now: datetime, access_code: str | None = None) -> Participant:
-    """The participant joining, checked as the quiz asks (Quiz.identity_check):
+    """The participant joining, checked as the quiz asks (the rules: services/joins.py identify)."""
+    from quiz.services import joins
 
-    - none: name + phone number; a new phone number creates a person in the chosen unit;
-    - roster: a person on the roster, with the roster's name;
-    - code: as roster, plus the person's personal access code.
-
-    Details that do not identify the person raise IdentityMismatch with one message whatever did
-    not match (docs/deployment.md "Joining"). A person's unit is never changed by joining: someone
-    who picks another unit joins under their registered unit (only an organiser moves people,
-    with their past results).
-    """
-    if user is not None and unit_path is None:  # a logged-in account linked to a person: no code needed
-        person = db.session.execute(select(Participant).where(Participant.user_id == user.id)).scalar_one_or_none()
-        if person is not None:
-            if quiz.roster_only and not person.on_roster:
-                raise Forbidden(_("This quiz is only for the people on its roster; please contact the organiser."))
-            if not _in_audience(quiz, person.unit):
-                raise Forbidden(_("This quiz is not open to your unit."))
-            return person
-    name = normalise_name(name)
-    phone = normalise_phone(phone)
-    person = db.session.execute(select(Participant).where(Participant.phone == phone)).scalar_one_or_none()
-    if quiz.access_code_required and not normalise_access_code(access_code):
-        raise Invalid(_("access code: enter the personal access code the organiser gave you."))
-    if quiz.roster_only:
-        matches = person is not None and person.on_roster and person.name == name
-        if quiz.access_code_required:
-            matches = matches and access_code_matches(person, access_code)
-            if not matches:
-                raise IdentityMismatch(_("The name, phone number and access code do not match this quiz's "
-                                         "roster; please check them or contact the organiser."))
-        elif not matches:
-            raise IdentityMismatch(_("The name and phone number do not match this quiz's roster; please check "
-                                     "them or contact the organiser."))
-    elif person is not None and person.name != name:
-        raise IdentityMismatch(_("The name and phone number do not match; please check them or contact "
-                                 "the organiser."))
-    if person is not None:
-        if not _in_audience(quiz, person.unit):
-            raise Forbidden(_("This quiz is not open to your registered unit “%(unit)s”; if you have moved, "
-                              "please ask the organiser to update your details.", unit=person.unit.path))
-    else:
-        unit = find_unit(unit_path) if unit_path else None
-        if unit is None:
-            raise Invalid(_("unit: choose your unit from the list."))
-        if not _in_audience(quiz, unit):
-            raise Forbidden(_("This quiz is not open to “%(unit)s”.", unit=unit.path))
-        # an account already linked to another person (joined before with another phone) stays so
-        link = user is not None and not db.session.execute(
-            select(Participant.id).where(Participant.user_id == user.id)).first()
-        person = Participant(name=name, phone=phone, unit_id=unit.id, on_roster=False, created_at=now,
-                             updated_at=now, user_id=user.id if link else None)
-        try:
-            with db.session.begin_nested():
-                db.session.add(person)
-                db.session.flush()
-        except IntegrityError:  # the same phone joined at the same moment
-            if person in db.session:
-                db.session.expunge(person)
-            person = db.session.execute(select(Participant).where(Participant.phone == phone)).scalar_one()
-            if person.name != name:
-                raise IdentityMismatch(_("The name and phone number do not match; please check them or "
-                                         "contact the organiser."))
-    if user is not None and person.user_id is None and not db.session.execute(
-            select(Participant.id).where(Participant.user_id == user.id)).first():
-        person.user_id = user.id  # a logged-in account joining links itself to this person
-    return person
+    db.session.flush()  # the rules read with Core statements: pending objects first
+    user_id = user.id if user is not None else None
+    found = joins.read_quiz(quiz.id, lock=False, phone=phone, user_id=user_id, unit_path=unit_path)
+    person = joins.identify(found, name=name, phone=phone, unit_path=unit_path, user_id=user_id, now=now,
+                            access_code=access_code)
+    return db.session.get(Participant, person.id)
 
 
 def join(quiz: Quiz, *, name: str = "", phone: str = "", unit_path: str | None = None,
          user: User | None = None, now: datetime, rng: random.Random | None = None,
          access_code: str | None = None) -> JoinResult:
-    """Start an attempt, or resume the open one (same phone, before its deadline)."""
-    lock_quiz(quiz, exclusive=False)
-    if quiz.opens_at is not None and now < quiz.opens_at:
-        raise Conflict(_("This quiz has not opened yet."))
-    person = identify(quiz, name=name, phone=phone, unit_path=unit_path, user=user, now=now,
-                      access_code=access_code)
-    open_attempt = _open_attempt(quiz, person)
-    if open_attempt is not None:
-        if open_attempt.deadline is not None and now > open_attempt.deadline:
-            grade_attempt(open_attempt, at=open_attempt.deadline, auto=True)
-        else:
-            return JoinResult(open_attempt, True)
-    if not quiz.is_open(now):
-        raise Conflict(_("This quiz is closed."))
-    used = db.session.scalar(select(db.func.count(Attempt.id)).where(
-        Attempt.quiz_id == quiz.id, Attempt.participant_id == person.id)) or 0
-    if quiz.attempts_allowed and used >= quiz.attempts_allowed:
-        raise Conflict(ngettext("You have already used your %(num)d attempt for this quiz.",
-                                "You have used all %(num)d attempts for this quiz.", quiz.attempts_allowed))
-    paper = paper_for_join(quiz, rng or random.Random(secrets.randbits(64)))  # 统一试卷: a copy; 随机组卷: a draw
-    deadline = None
-    if quiz.duration_seconds and not quiz.is_practice:
-        deadline = now + _seconds(quiz.duration_seconds)
-        if quiz.closes_at is not None:
-            deadline = min(deadline, quiz.closes_at)
-    attempt = Attempt(quiz_id=quiz.id, participant_id=person.id, number=used + 1, nonce=secrets.token_hex(16),
-                      status="open", open_slot=person.id, paper=paper, started_at=now, deadline=deadline,
-                      max_score=round(sum(e["points"] for e in paper), 4), question_count=len(paper))
-    try:
-        with db.session.begin_nested():
-            db.session.add(attempt)
-            db.session.flush()
-    except IntegrityError:  # a concurrent join created it first: resume that one
-        if attempt in db.session:
-            db.session.expunge(attempt)
-        existing = _open_attempt(quiz, person)
-        if existing is None:
-            raise
-        return JoinResult(existing, True)
-    return JoinResult(attempt, False)
+    """Start an attempt, or resume the open one (same phone, before its deadline): services/joins.py
+    join, with the attempt as an ORM object."""
+    from quiz.services import joins
+
+    db.session.flush()  # the rules read with Core statements: pending objects first
+    user_id = user.id if user is not None else None
+    found = joins.read_quiz(quiz.id, phone=phone, user_id=user_id, unit_path=unit_path)
+    sheet = joins.join(found, name=name, phone=phone, unit_path=unit_path, user_id=user_id, now=now, rng=rng,
+                       access_code=access_code)
+    return JoinResult(db.session.get(Attempt, sheet.id), sheet.resumed)
 
 
 def lock_quiz(quiz: Quiz, *, exclusive: bool) -> None:
@@ -194,16 +96,6 @@ def lock_quiz(quiz: Quiz, *, exclusive: bool) -> None:
     # the row must be fetched: the ORM refreshes the object (populate_existing) only from rows it reads
     db.session.execute(stmt.with_for_update() if exclusive else stmt.with_for_update(read=True, key_share=True)
                        ).scalar_one()
-
-
-def _seconds(n: int):
-    from datetime import timedelta
-    return timedelta(seconds=n)
-
-
-def _open_attempt(quiz: Quiz, person: Participant) -> Attempt | None:
-    return db.session.execute(select(Attempt).where(
-        Attempt.quiz_id == quiz.id, Attempt.open_slot == person.id)).scalar_one_or_none()
 
 
 # ---------------------------------------------------------------- what a participant sees
@@ -224,13 +116,11 @@ def questions_by_id(ids: list[int]) -> dict[int, Question]:
 
 
 def paper_payload(attempt: Attempt) -> list[dict]:
-    """The questions as shown, without answers, explanations or anything that gives them away."""
-    questions = questions_by_id([e["q"] for e in attempt.paper])
-    out = []
-    for entry in attempt.paper:
-        q = questions[entry["q"]]
-        out.append({**question_view(q, entry["order"]), "points": entry["points"]})
-    return out
+    """The questions as shown, without answers, explanations or anything that gives them away
+    (services/joins.py paper_views: cached per language and option order)."""
+    from quiz.services.joins import paper_views
+
+    return paper_views(attempt.paper)
 
 
 def question_view(q: Question, order: list[int] | None) -> dict:
@@ -248,27 +138,17 @@ def question_view(q: Question, order: list[int] | None) -> dict:
 
 def saved_answers(attempt: Attempt) -> dict[str, object]:
     """The sheet's saved answers as the client sent them ({question id: response})."""
-    rows = db.session.execute(select(Answer.question_id, Answer.response).where(Answer.attempt_id == attempt.id)).all()
-    if not rows:
-        return {}
-    entries = {e["q"]: e for e in attempt.paper}
-    missing = [q for q in entries if "t" not in entries[q]]  # papers drawn before types were recorded
-    kinds = dict(db.session.execute(select(Question.id, Question.type).where(Question.id.in_(missing))).all()) \
-        if missing else {}
-    return {str(qid): get_type(entries[qid].get("t") or kinds[qid]).for_client(resp, entries[qid]["order"])
-            for qid, resp in rows}
+    from quiz.services.joins import saved_answers as saved
+
+    return saved(attempt.id, attempt.paper)
 
 
 def join_payload(attempt: Attempt, *, new: bool = False) -> dict:
-    """What a phone gets on joining or resuming: the token, the deadline, the questions as shown
-    and the saved answers (none on a `new` sheet: nothing to read)."""
-    return {
-        "attempt_id": attempt.id,
-        "token": attempt_token(attempt),
-        "deadline": attempt.deadline.isoformat() if attempt.deadline else None,
-        "questions": paper_payload(attempt),
-        "answers": {} if new else saved_answers(attempt),
-    }
+    """What a phone gets on joining or resuming (services/joins.py payload): the token, the
+    deadline, the questions as shown and the saved answers (none on a `new` sheet)."""
+    from quiz.services.joins import Sheet, payload
+
+    return payload(Sheet.of(attempt, resumed=not new))
 
 
 # ---------------------------------------------------------------- answering

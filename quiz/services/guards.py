@@ -74,6 +74,22 @@ def clear_failures(setting: str, *key: str) -> None:
         log.warning("rate-limit storage unavailable; %s not cleared", setting, exc_info=True)
 
 
+def hit_limit(setting: str, *key: str) -> int:
+    """Count one request under `key` against the limit `setting`; the seconds to wait when that
+    went over it, else 0 (also when the limit store is down: let people in)."""
+    if not limiter.enabled:
+        return 0
+    item = _limit(setting)
+    try:
+        if limiter.limiter.hit(item, setting, *key):
+            return 0
+        reset = limiter.limiter.get_window_stats(item, setting, *key).reset_time
+    except Exception:  # noqa: BLE001 - the limit store is down: let people in
+        log.warning("rate-limit storage unavailable; %s not counted", setting, exc_info=True)
+        return 0
+    return max(1, math.ceil(reset - time.time()))
+
+
 def _minutes(seconds: int) -> int:
     return max(1, math.ceil(seconds / 60))
 
@@ -101,6 +117,11 @@ def live_for_code(code: str, *, address: str):
     return _by_code(contest_by_code, code, address)
 
 
+def guarded_lookup(find: Callable[[str], T], code: str, *, address: str) -> T:
+    """`find(code)` guarded like quiz codes (services/joins.py finds the quiz a join locks)."""
+    return _by_code(find, code, address)
+
+
 def _by_code(find: Callable[[str], T], code: str, address: str) -> T:
     _check_address(address)
     try:
@@ -110,12 +131,14 @@ def _by_code(find: Callable[[str], T], code: str, address: str) -> T:
         raise
 
 
-def guarded_join(phone: str, *, address: str, join: Callable[[], T]) -> T:
+def guarded_join(phone: str, *, address: str, join: Callable[[], T], address_checked: bool = False) -> T:
     """Run `join` (attempts.join), counting details that do not match against the address and
-    the phone number, and refusing further tries over either limit."""
+    the phone number, and refusing further tries over either limit. `address_checked`: the
+    caller has just checked the address (guarded_lookup of the quiz, which counted nothing)."""
     from quiz.services.people import normalise_phone
 
-    _check_address(address)
+    if not address_checked:
+        _check_address(address)
     try:
         key = normalise_phone(phone)
     except Invalid:

@@ -289,19 +289,26 @@ def _on_banks_event(event) -> None:
 events.subscribe(events.BANKS, _on_banks_event)
 
 
-def _cached(bank_ids: list[int]) -> tuple[float, int | None, list[QuestionRow], dict[int, QuestionRow]]:
+def pool_entry_trusted(loaded: float, epoch: int | None, hub, now: float | None = None) -> bool:
+    """May something cached from the banks at `loaded` (monotonic) still be used? For
+    POOL_MAX_AGE seconds in any case; then only while the events of other processes arrive (the
+    hub is shared) and none were missed since (its epoch is the same); never after POOL_REFRESH."""
+    age = (time.monotonic() if now is None else now) - loaded
+    return age < POOL_REFRESH and (age < POOL_MAX_AGE or (hub.shared() and epoch == hub.epoch()))
+
+
+def _cached(bank_ids: list[int], conn=None) -> tuple[float, int | None, list[QuestionRow], dict[int, QuestionRow]]:
     key = tuple(sorted(bank_ids))
     pools = _app_pools()
     hub = events.get_hub()
     shared = hub.shared()
     hit = pools.entries.get(key)
     now = time.monotonic()
-    if hit is not None and now - hit[0] < POOL_REFRESH and (
-            now - hit[0] < POOL_MAX_AGE or (shared and hit[1] == hub.epoch())):
+    if hit is not None and pool_entry_trusted(hit[0], hit[1], hub, now):
         return hit
     generation = pools.generation
     epoch = hub.epoch() if shared else None
-    pool = load_pool(list(key))
+    pool = load_pool(list(key), conn=conn)
     entry = (now, epoch, pool, {q.id: q for q in pool})
     with pools.lock:
         if pools.generation == generation:  # no bank changed while it was loaded
@@ -309,23 +316,24 @@ def _cached(bank_ids: list[int]) -> tuple[float, int | None, list[QuestionRow], 
     return entry
 
 
-def cached_pool(bank_ids: list[int]) -> list[QuestionRow]:
+def cached_pool(bank_ids: list[int], conn=None) -> list[QuestionRow]:
     """load_pool, reused until a bank changes (POOL_MAX_AGE seconds while events of other
     processes do not arrive): every join draws from it, so a busy start of a contest does not
     reload the whole bank per person."""
-    return _cached(bank_ids)[2]
+    return _cached(bank_ids, conn)[2]
 
 
-def cached_index(bank_ids: list[int]) -> dict[int, QuestionRow]:
+def cached_index(bank_ids: list[int], conn=None) -> dict[int, QuestionRow]:
     """The cached pool by question id (a fixed paper refreshes option counts from it)."""
-    return _cached(bank_ids)[3]
+    return _cached(bank_ids, conn)[3]
 
 
-def load_pool(bank_ids: list[int]) -> list[QuestionRow]:
-    """Active questions of the banks (ids, type, tags, difficulty, option count)."""
+def load_pool(bank_ids: list[int], conn=None) -> list[QuestionRow]:
+    """Active questions of the banks (ids, type, tags, difficulty, option count); on `conn` (a
+    join's own connection) when given, else in the request's session."""
     if not bank_ids:
         return []
-    rows = db.session.execute(
+    rows = (conn if conn is not None else db.session).execute(
         select(Question.id, Question.type, Question.tags_text, Question.difficulty, Question.options)
         .where(Question.bank_id.in_(bank_ids), Question.retired.is_(False))
         .order_by(Question.id)
@@ -486,17 +494,19 @@ def draw_paper(quiz: Quiz, pool: list[QuestionRow], rng: random.Random) -> list[
     return personalise(draw_questions(rules_from_quiz(quiz), pool, rng), quiz, rng)
 
 
-def paper_for_join(quiz: Quiz, rng: random.Random) -> list[dict]:
+def paper_for_join(quiz: Quiz, rng: random.Random, bank_ids: list[int] | None = None, conn=None) -> list[dict]:
     """The sheet a joining person gets: 统一试卷 copies the stored paper (option counts refreshed
-    from the cached pool, in case a question's options were edited), 随机组卷 draws."""
-    bank_ids = [b.id for b in quiz.banks]
+    from the cached pool, in case a question's options were edited), 随机组卷 draws. `quiz` may be
+    the quiz as a join reads it (services/joins.py QuizMeta, with its `bank_ids`)."""
+    if bank_ids is None:
+        bank_ids = [b.id for b in quiz.banks]
     if quiz.paper_mode != "fixed" or quiz.paper is None:
-        return draw_paper(quiz, cached_pool(bank_ids), rng)
-    # attempts.join has re-read the quiz under a key-share lock (attempts.lock_quiz): other joins
-    # go on, while an edit of the paper, a close or an extension (FOR UPDATE) and this join wait
-    # for each other, so `quiz.paper` is the paper as it stands (module docstring)
+        return draw_paper(quiz, cached_pool(bank_ids, conn), rng)
+    # the join has read the quiz under a key-share lock (services/joins.py): other joins go on,
+    # while an edit of the paper, a close or an extension (FOR UPDATE) and this join wait for each
+    # other, so `quiz.paper` is the paper as it stands (module docstring)
     stored = quiz.paper
-    index = cached_index(bank_ids)
+    index = cached_index(bank_ids, conn)
     entries = []
     for entry in stored or []:
         row = index.get(entry["q"])

@@ -244,13 +244,22 @@ def get_quiz(quiz_id: int, *, actor: User | None, access: str = scope.MANAGE) ->
 
 
 
+def normalise_join_code(code: str | None) -> str:
+    """A join code as typed (any case, spaces around) → as stored."""
+    return (code or "").strip().upper()
+
+
+def unknown_join_code(code: str | None) -> NotFound:
+    return NotFound(_("No quiz has the join code “%(code)s”.", code=code))
+
+
 def quiz_by_code(code: str) -> Quiz:
     """The quiz people join with this code (never the hidden quiz behind a live contest: its phones
     join the contest, whose code is another)."""
-    quiz = db.session.execute(select(Quiz).where(Quiz.join_code == (code or "").strip().upper(),
+    quiz = db.session.execute(select(Quiz).where(Quiz.join_code == normalise_join_code(code),
                                                  Quiz.mode != "live")).scalar_one_or_none()
     if quiz is None:
-        raise NotFound(_("No quiz has the join code “%(code)s”.", code=code))
+        raise unknown_join_code(code)
     return quiz
 
 

@@ -8,6 +8,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select, update, func
 
+from quiz import events
 from quiz.errors import Conflict, Forbidden, Invalid, NotFound
 from quiz.extensions import db
 from quiz.models import Bank, Participant, Unit, User
@@ -45,9 +46,13 @@ def parse_headcount(raw: str) -> int | None:
                         out_of_range=_l("headcount “%(value)s” must be a whole number from 0 to 10,000,000"))
 
 
+def canonical_path(raw: str) -> str:
+    """A unit path as typed → as stored ('乔司街道 / 三角村社区' → '乔司街道/三角村社区')."""
+    return PATH_SEPARATOR.join(split_path(raw))
+
+
 def find_unit(path: str) -> Unit | None:
-    joined = PATH_SEPARATOR.join(split_path(path))
-    return db.session.execute(select(Unit).where(Unit.path == joined)).scalar_one_or_none()
+    return db.session.execute(select(Unit).where(Unit.path == canonical_path(path))).scalar_one_or_none()
 
 
 def get_unit(path: str) -> Unit:
@@ -166,6 +171,7 @@ def edit_unit(unit: Unit, *, name: str, headcount: int, actor: User | None, now:
         )
         unit.name = name
         unit.path = new
+        events.publish(events.UNITS, "changed", {"unit": unit.id})  # paths of its subtree changed (joins cache them)
     unit.headcount = headcount
     unit.updated_at = now
     db.session.flush()

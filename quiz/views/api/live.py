@@ -7,17 +7,16 @@ from flask import g, jsonify, request, url_for
 from flask_babel import gettext as _
 
 from quiz import live_push
-from quiz.config import Config
 from quiz.errors import QuizError
-from quiz.extensions import client_ip, db, limiter
+from quiz.extensions import client_ip, db
 from quiz.inputs import json_body
 from quiz.models.base import utcnow
 from quiz.services import attempts as attempt_service
 from quiz.services import guards
 from quiz.services import live as live_service
+from quiz.services import joins
 from quiz.urls import public_url
 from quiz.views.api.common import bp, token_required
-from quiz.views.api.sheets import join_key
 
 
 def _links(contest) -> dict:
@@ -76,11 +75,11 @@ def live_command(contest_id: int, command: str):
 
 
 @bp.post("/live/join/<code>")
-@limiter.limit(Config.JOIN_LIMIT, key_func=lambda: join_key("livejoin"))
-@limiter.limit(Config.JOIN_LIMIT_PER_ADDRESS, key_func=client_ip)
 def join_live(code: str):
     """{"name", "phone", "unit", "team_code", "code"} → {"player_id", "token", "sheet", "state"};
-    201 for a new player, 200 when the phone number rejoins (score and place kept)."""
+    201 for a new player, 200 when the phone number rejoins (score and place kept). Counted against
+    the join limits as a quiz join is (joins.count_join_request)."""
+    joins.count_join_request(request.get_json(silent=True), address=client_ip())
     body = json_body()
     contest = guards.live_for_code(code, address=client_ip())
     now = utcnow()

@@ -5,14 +5,14 @@ from __future__ import annotations
 from flask import current_app, jsonify, request
 from flask_babel import gettext as _
 
-from quiz.config import Config
 from quiz.errors import Invalid, QuizError
-from quiz.extensions import check_sheet_limit, client_ip, db, limiter
+from quiz.extensions import check_sheet_limit, client_ip, db
 from quiz.answer_lane import token_from_environ
+from quiz.join_lane import JOIN_LIMIT_COUNTED
 from quiz.inputs import json_body
 from quiz.models.base import utcnow
 from quiz.services import attempts as attempt_service
-from quiz.services import guards
+from quiz.services import joins
 from quiz.views.api.common import bp
 
 
@@ -20,30 +20,21 @@ def attempt_token_from_request() -> str | None:
     return token_from_environ(request.environ)
 
 
-def join_key(prefix: str = "join") -> str:
-    """The rate-limit key of a join: the client address and the phone number in the body."""
-    body = request.get_json(silent=True) or {}
-    phone = body.get("phone") if isinstance(body, dict) else None
-    return f"{prefix}:{client_ip()}:{str(phone)[:32]}"
-
-
 @bp.post("/join/<code>")
-@limiter.limit(Config.JOIN_LIMIT, key_func=join_key)
-@limiter.limit(Config.JOIN_LIMIT_PER_ADDRESS, key_func=client_ip)
 def join(code: str):
     """{"name", "phone", "unit", "code"} → the answer sheet (201 new, 200 resumed). "code" is the
-    personal access code, needed when the quiz's identity_check is "code"."""
+    personal access code, needed when the quiz's identity_check is "code".
+
+    Usually served by the join lane (quiz/join_lane.py) before reaching this view; both apply the
+    rules of services/joins.py. This transport serves the rest (cookies, a query string, a body the
+    lane does not read) and every join when the lane is off (JOIN_LANE = False)."""
+    if not request.environ.pop(JOIN_LIMIT_COUNTED, None):  # the lane counted it before falling back
+        joins.count_join_request(request.get_json(silent=True), address=client_ip())
     body = json_body()
-    quiz = guards.quiz_for_code(code, address=client_ip())
-    now = utcnow()
-    phone = str(body.get("phone") or "")
-    access_code = body.get("code", body.get("access_code"))
-    result = guards.guarded_join(phone, address=client_ip(), join=lambda: attempt_service.join(
-        quiz, name=str(body.get("name") or ""), phone=phone, unit_path=str(body["unit"]) if body.get("unit") else None,
-        now=now, access_code=str(access_code) if access_code else None))
-    payload = attempt_service.join_payload(result.attempt, new=not result.resumed)  # before the commit expires it
+    sheet = joins.join_by_code(code, body, address=client_ip(), now=utcnow())
+    payload = joins.payload(sheet)
     db.session.commit()
-    return jsonify(payload), (200 if result.resumed else 201)
+    return jsonify(payload), (200 if sheet.resumed else 201)
 
 
 @bp.get("/attempts/<int:attempt_id>")

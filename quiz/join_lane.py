@@ -1,0 +1,182 @@
+"""The join lane: a WSGI transport for API joins, in front of Flask.
+
+When a contest opens, thousands of phones post ``POST /api/v1/join/<code>`` within a minute. The
+join itself is a handful of statements (services/joins.py); run through Flask's request machinery
+(routing, the session, the locale selector, the limiter's decorator bookkeeping, jsonify) the
+framework cost about as much CPU again (docs/benchmarks.md "Joining"). This middleware serves
+that request without Flask, with the same service calls as the Flask view
+(quiz/views/api/sheets.py `join`): the join limits (`joins.count_join_request`), the guarded
+lookup and join (`joins.join_by_code`), the payload (`joins.payload`), the commit, and the same
+JSON, status and error bodies (quiz/errors.py `error_body`).
+
+It serves only a POST to /api/v1/join/<code> without a query string and without a session or
+remember-me cookie (the language and the account may come from those), whose body is a JSON
+object of known length. Everything else goes to the Flask view, and so does a request whose join
+failed unexpectedly (a database error): the view then does not count the join limits again.
+Errors the rules raise (an unknown code, details that do not match, a closed quiz, a limit) are
+answered here, in the language of ``X-Language`` or the default, as the view answers them.
+
+It sits inside ProxyFix (when PROXY_FIX_X_FOR is set), so the client's address is the real one.
+On SQLite the joins take turns at their write transaction (`SQLiteTurns`), rather than retrying in
+SQLite's busy handler, which sleeps up to 100 ms between tries; a new sheet's payload is built after
+the commit, outside that turn.
+``JOIN_LANE = False`` turns it off; it stays off when application-wide Flask-Limiter limits are
+configured (``RATELIMIT_DEFAULT`` / ``RATELIMIT_APPLICATION``), which only the Flask path checks.
+"""
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import logging
+import os
+import re
+import threading
+
+from flask import g
+from werkzeug.http import HTTP_STATUS_CODES
+
+from quiz.answer_lane import read_body
+from quiz.board_lane import cookieless_locale, has_session_cookie
+from quiz.models.base import utcnow
+
+log = logging.getLogger(__name__)
+
+JOIN_LIMIT_COUNTED = "quiz.join_limit_counted"  # environ flag: the lane already counted the join limits
+_PATH = re.compile(r"/api/v1/join/([A-Za-z0-9]{1,16})")
+
+
+class SQLiteTurns:
+    """SQLite has one writer at a time. Joins take turns here, the threads of a process on a lock
+    and the processes on an exclusive flock of a file beside the database, which wakes the next
+    one as soon as the last is done, instead of retrying in SQLite's busy handler, which sleeps up to
+    100 ms between tries (p99 of seconds when a crowd joins)."""
+
+    def __init__(self, uri: str):
+        from sqlalchemy.engine import make_url
+
+        database = make_url(uri).database
+        self.path = f"{database}.join-turns" if database and database != ":memory:" else None
+        self.lock = threading.Lock()
+        self.fd: int | None = None
+        self.pid = 0
+
+    def _file(self) -> int | None:
+        if self.path is None:
+            return None
+        if self.fd is None or self.pid != os.getpid():  # not inherited over a fork: one per process
+            self.fd, self.pid = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600), os.getpid()
+        return self.fd
+
+    def __enter__(self):
+        self.lock.acquire()
+        try:
+            fd = self._file()
+            if fd is not None:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+        except OSError:  # a read-only directory: the threads of this process still take turns
+            log.warning("join turns: cannot lock %s", self.path, exc_info=True)
+            self.path = None
+        return self
+
+    def __exit__(self, *exc) -> None:
+        try:
+            if self.fd is not None and self.path is not None:
+                fcntl.flock(self.fd, fcntl.LOCK_UN)
+        finally:
+            self.lock.release()
+
+
+def _status(code: int) -> str:
+    return f"{code} {HTTP_STATUS_CODES.get(code, 'UNKNOWN').upper()}"
+
+
+class JoinLane:
+    """WSGI middleware in front of the Flask app (create_app installs it)."""
+
+    def __init__(self, app, wsgi_app):
+        self.app = app
+        self.wsgi_app = wsgi_app
+        config = app.config
+        self.enabled = bool(config.get("JOIN_LANE", True)) and not (
+            config.get("RATELIMIT_DEFAULT") or config.get("RATELIMIT_APPLICATION"))
+        self.max_body = int(config["MAX_JSON_BYTES"])
+        self._engine = None
+        self.languages = config["LANGUAGES"]
+        self.default_locale = config["BABEL_DEFAULT_LOCALE"]
+        self.cookies = (config.get("SESSION_COOKIE_NAME", "session") + "=",
+                        config.get("REMEMBER_COOKIE_NAME", "remember_token") + "=")
+        uri = str(config.get("SQLALCHEMY_DATABASE_URI", ""))
+        self.writer = SQLiteTurns(uri) if uri.startswith("sqlite") else contextlib.nullcontext()
+
+    def __getattr__(self, name):
+        """Transparent: the wrapped app's attributes stay reachable."""
+        return getattr(self.wsgi_app, name)
+
+    def __call__(self, environ, start_response):
+        if self.enabled and environ.get("REQUEST_METHOD") == "POST":
+            match = _PATH.fullmatch(environ.get("PATH_INFO", ""))
+            if match:
+                served = self.serve(environ, match[1])
+                if served is not None:
+                    status, headers, body = served
+                    start_response(status, [("Content-Type", "application/json"),
+                                            ("Content-Length", str(len(body))), *headers])
+                    return [body]
+        return self.wsgi_app(environ, start_response)
+
+    def serve(self, environ, code: str) -> tuple[str, list, bytes] | None:
+        """(status, extra headers, body) of this join, or None to let Flask handle the request."""
+        if environ.get("QUERY_STRING") or has_session_cookie(environ, self.cookies):
+            return None
+        content_type = environ.get("CONTENT_TYPE", "").split(";", 1)[0].strip().lower()
+        if not (content_type == "application/json" or content_type.endswith("+json")):
+            return None  # the view explains what to send
+        raw = read_body(environ, self.max_body)
+        if raw is None:
+            return None
+        try:
+            body = self.app.json.loads(raw)  # quiz/inputs.py: depth, NUL, surrogates, finite numbers
+        except ValueError:
+            return None
+        if not isinstance(body, dict):
+            return None
+        from quiz.errors import QuizError, error_body
+        from quiz.services import joins
+
+        address = environ.get("REMOTE_ADDR") or "127.0.0.1"  # extensions.client_ip
+        with self.app.app_context():
+            g.locale_override = cookieless_locale("", environ, self.languages, self.default_locale)
+            try:
+                joins.count_join_request(body, address=address)
+                environ[JOIN_LIMIT_COUNTED] = True
+                # a connection of its own, not the ORM session: what a join needs is Core statements
+                with self.writer, self.engine.connect() as conn, conn.begin():
+                    sheet = joins.join_by_code(code, body, address=address, now=utcnow(), conn=conn)
+                    payload = joins.payload(sheet, conn=conn) if sheet.resumed else None  # saved answers
+                if payload is None:  # a new sheet (nothing saved yet): shown after the commit
+                    payload = joins.payload(sheet)
+            except QuizError as error:
+                headers = [("Retry-After", str(error.retry_after))] if getattr(error, "retry_after", None) else []
+                return (_status(error.status_code), headers,
+                        self.json(error_body(error.status_code, error.message, error.payload)))
+            except joins.NeedsSession:
+                return None  # an overdue sheet to grade first: the Flask view does it
+            except Exception:  # noqa: BLE001 - the Flask view tries again and reports it properly
+                log.warning("join lane failed for %s; falling back", code, exc_info=True)
+                return None
+            return _status(200 if sheet.resumed else 201), [], self.json(payload)
+
+    @property
+    def engine(self):
+        if self._engine is None:
+            from quiz.extensions import db
+
+            with self.app.app_context():
+                self._engine = db.engine
+        return self._engine
+
+    def json(self, value) -> bytes:
+        """The bytes jsonify() sends for `value` (compact unless the app is in debug mode)."""
+        provider = self.app.json
+        pretty = (provider.compact is None and self.app.debug) or provider.compact is False
+        return provider.dumps(value, **({"indent": 2} if pretty else {"separators": (",", ":")})).encode() + b"\n"

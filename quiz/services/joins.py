@@ -1,0 +1,625 @@
+"""Joining a quiz: who may join (the identity rules), the answer sheet a join starts or resumes,
+and what a phone gets back. The one set of rules every join goes through (docs/rules.md
+"Joining"; docs/deployment.md "Joining").
+
+- Identity (`identify`), as the quiz asks (Quiz.identity_check): "none" (name + phone; a new phone
+  creates a person in the chosen unit), "roster" (a person on the roster, with the roster's name),
+  "code" (as roster, plus the person's personal access code). Details that do not identify the
+  person raise IdentityMismatch with one message whatever did not match. A person's unit is never
+  changed by joining. A logged-in account joins as the person linked to it, and links itself to the
+  person it joins as when neither is linked yet.
+- The sheet (`join`): an open sheet of the same person is resumed (graded at its deadline first
+  when that has passed); otherwise a new sheet, if the quiz is open and attempts_allowed is not
+  used up: 统一试卷 copies the stored paper, 随机组卷 draws from the cached bank pool
+  (services/papers.py `paper_for_join`), then the shuffles.
+- The quiz row is read with a key-share lock (FOR KEY SHARE on PostgreSQL; SQLite serialises
+  writers): a join either finishes before a close, an extension or a paper edit takes its cut, or
+  sees its result (services/attempts.py `lock_quiz`).
+- What the phone gets (`payload`): the sheet's id and token, its deadline, the questions as shown
+  (services/attempts.py `question_view`, in the sheet's option order) and the saved answers.
+
+Two transports use these rules: the Flask views (the API's POST /api/v1/join/<code>; the web join
+page and every other caller through attempts.join, which returns ORM objects) and the join lane
+(quiz/join_lane.py), a WSGI handler in front of Flask for the API join without cookies.
+
+Why it is fast (docs/benchmarks.md "Joining"): the statements are Core statements on the request's
+connection, not ORM object loading; a new person costs the quiz row, the person lookup (with their
+open sheet and sheet count in the same statement), the unit lookup, one INSERT … RETURNING per row
+(ON CONFLICT DO NOTHING instead of savepoints: a concurrent duplicate is re-read) and the commit.
+The quiz's banks and audience units (fixed when it is created) are cached per process, and so are
+the questions as shown, per language and option order, dropped with the bank pools on every
+`banks` event (quiz/events.py), so the payload needs no question query in the steady state.
+"""
+from __future__ import annotations
+
+import random
+import secrets
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from flask import current_app
+from flask_babel import get_locale
+from flask_babel import gettext as _
+from flask_babel import ngettext
+from sqlalchemy import and_, bindparam, func, select, text
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.util import identity_key
+
+from quiz import events
+from quiz.errors import Conflict, Forbidden, IdentityMismatch, Invalid, TooManyAttempts
+from quiz.extensions import db
+from quiz.models import Answer, Attempt, Participant, Question, Quiz, Unit, quiz_bank, quiz_unit
+from quiz.models.units import path_within
+from quiz.questions import get_type
+from quiz.services import answers, guards
+from quiz.services.papers import paper_for_join, pool_entry_trusted
+from quiz.services.people import access_code_matches, normalise_access_code, normalise_name, normalise_phone
+from quiz.services.units import canonical_path
+
+_Q, _P, _U, _A = Quiz.__table__, Participant.__table__, Unit.__table__, Attempt.__table__
+
+
+# ---------------------------------------------------------------- the quiz as a join reads it
+@dataclass
+class Person:
+    id: int
+    name: str
+    unit_id: int
+    user_id: int | None
+    on_roster: bool
+    access_code: str | None
+    unit_path: str
+    used: int = 0  # sheets of this quiz so far
+    sheet: "Sheet | None" = None  # the open sheet of this quiz
+
+
+@dataclass(frozen=True)
+class QuizMeta:
+    """The quiz row as read under the join's key-share lock, with its banks and audience (the
+    units' paths), and what the same statement found for the join: the person with `person_key`
+    (("phone", …) or ("user", …)) and the unit at `unit_path`. Its rules are Quiz's own
+    (is_open, is_practice …), so it stands in for the ORM object in papers.paper_for_join and
+    wherever a join asks the quiz something."""
+
+    id: int
+    created_at: datetime
+    title: str
+    mode: str
+    join_code: str
+    opens_at: datetime | None
+    closes_at: datetime | None
+    duration_seconds: int | None
+    roster_only: bool
+    access_code_required: bool
+    attempts_allowed: int
+    shuffle_questions: bool
+    shuffle_options: bool
+    paper_mode: str
+    paper: list | None
+    rules: list
+    bank_ids: tuple[int, ...] = ()
+    audience: tuple[str, ...] = ()
+    person_key: tuple | None = None
+    person: Person | None = None
+    unit_path: str | None = None
+    unit_id: int | None = None
+
+    is_open = Quiz.is_open
+    is_practice = Quiz.is_practice
+    is_live = Quiz.is_live
+    identity_check = Quiz.identity_check
+
+
+_QUIZ_NAMES = ("id", "created_at", "title", "mode", "join_code", "opens_at", "closes_at", "duration_seconds",
+               "roster_only", "access_code_required", "attempts_allowed", "shuffle_questions", "shuffle_options",
+               "paper_mode", "paper", "rules")
+_OPEN = _A.alias("open_sheet")
+_PERSON_UNIT = _U.alias("person_unit")
+_PERSON_COLUMNS = (_P.c.id, _P.c.name, _P.c.unit_id, _P.c.user_id, _P.c.on_roster, _P.c.access_code,
+                   _PERSON_UNIT.c.path, _OPEN.c.id, _OPEN.c.number, _OPEN.c.nonce, _OPEN.c.paper, _OPEN.c.deadline)
+_PERSON_LABELS = ("p_id", "p_name", "p_unit_id", "p_user_id", "p_on_roster", "p_access_code", "p_unit_path",
+                  "s_id", "s_number", "s_nonce", "s_paper", "s_deadline")
+_BANK_IDS = select(quiz_bank.c.bank_id).where(quiz_bank.c.quiz_id == bindparam("quiz")).order_by(quiz_bank.c.bank_id)
+_AUDIENCE = select(_U.c.path).join(quiz_unit, quiz_unit.c.unit_id == _U.c.id).where(
+    quiz_unit.c.quiz_id == bindparam("quiz")).order_by(_U.c.path)
+_UNIT_BY_PATH = select(_U.c.id).where(_U.c.path == bindparam("path"))
+_LOOKUPS: dict[tuple[bool, str, bool], object] = {}
+
+
+def _lookup(by_code: bool, person: str, lock: bool):
+    """One statement: the quiz (by join code or id; FOR KEY SHARE OF quiz on PostgreSQL), the
+    person by phone or account with their unit, open sheet of this quiz and number of sheets, and
+    the id of the unit at :path. The person and unit columns are NULL when there is none."""
+    key = (by_code, person, lock)
+    stmt = _LOOKUPS.get(key)
+    if stmt is None:
+        match = _P.c.phone == bindparam("phone") if person == "phone" else _P.c.user_id == bindparam("user")
+        used = select(func.count(_A.c.id)).where(_A.c.quiz_id == _Q.c.id, _A.c.participant_id == _P.c.id)
+        stmt = (select(*[_Q.c[name] for name in _QUIZ_NAMES],
+                       *[column.label(label) for column, label in zip(_PERSON_COLUMNS, _PERSON_LABELS)],
+                       used.scalar_subquery().label("p_used"),
+                       _UNIT_BY_PATH.scalar_subquery().label("unit_id"))
+                .select_from(_Q.outerjoin(_P, match).outerjoin(_PERSON_UNIT, _PERSON_UNIT.c.id == _P.c.unit_id)
+                             .outerjoin(_OPEN, and_(_OPEN.c.quiz_id == _Q.c.id, _OPEN.c.open_slot == _P.c.id)))
+                .where((_Q.c.join_code if by_code else _Q.c.id) == bindparam("key")))
+        if by_code:  # never the hidden quiz behind a live contest (quizzes.quiz_by_code)
+            stmt = stmt.where(_Q.c.mode != "live")
+        if lock:
+            stmt = stmt.with_for_update(read=True, key_share=True, of=_Q)
+        stmt = _LOOKUPS[key] = stmt
+    return stmt
+
+
+class _Cache:
+    """One app's join caches: the quizzes' banks (never changed after the quiz is created; keyed
+    by id and creation time), their audience units' paths (units can be renamed: dropped on
+    `units` events), and the questions as shown (dropped on `banks` events)."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.banks: dict[tuple[int, datetime], tuple[int, ...]] = {}
+        self.audience: dict[tuple[int, datetime], tuple[float, int | None, tuple[str, ...]]] = {}
+        self.questions: dict[int, Question] = {}  # detached snapshots
+        self.views: dict[tuple[str, int, tuple[int, ...] | None], dict] = {}
+        self.loaded = time.monotonic()
+        self.epoch: int | None = None
+        self.generation = 0
+
+
+MAX_VIEWS = 50_000  # questions as shown kept per process (per language and option order)
+
+
+def _cache() -> _Cache:
+    cache = current_app.extensions.get("joins")
+    if cache is None:
+        cache = current_app.extensions.setdefault("joins", _Cache())
+    return cache
+
+
+def _drop_questions(cache: _Cache, epoch: int | None = None) -> None:
+    with cache.lock:
+        cache.questions = {}
+        cache.views = {}
+        cache.loaded = time.monotonic()
+        cache.epoch = epoch
+        cache.generation += 1
+
+
+def _on_banks_event(event) -> None:
+    """A question changed somewhere (or events may have been missed): drop the questions as shown,
+    like the bank pools (services/papers.py)."""
+    _drop_questions(_cache())
+
+
+def _on_units_event(event) -> None:
+    """A unit was renamed, moved or deleted somewhere (or events may have been missed): read the
+    audiences' paths again."""
+    _cache().audience.clear()
+
+
+events.subscribe(events.BANKS, _on_banks_event)
+events.subscribe(events.UNITS, _on_units_event)
+
+
+def _audience(conn, quiz_id: int, key: tuple[int, datetime]) -> tuple[str, ...]:
+    cache = _cache()
+    hub = events.get_hub()
+    hit = cache.audience.get(key)
+    if hit is not None and pool_entry_trusted(hit[0], hit[1], hub):
+        return hit[2]
+    loaded, epoch = time.monotonic(), hub.epoch() if hub.shared() else None
+    paths = tuple(conn.execute(_AUDIENCE, {"quiz": quiz_id}).scalars())
+    cache.audience[key] = (loaded, epoch, paths)
+    return paths
+
+
+def _quiz_meta(row, conn, person_key: tuple | None = None, unit_path: str | None = None) -> QuizMeta:
+    cache = _cache()
+    key = (row.id, row.created_at)
+    bank_ids = cache.banks.get(key)
+    if bank_ids is None:
+        bank_ids = cache.banks[key] = tuple(conn.execute(_BANK_IDS, {"quiz": row.id}).scalars())
+    mapping = row._mapping
+    person = None
+    if person_key is not None and mapping["p_id"] is not None:
+        person = Person(mapping["p_id"], mapping["p_name"], mapping["p_unit_id"], mapping["p_user_id"],
+                        mapping["p_on_roster"], mapping["p_access_code"], mapping["p_unit_path"],
+                        mapping["p_used"] or 0)
+        if mapping["s_id"] is not None:
+            person.sheet = Sheet(mapping["s_id"], row.id, person.id, mapping["s_number"], mapping["s_nonce"],
+                                 mapping["s_paper"], mapping["s_deadline"], resumed=True, unit_path=person.unit_path)
+    return QuizMeta(**{name: mapping[name] for name in _QUIZ_NAMES}, bank_ids=bank_ids,
+                    audience=_audience(conn, row.id, key), person_key=person_key, person=person,
+                    unit_path=unit_path, unit_id=mapping["unit_id"] if unit_path is not None else None)
+
+
+def _connection(conn=None):
+    """The connection a join runs on: `conn` (the join lane's own), else the request's session's."""
+    return conn if conn is not None else db.session.connection()
+
+
+class NeedsSession(Exception):
+    """This join must grade the person's overdue sheet (ORM, events), which a bare connection
+    (the join lane's) does not do: the Flask view serves it."""
+
+
+def _keys(phone: str | None, user_id: int | None, unit_path: str | None) -> tuple[tuple | None, dict, str | None]:
+    """What the lookup statement can find for identify(): the person (by account when a logged-in
+    account joins without a unit, as identify asks first, else by phone) and the unit. Details
+    that do not normalise find nothing here; identify() names them in its own order."""
+    if user_id is not None and unit_path is None:
+        return ("user", user_id), {"user": user_id}, None
+    try:
+        phone_key = normalise_phone(phone) if phone else None
+    except Invalid:
+        phone_key = None
+    try:
+        path = canonical_path(unit_path) if unit_path else None
+    except Invalid:
+        path = None
+    return ("phone", phone_key), {"phone": phone_key, "path": path}, path
+
+
+def read_quiz(quiz_id: int, *, lock: bool = True, conn=None, phone: str | None = None,
+              user_id: int | None = None, unit_path: str | None = None) -> QuizMeta:
+    """The quiz as a join sees it, read under the key-share lock (module docstring), with the
+    person and unit the join names; without `lock` for identify() alone (a live contest's join)."""
+    conn = _connection(conn)
+    person_key, params, path = _keys(phone, user_id, unit_path)
+    row = conn.execute(_lookup(False, person_key[0], lock), {"key": quiz_id, "path": None, **params}).one()
+    return _quiz_meta(row, conn, person_key, path)
+
+
+def find_quiz(code: str, *, conn=None, phone: str | None = None, user_id: int | None = None,
+              unit_path: str | None = None) -> QuizMeta:
+    """The quiz with this join code, read under the key-share lock, with the person and unit the
+    join names (read_quiz); NotFound as quizzes.quiz_by_code says it."""
+    from quiz.services.quizzes import normalise_join_code, unknown_join_code
+
+    conn = _connection(conn)
+    person_key, params, path = _keys(phone, user_id, unit_path)
+    row = conn.execute(_lookup(True, person_key[0], True),
+                       {"key": normalise_join_code(code), "path": None, **params}).first()
+    if row is None:
+        raise unknown_join_code(code)
+    return _quiz_meta(row, conn, person_key, path)
+
+
+# ---------------------------------------------------------------- the person
+_PERSON = (select(*[column.label(label) for column, label in zip(_PERSON_COLUMNS, _PERSON_LABELS)],
+                  select(func.count(_A.c.id)).where(_A.c.quiz_id == bindparam("quiz"), _A.c.participant_id == _P.c.id)
+                  .scalar_subquery().label("p_used"))
+           .select_from(_P.join(_PERSON_UNIT, _PERSON_UNIT.c.id == _P.c.unit_id)
+                        .outerjoin(_OPEN, and_(_OPEN.c.quiz_id == bindparam("quiz"), _OPEN.c.open_slot == _P.c.id))))
+_PERSON_BY_PHONE = _PERSON.where(_P.c.phone == bindparam("phone"))
+_PERSON_BY_USER = _PERSON.where(_P.c.user_id == bindparam("user"))
+_PERSON_BY_ID = _PERSON.where(_P.c.id == bindparam("id"))
+_LINKED = select(_P.c.id).where(_P.c.user_id == bindparam("user"))
+
+
+def _person(conn, quiz: QuizMeta, *, fresh: bool = False, **key) -> Person | None:
+    """The person by phone, account or id, as the lookup statement found them unless `fresh`
+    (or it did not look for them)."""
+    name, value = next(iter(key.items()))
+    if quiz.person_key == (name, value) and not fresh:
+        return quiz.person
+    stmt = {"phone": _PERSON_BY_PHONE, "user": _PERSON_BY_USER, "id": _PERSON_BY_ID}[name]
+    row = conn.execute(stmt, {"quiz": quiz.id, **key}).first()
+    if row is None:
+        return None
+    person = Person(row.p_id, row.p_name, row.p_unit_id, row.p_user_id, row.p_on_roster, row.p_access_code,
+                    row.p_unit_path, row.p_used or 0)
+    if row.s_id is not None:
+        person.sheet = Sheet(row.s_id, quiz.id, row.p_id, row.s_number, row.s_nonce, row.s_paper, row.s_deadline,
+                             resumed=True, unit_path=row.p_unit_path)
+    return person
+
+
+def _unit_id(conn, quiz: QuizMeta, path: str) -> int | None:
+    if quiz.unit_path == path:
+        return quiz.unit_id
+    return conn.execute(_UNIT_BY_PATH, {"path": path}).scalar()
+
+
+def _in_audience(quiz: QuizMeta, unit_path: str) -> bool:
+    return not quiz.audience or any(path_within(unit_path, path) for path in quiz.audience)
+
+
+_INSERTS: dict[tuple[str, tuple[str, ...]], object] = {}
+
+
+def _inserted_id(conn, table, values: dict) -> int | None:
+    """INSERT … ON CONFLICT DO NOTHING RETURNING id (SQLite and PostgreSQL alike): a concurrent
+    duplicate returns no row. The column defaults that are plain values are filled in; the
+    statement is a typed text() because SQLAlchemy does not cache the dialects' ON CONFLICT
+    constructs (it would compile the INSERT on every join)."""
+    values = {**{c.key: c.default.arg for c in table.c if c.default is not None and c.default.is_scalar}, **values}
+    key = (table.name, tuple(values))
+    stmt = _INSERTS.get(key)
+    if stmt is None:
+        columns = list(values)
+        stmt = _INSERTS[key] = text(
+            f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join(':' + c for c in columns)}) "
+            "ON CONFLICT DO NOTHING RETURNING id").bindparams(
+            *[bindparam(c, type_=table.c[c].type) for c in columns]).columns(table.c.id)
+    return conn.execute(stmt, values).scalar()
+
+
+def _expire(model, ident: int) -> None:
+    """An object of the request's session changed by a Core statement is read again when used."""
+    obj = db.session.identity_map.get(identity_key(model, ident))
+    if obj is not None:
+        db.session.expire(obj)
+
+
+def _link(conn, person: Person, user_id: int) -> None:
+    """A logged-in account joining links itself to this person, unless either is linked already."""
+    if person.user_id is None and conn.execute(_LINKED, {"user": user_id}).first() is None:
+        conn.execute(_P.update().where(_P.c.id == person.id, _P.c.user_id.is_(None)).values(user_id=user_id))
+        person.user_id = user_id
+        _expire(Participant, person.id)
+
+
+def identify(quiz: QuizMeta, *, name: str, phone: str, unit_path: str | None, user_id: int | None,
+             now: datetime, access_code: str | None = None, conn=None) -> Person:
+    """The participant joining, checked as the quiz asks (module docstring). Their open sheet of
+    this quiz and the number of their sheets come with them."""
+    conn = _connection(conn)
+    if user_id is not None and unit_path is None:  # a logged-in account linked to a person: no code needed
+        person = _person(conn, quiz, user=user_id)
+        if person is not None:
+            if quiz.roster_only and not person.on_roster:
+                raise Forbidden(_("This quiz is only for the people on its roster; please contact the organiser."))
+            if not _in_audience(quiz, person.unit_path):
+                raise Forbidden(_("This quiz is not open to your unit."))
+            return person
+    name = normalise_name(name)
+    phone = normalise_phone(phone)
+    person = _person(conn, quiz, phone=phone)
+    if quiz.access_code_required and not normalise_access_code(access_code):
+        raise Invalid(_("access code: enter the personal access code the organiser gave you."))
+    if quiz.roster_only:
+        matches = person is not None and person.on_roster and person.name == name
+        if quiz.access_code_required:
+            matches = matches and access_code_matches(person, access_code)
+            if not matches:
+                raise IdentityMismatch(_("The name, phone number and access code do not match this quiz's "
+                                         "roster; please check them or contact the organiser."))
+        elif not matches:
+            raise IdentityMismatch(_("The name and phone number do not match this quiz's roster; please check "
+                                     "them or contact the organiser."))
+    elif person is not None and person.name != name:
+        raise IdentityMismatch(_("The name and phone number do not match; please check them or contact "
+                                 "the organiser."))
+    if person is not None:
+        if not _in_audience(quiz, person.unit_path):
+            raise Forbidden(_("This quiz is not open to your registered unit “%(unit)s”; if you have moved, "
+                              "please ask the organiser to update your details.", unit=person.unit_path))
+    else:
+        path = canonical_path(unit_path) if unit_path else None
+        unit_id = _unit_id(conn, quiz, path) if path else None
+        if unit_id is None:
+            raise Invalid(_("unit: choose your unit from the list."))
+        if not _in_audience(quiz, path):
+            raise Forbidden(_("This quiz is not open to “%(unit)s”.", unit=path))
+        # an account already linked to another person (joined before with another phone) stays so
+        link = user_id is not None and conn.execute(_LINKED, {"user": user_id}).first() is None
+        person_id = _inserted_id(conn, _P, {
+            "name": name, "phone": phone, "unit_id": unit_id, "on_roster": False, "created_at": now,
+            "updated_at": now, "user_id": user_id if link else None, "access_code": None})
+        if person_id is None:  # the same phone joined at the same moment
+            person = _person(conn, quiz, phone=phone, fresh=True)
+            if person is None:  # pragma: no cover - the conflict was on the account link
+                raise RuntimeError("a concurrent join took this account")
+            if person.name != name:
+                raise IdentityMismatch(_("The name and phone number do not match; please check them or "
+                                         "contact the organiser."))
+        else:
+            return Person(person_id, name, unit_id, user_id if link else None, False, None, path)
+    if user_id is not None:
+        _link(conn, person, user_id)
+    return person
+
+
+# ---------------------------------------------------------------- the sheet
+@dataclass
+class Sheet:
+    """An answer sheet as a join starts or resumes it."""
+
+    id: int
+    quiz_id: int
+    participant_id: int
+    number: int
+    nonce: str
+    paper: list[dict]
+    deadline: datetime | None
+    resumed: bool
+    unit_path: str = ""  # the person's registered unit
+
+    @classmethod
+    def of(cls, attempt: Attempt, *, resumed: bool = True) -> "Sheet":
+        return cls(attempt.id, attempt.quiz_id, attempt.participant_id, attempt.number, attempt.nonce,
+                   attempt.paper, attempt.deadline, resumed)
+
+    def token(self, secret_key: str | None = None) -> str:
+        return answers.sheet_token(self.id, self.nonce, secret_key or current_app.config["SECRET_KEY"])
+
+
+def join(quiz: QuizMeta, *, name: str = "", phone: str = "", unit_path: str | None = None,
+         user_id: int | None = None, now: datetime, rng: random.Random | None = None,
+         access_code: str | None = None, conn=None) -> Sheet:
+    """Start an answer sheet, or resume the open one (same person, before its deadline). `quiz`
+    comes from read_quiz/find_quiz in the same transaction (it holds the key-share lock). On a
+    bare connection (`conn`: the join lane's), an overdue open sheet raises NeedsSession."""
+    bare = conn is not None
+    conn = _connection(conn)
+    if quiz.opens_at is not None and now < quiz.opens_at:
+        raise Conflict(_("This quiz has not opened yet."))
+    person = identify(quiz, name=name, phone=phone, unit_path=unit_path, user_id=user_id, now=now,
+                      access_code=access_code, conn=conn)
+    if person.sheet is not None:
+        if person.sheet.deadline is not None and now > person.sheet.deadline:
+            if bare:
+                raise NeedsSession(person.sheet.id)
+            from quiz.services.attempts import grade_attempt
+
+            grade_attempt(db.session.get(Attempt, person.sheet.id), at=person.sheet.deadline, auto=True)
+        else:
+            return person.sheet
+    if not quiz.is_open(now):
+        raise Conflict(_("This quiz is closed."))
+    used = person.used
+    if quiz.attempts_allowed and used >= quiz.attempts_allowed:
+        raise Conflict(ngettext("You have already used your %(num)d attempt for this quiz.",
+                                "You have used all %(num)d attempts for this quiz.", quiz.attempts_allowed))
+    paper = paper_for_join(quiz, rng or random.Random(secrets.randbits(64)),  # 统一试卷: a copy; 随机组卷: a draw
+                           bank_ids=list(quiz.bank_ids), conn=conn)
+    deadline = None
+    if quiz.duration_seconds and not quiz.is_practice:
+        deadline = now + timedelta(seconds=quiz.duration_seconds)
+        if quiz.closes_at is not None:
+            deadline = min(deadline, quiz.closes_at)
+    nonce = secrets.token_hex(16)
+    sheet_id = _inserted_id(conn, _A, {
+        "quiz_id": quiz.id, "participant_id": person.id, "number": used + 1, "nonce": nonce, "status": "open",
+        "open_slot": person.id, "paper": paper, "started_at": now, "deadline": deadline,
+        "max_score": round(sum(e["points"] for e in paper), 4), "question_count": len(paper)})
+    if sheet_id is None:  # a concurrent join created it first: resume that one
+        again = _person(conn, quiz, id=person.id)
+        if again is None or again.sheet is None:  # pragma: no cover - as an IntegrityError before
+            raise RuntimeError("a concurrent join's sheet is no longer open")
+        return again.sheet
+    return Sheet(sheet_id, quiz.id, person.id, used + 1, nonce, paper, deadline, resumed=False,
+                 unit_path=person.unit_path)
+
+
+# ---------------------------------------------------------------- the API join, for both transports
+def details(body: dict) -> dict:
+    """The join details of an API body ({"name", "phone", "unit", "code"}; "code" is the personal
+    access code, also accepted as "access_code") as join() takes them."""
+    access_code = body.get("code", body.get("access_code"))
+    return {"name": str(body.get("name") or ""), "phone": str(body.get("phone") or ""),
+            "unit_path": str(body["unit"]) if body.get("unit") else None,
+            "access_code": str(access_code) if access_code else None}
+
+
+def limit_key_phone(body) -> str:
+    """The phone part of the per-person join limit's key, as sent (not normalised)."""
+    phone = body.get("phone") if isinstance(body, dict) else None
+    return str(phone)[:32]
+
+
+def count_join_request(body, *, address: str) -> None:
+    """Count one API join against JOIN_LIMIT (per address and phone as sent) and
+    JOIN_LIMIT_PER_ADDRESS, in Flask-Limiter's storage (shared with Redis); over either, 429 with
+    Retry-After. A storage outage lets the join through (guards.wait_seconds)."""
+    for setting, key in (("JOIN_LIMIT", f"join:{address}:{limit_key_phone(body)}"),
+                         ("JOIN_LIMIT_PER_ADDRESS", address)):
+        wait = guards.hit_limit(setting, key)
+        if wait:
+            raise TooManyAttempts(_("Too many requests; please wait a moment and try again."), retry_after=wait)
+
+
+def join_by_code(code: str, body: dict, *, address: str, now: datetime,
+                 rng: random.Random | None = None, conn=None) -> Sheet:
+    """POST /api/v1/join/<code>: the quiz by its code (guessing guarded), then join() guarded
+    (details that do not match are counted against the address and the phone)."""
+    fields = details(body)
+    quiz = guards.guarded_lookup(lambda c: find_quiz(c, conn=conn, phone=fields["phone"],
+                                                     unit_path=fields["unit_path"]), code, address=address)
+    return guards.guarded_join(fields["phone"], address=address, address_checked=True,
+                               join=lambda: join(quiz, now=now, rng=rng, conn=conn, **fields))
+
+
+# ---------------------------------------------------------------- what a phone gets
+def payload(sheet: Sheet, *, conn=None) -> dict:
+    """What a phone gets on joining or resuming: the token, the deadline, the questions as shown
+    and the saved answers (none on a new sheet: nothing to read)."""
+    return {
+        "attempt_id": sheet.id,
+        "token": sheet.token(),
+        "deadline": sheet.deadline.isoformat() if sheet.deadline else None,
+        "questions": paper_views(sheet.paper, conn=conn),
+        "answers": saved_answers(sheet.id, sheet.paper, conn=conn) if sheet.resumed else {},
+    }
+
+
+def _cache_checked() -> _Cache:
+    """The cache, emptied first when it can no longer be trusted (the bank pools' rule)."""
+    cache = _cache()
+    hub = events.get_hub()
+    if not pool_entry_trusted(cache.loaded, cache.epoch, hub):
+        _drop_questions(cache, hub.epoch() if hub.shared() else None)
+    return cache
+
+
+def questions(ids, *, conn=None) -> dict[int, Question]:
+    """Detached snapshots of these questions, cached until a bank changes (one query for the ones
+    not cached yet). They are read, never changed."""
+    cache = _cache_checked()
+    found = {qid: cache.questions[qid] for qid in ids if qid in cache.questions}
+    missing = [qid for qid in ids if qid not in found]
+    if missing:
+        generation = cache.generation
+        # a session of its own on the request's connection: the snapshots stay out of the request's
+        # session (whose objects they would otherwise be, and expire on its commit)
+        with Session(bind=_connection(conn)) as side:
+            loaded = side.execute(select(Question).where(Question.id.in_(missing))).scalars().all()
+            side.expunge_all()
+        with cache.lock:
+            if cache.generation == generation:
+                for question in loaded:
+                    cache.questions[question.id] = question
+        found.update((q.id, q) for q in loaded)
+    return found
+
+
+def paper_views(paper: list[dict], *, conn=None) -> list[dict]:
+    """The questions of a paper as shown (attempts.question_view, in each entry's option order),
+    with their points; from the cache when this question was shown in this order before."""
+    from quiz.services.attempts import question_view
+
+    cache = _cache_checked()
+    locale = str(get_locale())
+    views = cache.views
+    out, missing = [], []
+    for entry in paper:
+        order = entry.get("order")
+        view = views.get((locale, entry["q"], tuple(order) if order else None))
+        if view is None:
+            missing.append(entry)
+        out.append(view)
+    if missing:
+        found = questions([e["q"] for e in missing], conn=conn)
+        generation = cache.generation
+        fresh = {}
+        for index, entry in enumerate(paper):
+            if out[index] is None:
+                order = entry.get("order")
+                out[index] = fresh[(locale, entry["q"], tuple(order) if order else None)] = question_view(
+                    found[entry["q"]], order)
+        with cache.lock:
+            if cache.generation == generation:
+                if len(views) + len(fresh) > MAX_VIEWS:
+                    views.clear()
+                views.update(fresh)
+    return [{**view, "points": entry["points"]} for view, entry in zip(out, paper)]
+
+
+_SAVED = select(Answer.__table__.c.question_id, Answer.__table__.c.response).where(
+    Answer.__table__.c.attempt_id == bindparam("sheet"))
+
+
+def saved_answers(sheet_id: int, paper: list[dict], *, conn=None) -> dict[str, object]:
+    """The sheet's saved answers as the client sent them ({question id: response})."""
+    rows = _connection(conn).execute(_SAVED, {"sheet": sheet_id}).all()
+    if not rows:
+        return {}
+    entries = {e["q"]: e for e in paper}
+    missing = [q for q in entries if "t" not in entries[q]]  # papers drawn before types were recorded
+    kinds = {qid: q.type for qid, q in questions(missing, conn=conn).items()} if missing else {}
+    return {str(qid): get_type(entries[qid].get("t") or kinds[qid]).for_client(resp, entries[qid]["order"])
+            for qid, resp in rows}
+
