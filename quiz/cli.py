@@ -315,6 +315,8 @@ def bank_export(name: str, output: str, include_retired: bool, sheet_format: str
     from quiz.services.banks import export_bank_file, get_bank
 
     zipped = Path(output).suffix.lower() == ".zip"
+    if not zipped and Path(output).suffix.lower() not in (".csv", ".xlsx"):
+        raise click.BadParameter(_("the output file must end in .csv, .xlsx or .zip"), param_hint="-o")
     fmt = sheet_format if zipped else _output_format(output)
     try:
         exported = export_bank_file(get_bank(name, actor=None), fmt, include_retired=include_retired,
