@@ -3,10 +3,12 @@ PostgreSQL when TEST_DATABASE_URL is set), and every test starts from empty tabl
 from __future__ import annotations
 
 import os
+import time
 from datetime import datetime, timezone
 
 import pytest
 from sqlalchemy import create_engine, text
+from sqlalchemy.exc import OperationalError
 
 from quiz import create_app, normalise_database_url
 from quiz.extensions import db
@@ -76,7 +78,17 @@ def _empty_tables() -> None:
     tables = [t for t in db.metadata.sorted_tables if not t.info.get("reference_data")]  # question_type stays
     if db.engine.dialect.name == "postgresql":
         names = ", ".join(f'"{t.name}"' for t in tables)
-        db.session.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        # a browser test's server may still be finishing a request (a push stream building its
+        # last state) while the tables are emptied: a deadlock there is retried, not a failure
+        for attempt in range(10):
+            try:
+                db.session.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+                break
+            except OperationalError:
+                db.session.rollback()
+                if attempt == 9:
+                    raise
+                time.sleep(0.2)
     else:
         unit = db.metadata.tables["unit"]
         for table in reversed(tables):
