@@ -419,6 +419,11 @@ def demo_command(host: str, port: int, no_serve: bool) -> None:
     click.echo(_("Open %(url)s/ in a browser; press Ctrl+C to stop.", url=base))
     from werkzeug.serving import run_simple
 
+    # the links above read the sample objects again, which began a transaction; on SQLite every
+    # transaction takes the write lock (BEGIN IMMEDIATE), so end it before serving
+    db.session.rollback()
+    db.session.remove()
+
     _start_overdue_timer(app)  # the demo is one process: it runs `quiz close-overdue` itself
     # app.run() is a no-op inside a `flask` CLI command, so serve with Werkzeug directly.
     run_simple(host, port, app, use_reloader=False, use_debugger=False, threaded=True)
