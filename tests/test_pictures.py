@@ -558,6 +558,11 @@ def test_question_view_join_payload_and_results_carry_the_image(client, app, tre
     assert sum(1 for i in images if i) == 3  # the sheet (static/sheet.js) gets each picture's URL
     for url in filter(None, images):
         assert client.get(url).status_code == 200
+    # the API join (served by the join lane) gives the same URLs
+    joined = client.post(f"/api/v1/join/{code}", json={"name": "李四", "phone": "13800138001",
+                                                       "unit": "乔司街道/三角村社区"})
+    assert joined.status_code == 201, joined.get_json()
+    assert sorted(filter(None, (q.get("image") for q in joined.get_json()["questions"]))) == sorted(filter(None, images))
     # after submitting, the result page shows the pictures next to the answers
     attempt_id = payload["attempt_id"]
     assert client.post(f"/api/v1/attempts/{attempt_id}/submit",
