@@ -42,15 +42,22 @@ def _limit(setting: str):
 
 def wait_seconds(setting: str, *key: str) -> int:
     """Seconds until the failures counted under `key` fall below the limit; 0 when not over it."""
+    return _wait(setting, key, count=False)
+
+
+def _wait(setting: str, key: tuple[str, ...], *, count: bool) -> int:
+    """Test (or, with `count`, hit) the limit `setting` under `key`: the seconds to wait when over
+    it, else 0 (also when the limit store is down: let people in)."""
     if not limiter.enabled:
         return 0
     item = _limit(setting)
     try:
-        if limiter.limiter.test(item, setting, *key):
+        if (limiter.limiter.hit if count else limiter.limiter.test)(item, setting, *key):
             return 0
         reset = limiter.limiter.get_window_stats(item, setting, *key).reset_time
     except Exception:  # noqa: BLE001 - the limit store is down: let people in
-        log.warning("rate-limit storage unavailable; %s not checked", setting, exc_info=True)
+        log.warning("rate-limit storage unavailable; %s not %s", setting, "counted" if count else "checked",
+                    exc_info=True)
         return 0
     return max(1, math.ceil(reset - time.time()))
 
@@ -77,17 +84,7 @@ def clear_failures(setting: str, *key: str) -> None:
 def hit_limit(setting: str, *key: str) -> int:
     """Count one request under `key` against the limit `setting`; the seconds to wait when that
     went over it, else 0 (also when the limit store is down: let people in)."""
-    if not limiter.enabled:
-        return 0
-    item = _limit(setting)
-    try:
-        if limiter.limiter.hit(item, setting, *key):
-            return 0
-        reset = limiter.limiter.get_window_stats(item, setting, *key).reset_time
-    except Exception:  # noqa: BLE001 - the limit store is down: let people in
-        log.warning("rate-limit storage unavailable; %s not counted", setting, exc_info=True)
-        return 0
-    return max(1, math.ceil(reset - time.time()))
+    return _wait(setting, key, count=True)
 
 
 def _minutes(seconds: int) -> int:
