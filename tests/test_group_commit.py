@@ -49,11 +49,11 @@ def run_held(app, monkeypatch, first, followers):
     real = answers._pg_upsert
     calls = {"n": 0}
 
-    def held(engine, p):
+    def held(engine, p, *live):
         calls["n"] += 1
         if calls["n"] == 1:
             assert release.wait(10)
-        return real(engine, p)
+        return real(engine, p, *live)
 
     monkeypatch.setattr(answers, "_pg_upsert", held)
     results, threads = {}, []

@@ -38,7 +38,11 @@ class LiveContest(db.Model):
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
     join_code: Mapped[str] = mapped_column(String(16), unique=True)
     # the hidden quiz whose answer sheets carry the answers given on phones (the one save rule)
-    quiz_id: Mapped[int | None] = mapped_column(ForeignKey("quiz.id", ondelete="SET NULL"))
+    quiz_id: Mapped[int | None] = mapped_column(ForeignKey("quiz.id", ondelete="SET NULL"), unique=True)
+    # the answer window: the bank question phones may answer now, and until when (None: no question
+    # takes answers). One row for the whole contest, read by the answer-save rule (services/answers.py)
+    window_question_id: Mapped[int | None] = mapped_column(Integer)
+    window_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     status: Mapped[str] = mapped_column(String(10), default="setup")
     phase: Mapped[str] = mapped_column(String(12), default="lobby")
     current_id: Mapped[int | None] = mapped_column(ForeignKey("live_question.id", ondelete="SET NULL",

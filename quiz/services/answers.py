@@ -10,7 +10,14 @@ The rules, each written once here:
   that stores (or clears) the answer (`_WRITABLE`); on PostgreSQL that check takes FOR KEY SHARE
   on the sheet's row, so a grader holding FOR UPDATE (a submission, deadline grading, an
   organiser's close) makes the save wait and re-check: a save is either stored before the sheet
-  is graded (and graded with it) or refused after it.
+  is graded (and graded with it) or refused after it;
+- a live contest's sheet (the hidden quiz of mode "live") takes answers for one question at a
+  time: the one the contest's answer window is open for (live_contest.window_question_id, until
+  window_until), checked in the same statement (`_WINDOW`). The window is one row for the whole
+  contest: the host's start and close change that row, not every player's sheet. Saves take
+  FOR KEY SHARE on it and host commands hold it FOR UPDATE, so closing a question is the same
+  clean cut as closing a quiz: a save is stored before the cut (and scored) or refused after it,
+  and an answer to any question but the running one is refused.
 
 Two transports use these rules:
 - the answer lane (quiz/answer_lane.py), a small WSGI handler in front of Flask that serves a
@@ -83,6 +90,7 @@ class SheetMeta:
     attempt_id: int
     nonce: str
     practice: bool
+    live: bool  # a live contest's sheet: writable only for the question of the contest's answer window
     paper: dict  # question id → option order (list or None)
     kinds: dict  # question id → (type, option count) as drawn, when the paper records them
 
@@ -143,7 +151,8 @@ def sheet(engine: Engine, attempt_id: int) -> SheetMeta | None:
     if row is None:
         return None
     paper = row.paper if isinstance(row.paper, list) else json.loads(row.paper)
-    meta = SheetMeta(attempt_id, row.nonce, row.mode == "practice", {e["q"]: e["order"] for e in paper},
+    meta = SheetMeta(attempt_id, row.nonce, row.mode == "practice", row.mode == "live",
+                     {e["q"]: e["order"] for e in paper},
                      {e["q"]: (e["t"], e["n"]) for e in paper if "t" in e and "n" in e})
     _sheets[attempt_id] = meta
     if len(_sheets) > SHEET_CACHE_SIZE:
@@ -171,33 +180,40 @@ def question(engine: Engine, question_id: int) -> QuestionMeta | None:
 
 
 # "The sheet is writable" (module docstring). SQLite serialises writers (BEGIN IMMEDIATE), which
-# gives the same order as PostgreSQL's row lock without one.
+# gives the same order as PostgreSQL's row locks without them.
 def _writable_sql(table: str = "", now: str = ":now") -> str:
     """The condition on a sheet row (`table`: an alias prefix such as "a.")."""
     return f"{table}status = 'open' AND ({table}deadline IS NULL OR {table}deadline >= {now})"
 
 
+def _window_sql(qid: str = ":qid", now: str = ":now", table: str = "c.") -> str:
+    """The condition on a live contest's row: its answer window is open for this question."""
+    return f"{table}window_question_id = {qid} AND {table}window_until >= {now}"
+
+
 _WRITABLE = _writable_sql()
+# a live sheet's extra condition (the contest row is found from the sheet's quiz)
+_WINDOW = ("\n  AND EXISTS (SELECT 1 FROM live_contest c WHERE c.quiz_id = (SELECT quiz_id FROM attempt WHERE id = :aid)"
+           " AND {window}{lock})".format(window=_window_sql(), lock="{lock}"))
 
 _UPSERT_TEMPLATE = """
 INSERT INTO answer (attempt_id, question_id, response, saved_at)
 SELECT :aid, :qid, :response, :now
-WHERE EXISTS (SELECT 1 FROM attempt WHERE id = :aid AND {writable}{lock})
+WHERE EXISTS (SELECT 1 FROM attempt WHERE id = :aid AND {writable}{lock}){window}
 ON CONFLICT (attempt_id, question_id) DO UPDATE SET response = excluded.response, saved_at = excluded.saved_at
 RETURNING (SELECT deadline FROM attempt WHERE id = :aid)
 """
 _DELETE_TEMPLATE = """
 DELETE FROM answer WHERE attempt_id = :aid AND question_id = :qid
-AND EXISTS (SELECT 1 FROM attempt WHERE id = :aid AND {writable}{lock})
+AND EXISTS (SELECT 1 FROM attempt WHERE id = :aid AND {writable}{lock}){window}
 """
-_WRITABLE_TEMPLATE = "SELECT deadline FROM attempt WHERE id = :aid AND {writable}{lock}"
+_WRITABLE_TEMPLATE = "SELECT deadline FROM attempt WHERE id = :aid AND {writable}{window}{lock}"
 
 
-def _statement(template: str, dialect: str) -> str:
-    return template.format(writable=_WRITABLE, lock=" FOR KEY SHARE" if dialect == "postgresql" else "")
-
-
-_UPSERT = _statement(_UPSERT_TEMPLATE, "sqlite")
+def _statement(template: str, dialect: str, live: bool = False) -> str:
+    lock = " FOR KEY SHARE" if dialect == "postgresql" else ""
+    window = _WINDOW.format(lock=lock) if live else ""
+    return template.format(writable=_WRITABLE, lock=lock, window=window)
 
 
 def _pyformat(sql: str) -> str:
@@ -207,7 +223,8 @@ def _pyformat(sql: str) -> str:
     return sql
 
 
-_PG_UPSERT = _pyformat(_statement(_UPSERT_TEMPLATE, "postgresql"))
+_UPSERT = {live: _statement(_UPSERT_TEMPLATE, "sqlite", live) for live in (False, True)}
+_PG_UPSERT = {live: _pyformat(_statement(_UPSERT_TEMPLATE, "postgresql", live)) for live in (False, True)}
 
 
 def _bind_now(session_or_engine, now: datetime) -> datetime:
@@ -216,25 +233,31 @@ def _bind_now(session_or_engine, now: datetime) -> datetime:
     return now if dialect != "sqlite" else now.astimezone(timezone.utc).replace(tzinfo=None)
 
 
-def writable(session, attempt_id: int, now: datetime) -> bool:
-    """Is the sheet open and within its deadline at `now`? (In the session's transaction; on
-    PostgreSQL the row stays key-share locked until it ends.)"""
+def writable(session, attempt_id: int, now: datetime, *, question_id: int | None = None,
+             live: bool = False) -> bool:
+    """Is the sheet open and within its deadline at `now` (and, for a `live` contest's sheet, is the
+    contest's answer window open for `question_id`)? In the session's transaction; on PostgreSQL the
+    rows stay key-share locked until it ends."""
     dialect = session.get_bind().dialect.name
-    return session.execute(text(_statement(_WRITABLE_TEMPLATE, dialect)),
-                           {"aid": attempt_id, "now": _bind_now(session, now)}).first() is not None
+    live = live and question_id is not None
+    params = {"aid": attempt_id, "now": _bind_now(session, now)}
+    if live:
+        params["qid"] = question_id
+    return session.execute(text(_statement(_WRITABLE_TEMPLATE, dialect, live)), params).first() is not None
 
 
-def store(session, attempt_id: int, question_id: int, response: str | None, now: datetime) -> bool:
+def store(session, attempt_id: int, question_id: int, response: str | None, now: datetime, *,
+          live: bool = False) -> bool:
     """Store (upsert) a canonical response, or clear the answer when `response` is None, in the
     session's transaction, if the sheet is writable; False when it is not (nothing changed)."""
     dialect = session.get_bind().dialect.name
     params = {"aid": attempt_id, "qid": question_id, "response": response, "now": _bind_now(session, now)}
     if response is None:
-        if not writable(session, attempt_id, now):
+        if not writable(session, attempt_id, now, question_id=question_id, live=live):
             return False
-        session.execute(text(_statement(_DELETE_TEMPLATE, dialect)), params)
+        session.execute(text(_statement(_DELETE_TEMPLATE, dialect, live)), params)
         return True
-    return session.execute(text(_statement(_UPSERT_TEMPLATE, dialect)), params).first() is not None
+    return session.execute(text(_statement(_UPSERT_TEMPLATE, dialect, live)), params).first() is not None
 
 
 _hot_engines: dict[str, Engine] = {}
@@ -259,17 +282,23 @@ def _hot_engine(engine: Engine) -> Engine:
     return hot
 
 
-_PG_BATCH_UPSERT = """
+_PG_BATCH_TEMPLATE = """
 INSERT INTO answer (attempt_id, question_id, response, saved_at)
 SELECT v.aid, v.qid, v.response, v.now
 FROM unnest(%(aid)s::bigint[], %(qid)s::bigint[], %(response)s::text[], %(now)s::timestamptz[])
      AS v(aid, qid, response, now)
-JOIN attempt a ON a.id = v.aid AND {writable}
+JOIN attempt a ON a.id = v.aid AND {writable}{window}
 ORDER BY v.aid
-FOR KEY SHARE OF a
+FOR KEY SHARE OF a{window_lock}
 ON CONFLICT (attempt_id, question_id) DO UPDATE SET response = excluded.response, saved_at = excluded.saved_at
 RETURNING attempt_id, question_id, (SELECT deadline FROM attempt WHERE id = answer.attempt_id)
-""".format(writable=_writable_sql("a.", "v.now"))
+"""
+_PG_BATCH_UPSERT = {
+    live: _PG_BATCH_TEMPLATE.format(
+        writable=_writable_sql("a.", "v.now"),
+        window=f"\nJOIN live_contest c ON c.quiz_id = a.quiz_id AND {_window_sql('v.qid', 'v.now')}" if live else "",
+        window_lock=", c" if live else "")
+    for live in (False, True)}
 
 
 def _pg_execute(engine: Engine, run):
@@ -290,10 +319,10 @@ def _pg_execute(engine: Engine, run):
             pooled.close()  # back to the pool (a no-op after invalidate)
 
 
-def _pg_upsert(engine: Engine, params: dict):
+def _pg_upsert(engine: Engine, params: dict, live: bool = False):
     """The guarded upsert in one round trip (psycopg prepares it after a few uses)."""
     def run(cursor):
-        cursor.execute(_PG_UPSERT, params)
+        cursor.execute(_PG_UPSERT[live], params)
         return cursor.fetchone()
 
     return _pg_execute(engine, run)
@@ -319,14 +348,16 @@ class GroupCommit:
     statement overhead for several answers. With nothing in flight (a sync worker, a quiet
     moment) a save goes alone, as before, without waiting for company.
 
-    A batch checks each sheet's status and deadline row by row like the single statement; rows it
-    did not store come back as not saved (the caller falls back to the full path). If the batch
-    statement fails, its saves are retried one by one so one bad row does not sink the others.
+    A batch checks each sheet's status and deadline row by row like the single statement (and, for
+    live contests' sheets, `live`, each contest's answer window); rows it did not store come back as
+    not saved (the caller falls back to the full path). If the batch statement fails, its saves are
+    retried one by one so one bad row does not sink the others.
     """
 
     WAIT_SECONDS = 30.0
 
-    def __init__(self):
+    def __init__(self, live: bool = False):
+        self.live = live
         self._lock = threading.Lock()
         self._queue: list[_Pending] = []
         self._busy = False
@@ -382,7 +413,7 @@ class GroupCommit:
         params = {name: [i.params[name] for i in ordered] for name in ("aid", "qid", "response", "now")}
 
         def run(cursor):
-            cursor.execute(_PG_BATCH_UPSERT, params)
+            cursor.execute(_PG_BATCH_UPSERT[self.live], params)
             return cursor.fetchall()
 
         try:
@@ -401,7 +432,7 @@ class GroupCommit:
     def _one_by_one(self, engine: Engine, batch: list[_Pending]) -> None:
         for item in batch:
             try:
-                item.row = _pg_upsert(engine, item.params)
+                item.row = _pg_upsert(engine, item.params, self.live)
             except Exception as exc:  # noqa: BLE001 - handed to the waiting request
                 item.error = exc
             self.batches += 1
@@ -410,30 +441,32 @@ class GroupCommit:
             item.event.set()
 
 
-_groups: dict[str, GroupCommit] = {}
+_groups: dict[tuple[str, bool], GroupCommit] = {}
 
 
-def group_commit_for(engine: Engine) -> GroupCommit:
-    """The process's GroupCommit for this database (a batch never mixes two databases)."""
-    key = engine.url.render_as_string(hide_password=False)
+def group_commit_for(engine: Engine, live: bool = False) -> GroupCommit:
+    """The process's GroupCommit for this database and kind of sheet (a batch never mixes two
+    databases, nor quiz sheets with live contests' sheets)."""
+    key = (engine.url.render_as_string(hide_password=False), live)
     group = _groups.get(key)
     if group is None:
         with _hot_lock:
-            group = _groups.setdefault(key, GroupCommit())
+            group = _groups.setdefault(key, GroupCommit(live))
     return group
 
 
 def guarded_upsert(engine: Engine, attempt_id: int, question_id: int, response: str,
-                   now: datetime) -> tuple[bool, datetime | None]:
-    """Store the response if the sheet is open and within its deadline, in one statement.
+                   now: datetime, *, live: bool = False) -> tuple[bool, datetime | None]:
+    """Store the response if the sheet is open and within its deadline (a `live` contest's sheet:
+    and the contest's answer window is open for the question), in one statement.
 
     Returns (saved, deadline)."""
     params = {"aid": attempt_id, "qid": question_id, "response": response, "now": _bind_now(engine, now)}
     if engine.dialect.name == "postgresql":
-        row = group_commit_for(engine).save(engine, params)
+        row = group_commit_for(engine, live).save(engine, params)
     else:
         with _connection(engine) as conn:
-            row = conn.execute(text(_UPSERT), params).first()
+            row = conn.execute(text(_UPSERT[live]), params).first()
             conn.commit()
     if row is None:
         return False, None
@@ -467,7 +500,7 @@ def fast_save(engine: Engine, secret_key: str, attempt_id: int, question_id: int
         stored = canonical(qtype, options, order, response)
     except AnswerError:
         return None
-    saved, deadline = guarded_upsert(engine, attempt_id, question_id, stored, now)
+    saved, deadline = guarded_upsert(engine, attempt_id, question_id, stored, now, live=meta.live)
     if not saved:
         return None
     return {"saved": True, "response": get_type(qtype).for_client(stored, order),

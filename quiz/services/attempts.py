@@ -152,11 +152,17 @@ def join_payload(attempt: Attempt, *, new: bool = False) -> dict:
 
 
 # ---------------------------------------------------------------- answering
-def _refuse(attempt: Attempt, now: datetime):
+def _refuse(attempt: Attempt, now: datetime, question_id: int | None = None):
     """The sheet is not writable (answers.writable said so): 409 saying why. A sheet past its
     deadline is graded at the deadline on the way (this is a write path)."""
     db.session.refresh(attempt)
-    if attempt.quiz.is_live and attempt.status == "open":  # a live contest's sheet: no question runs now
+    if attempt.quiz.is_live and attempt.status == "open":  # a live contest's sheet: not this question now
+        from quiz.services.live import window_question
+
+        running = window_question(attempt.quiz_id, now)
+        if running is not None and running != question_id:
+            raise Conflict(_("This question does not take answers now; the answer was not saved. Answer "
+                             "the question on the screen."))
         raise Conflict(_("No question is open for answers now; wait for the host to start the next one."))
     if attempt.status == "open" and attempt.deadline is not None and now > attempt.deadline:
         grade_attempt(attempt, at=attempt.deadline, auto=True)
@@ -170,8 +176,9 @@ def save_answer(attempt: Attempt, question_id: int, response, *, now: datetime) 
     services/answers.py: the last write before the deadline wins; a closed sheet answers 409
     before an unreadable response answers 422. In practice mode the result says at once whether
     it is right."""
-    if not answers.writable(db.session, attempt.id, now):
-        _refuse(attempt, now)
+    live = attempt.quiz.is_live
+    if not answers.writable(db.session, attempt.id, now, question_id=question_id, live=live):
+        _refuse(attempt, now, question_id)
     entry = _entry(attempt, question_id)
     question = db.session.get(Question, question_id)
     kind = get_type(question.type)
@@ -181,8 +188,8 @@ def save_answer(attempt: Attempt, question_id: int, response, *, now: datetime) 
             stored = answers.canonical(question.type, len(question.options or []), entry["order"], response)
         except AnswerError as exc:
             raise Invalid(str(exc))
-    if not answers.store(db.session, attempt.id, question_id, stored, now):
-        _refuse(attempt, now)
+    if not answers.store(db.session, attempt.id, question_id, stored, now, live=live):
+        _refuse(attempt, now, question_id)
     if stored is None:
         return {"saved": True, "response": None}
     result = {"saved": True, "response": kind.for_client(stored, entry["order"])}

@@ -17,10 +17,14 @@ How state is kept:
   buzzes of the current race by that order.
 - Answers given on phones (共答, 必答 on phones) are saves of an ordinary answer sheet of the
   contest's hidden quiz, through the one answer-save rule and the answer lane: each player has
-  one sheet with every phone question on it, open for writing only while a question is running
-  (its deadline follows the question); closing the question is the same clean cut as closing a
-  quiz early, then the answers saved in the question's window are graded by their question type
-  and scored by the round type.
+  one sheet with every phone question on it. The contest row holds the answer window (which bank
+  question takes answers, until when): `start` and `resume` open it, `close`, `pause` and
+  `finish` cut it, each an update of that one row however many phones play, and the answer-save
+  rule refuses an answer to any other question or after the cut. Host commands hold the contest
+  row FOR UPDATE and saves take FOR KEY SHARE on it, so the cut, read from the clock once the
+  lock is held, is clean: every save stored before it is scored, every later one refused; then
+  the answers saved in the question's window are graded by their question type and scored by
+  the round type.
 - Scores are an append-only ledger (base, answers, early buzzes, stakes, speed and streak, host
   corrections, undos); an entrant's total is its base plus its events; entrants are ranked by
   `ranking.competition_rank` (equal totals share a rank, 1, 2, 2, 4).
@@ -591,16 +595,13 @@ def _unique_name(name: str, taken: set[str]) -> str:
 
 def _sheet(contest: LiveContest, quiz: Quiz, person: Participant, now: datetime) -> Attempt:
     """The player's answer sheet for questions answered on phones: every phone question of the
-    contest, writable only while one of them runs (its deadline follows the current question)."""
+    contest, writable for the question of the contest's answer window while it is open."""
     sheet = db.session.execute(select(Attempt).where(Attempt.quiz_id == quiz.id,
                                                      Attempt.participant_id == person.id)).scalar_one_or_none()
     if sheet is not None:
         return sheet
-    current = contest.current
-    running = current is not None and current.status == "open" and current.started_at is not None \
-        and contest.paused_at is None and _phone_question(current)
     sheet = Attempt(quiz_id=quiz.id, participant_id=person.id, number=1, nonce=secrets.token_hex(16), status="open",
-                    open_slot=person.id, started_at=now, deadline=current.deadline if running else contest.created_at,
+                    open_slot=person.id, started_at=now, deadline=None,  # the contest's answer window rules
                     paper=[{**e, "order": None} for e in quiz.paper], question_count=len(quiz.paper),
                     max_score=round(sum(e["points"] for e in quiz.paper), 4))
     db.session.add(sheet)
@@ -657,13 +658,19 @@ COMMANDS = ("open", "start", "close", "reveal", "next", "judge", "wager", "pause
 
 
 def command(contest: LiveContest, name: str, body: dict | None = None, *, actor: User | None,
-            now: datetime) -> None:
-    """Run one host command (COMMANDS); raises Conflict when it does not fit the phase."""
+            now: datetime | None = None, clock=None) -> None:
+    """Run one host command (COMMANDS); raises Conflict when it does not fit the phase.
+
+    Its time is `now`, or `clock()` read once the contest row is locked (the views pass the clock:
+    every save stored before the lock was granted was then made before it, which the cut of a
+    phone question needs)."""
     require_contest(actor, contest)
     if name not in COMMANDS:
         raise NotFound(_("Unknown host command “%(name)s”.", name=str(name)[:20]))
     body = body if isinstance(body, dict) else {}
     lock_contest(contest, exclusive=True)
+    if now is None:
+        now = clock()
     if contest.status == "finished" and name not in ("podium", "correct", "sound"):
         raise Conflict(_("This live contest has finished."))
     handler = globals()[f"_cmd_{name}"]
@@ -792,32 +799,34 @@ def _cmd_start(contest, body, *, actor, now):
     question.deadline = now + timedelta(seconds=question.round.settings.get("time_seconds", 30))
     _set_phase(contest, "started", now)
     if _phone_question(question):
-        _open_sheets(contest, question.deadline)
+        _open_window(contest, question)
 
 
-def _open_sheets(contest: LiveContest, until: datetime) -> None:
-    """Phone answers may be saved until `until` (the answer-save rule checks each sheet's deadline)."""
-    db.session.execute(update(Attempt).where(Attempt.quiz_id == contest.quiz_id, Attempt.status == "open")
-                       .values(deadline=until))
+def _open_window(contest: LiveContest, question: LiveQuestion) -> None:
+    """Phones may answer `question` until its deadline (the answer-save rule reads this one row)."""
+    contest.window_question_id, contest.window_until = question.question_id, question.deadline
 
 
-def _cut_sheets(contest: LiveContest, clock) -> datetime:
-    """The clean cut of closing a question answered on phones (as closing a quiz early): saves in
-    flight finish first, later ones are refused. Returns the cut."""
-    db.session.execute(select(Attempt.id).where(Attempt.quiz_id == contest.quiz_id, Attempt.status == "open")
-                       .order_by(Attempt.id).with_for_update()).all()
-    cut = clock()
-    _open_sheets(contest, cut)
-    return cut
+def _cut_window(contest: LiveContest) -> None:
+    """The clean cut of a question answered on phones (as closing a quiz early): saves in flight
+    finished before the command got the contest's lock; later ones are refused."""
+    contest.window_question_id = contest.window_until = None
+
+
+def window_question(quiz_id: int, now: datetime) -> int | None:
+    """The bank question that phones of the live contest behind `quiz_id` may answer at `now`."""
+    row = db.session.execute(select(LiveContest.window_question_id, LiveContest.window_until)
+                             .where(LiveContest.quiz_id == quiz_id)).first()
+    if row is None or row.window_question_id is None or row.window_until is None or row.window_until < now:
+        return None
+    return row.window_question_id
 
 
 def _cmd_pause(contest, body, *, actor, now):
     if contest.paused_at is not None:
         raise Conflict(_("The contest is paused already."))
     contest.paused_at = now
-    question = contest.current
-    if question is not None and question.status == "open" and question.started_at is not None and _phone_question(question):
-        _cut_sheets(contest, lambda: now)
+    _cut_window(contest)
 
 
 def _cmd_resume(contest, body, *, actor, now):
@@ -827,7 +836,7 @@ def _cmd_resume(contest, body, *, actor, now):
     if question is not None and question.status == "open" and question.deadline is not None:
         question.deadline = question.deadline + (now - contest.paused_at)
         if question.started_at is not None and _phone_question(question):
-            _open_sheets(contest, question.deadline)
+            _open_window(contest, question)
     contest.paused_at = None
 
 
@@ -919,14 +928,13 @@ def _cmd_close(contest, body, *, actor, now):
     _close(contest, question, now=now, actor=actor)
 
 
-def _close(contest: LiveContest, question: LiveQuestion, *, now: datetime, actor: User | None,
-           clock=None) -> None:
-    """No more answers or buzzes. A question answered on phones is cut cleanly and scored."""
-    cut = now
+def _close(contest: LiveContest, question: LiveQuestion, *, now: datetime, actor: User | None) -> None:
+    """No more answers or buzzes. A question answered on phones is cut cleanly (at `now`, read
+    under the contest's lock) and scored."""
+    _cut_window(contest)
     if question.started_at is not None and _phone_question(question):
-        cut = _cut_sheets(contest, clock or (lambda: now))
-        _score_phone_answers(contest, question, cut, actor=actor)
-    question.status, question.closed_at = "closed", cut
+        _score_phone_answers(contest, question, now, actor=actor)
+    question.status, question.closed_at = "closed", now
     _set_phase(contest, "closed", now)
 
 
@@ -1063,6 +1071,7 @@ def _cmd_finish(contest, body, *, actor, now):
     if question is not None and question.status == "open":
         _close(contest, question, now=now, actor=actor)
     contest.status = "finished"
+    _cut_window(contest)
     _set_phase(contest, "podium", now)
     db.session.execute(update(Attempt).where(Attempt.quiz_id == contest.quiz_id, Attempt.status == "open")
                        .values(status="submitted", open_slot=None, submitted_at=now, score=0, correct_count=0))

@@ -338,7 +338,7 @@ def host_command(contest_id: int, command: str):
     for key in ("right", "on"):
         if isinstance(body.get(key), str):  # form posts send words
             body[key] = parse_bool(body[key], key)
-    live_service.command(contest, command, body, actor=current_user, now=utcnow())
+    live_service.command(contest, command, body, actor=current_user, clock=utcnow)
     db.session.commit()
     return jsonify(live_service.public_state(contest, now=utcnow(), host=True))
 

@@ -69,7 +69,7 @@ def live_command(contest_id: int, command: str):
     sound, scoreboard, podium, finish) → the host's state."""
     contest = live_service.get_contest(contest_id, actor=g.api_user)
     body = json_body() if request.content_length else {}
-    live_service.command(contest, command, body, actor=g.api_user, now=utcnow())
+    live_service.command(contest, command, body, actor=g.api_user, clock=utcnow)
     db.session.commit()
     return jsonify(live_service.public_state(contest, now=utcnow(), host=True))
 
