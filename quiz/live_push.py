@@ -11,7 +11,9 @@ One *feed* per contest in each process, fed by the events of channel "live:<id>"
   a database session it releases at once; the others wait for that build and share it. A build
   covers every event delivered before it started, so a burst of events (5,000 buzzes) costs one
   build per build-time, not one per event, and no stream ever sends a state older than one it has
-  sent;
+  sent. Builds for phones' events (joins, buzzes) are at least LIVE_PUSH_MIN_INTERVAL apart; a
+  host's command (close, next, …: event type "state") is built at once, since that is the change
+  the hall waits for;
 - each state is JSON-encoded once per build (the public part, and each entrant's own part once),
   so a stream only joins prepared bytes: its player id and its entrant's standing;
 - a stream waits on the feed's condition (a gevent primitive once gevent has patched threading),
@@ -92,6 +94,7 @@ class Feed:
         self.contest_id = contest_id
         self.channel = f"live:{contest_id}"
         self.generation = 0
+        self.urgent = 0  # the generation of the latest host command: built without the interval
         self.event_id = event_id
         self.state: State | None = None
         self._changed = threading.Condition()
@@ -101,10 +104,13 @@ class Feed:
         self.min_interval = float(app.config.get("LIVE_PUSH_MIN_INTERVAL", 0.2))
         self.workers = workers
 
-    def changed(self, event_id: int = 0) -> None:
-        """An event arrived (or events may have been missed): wake every stream."""
+    def changed(self, event_id: int = 0, *, urgent: bool = False) -> None:
+        """An event arrived (or events may have been missed): wake every stream. An `urgent` one (a
+        host's command) is built without waiting for the interval between builds."""
         with self._changed:
             self.generation += 1
+            if urgent:
+                self.urgent = self.generation
             self.event_id = max(self.event_id, event_id)
             self._changed.notify_all()
 
@@ -126,7 +132,7 @@ class Feed:
             if self._fresh(state, tick):
                 return state
             wait = self.built_at + self.min_interval - time.monotonic()
-            if wait > 0:
+            if wait > 0 and not (state is not None and self.urgent > state.generation):
                 time.sleep(wait)  # what changes meanwhile is covered by this build too
             generation, event_id = self.generation, self.event_id
             self.built_at = time.monotonic()
@@ -265,7 +271,7 @@ class Feeds:
         _prefix, _sep, number = event.channel.partition(":")
         feed = self._feeds.get(int(number)) if number.isdigit() else None
         if feed is not None:
-            feed.changed(event.id)
+            feed.changed(event.id, urgent=event.type == "state")
 
 
 def _last_id(app: Flask, channel: str) -> int:

@@ -121,3 +121,52 @@ def test_demo_sets_up_one_live_contest_and_prints_its_three_links(app, runner, c
     assert client.get(f"/live/{contest_id}/screen").status_code == 200
     assert client.get(f"/l/{code}").status_code == 200
     assert demo.LIVE_TITLE in client.get("/live/").get_data(as_text=True)
+    # ... and may change its set-up: the sample banks are shared with every organiser
+    page = client.get(f"/live/{contest_id}/edit")
+    assert page.status_code == 200
+    from werkzeug.datastructures import MultiDict
+
+    form = [(name, demo.LIVE_TITLE + "（彩排）" if name == "title" else value)
+            for name, value in _form_fields(page.get_data(as_text=True))]
+    saved = client.post(f"/live/{contest_id}/edit", data=MultiDict(form))
+    assert saved.status_code == 302, saved.get_data(as_text=True)[:2000]
+    with app.app_context():
+        assert db.session.get(LiveContest, contest_id).title == demo.LIVE_TITLE + "（彩排）"
+
+
+def _form_fields(html: str) -> list:
+    """The values a browser would post from the page's first form with a CSRF token."""
+    from html.parser import HTMLParser
+
+    fields: list = []
+
+    class Parser(HTMLParser):
+        select = textarea = None
+
+        def handle_data(self, data):
+            if self.textarea is not None:
+                fields.append((self.textarea, data))
+                self.textarea = None
+
+        def handle_starttag(self, tag, attrs):
+            a = dict(attrs)
+            if tag == "input" and a.get("name") and a.get("type") not in ("submit", "button", "file"):
+                if a.get("type") in ("checkbox", "radio") and "checked" not in a:
+                    return
+                fields.append((a["name"], a.get("value", "y" if a.get("type") == "checkbox" else "")))
+            elif tag == "select" and a.get("name"):
+                self.select = a["name"]
+            elif tag == "textarea" and a.get("name"):
+                self.textarea = a["name"]
+            elif tag == "option" and self.select and "selected" in a:
+                fields.append((self.select, a.get("value", "")))
+
+        def handle_endtag(self, tag):
+            if tag == "select":
+                self.select = None
+            elif tag == "textarea" and self.textarea is not None:  # an empty textarea
+                fields.append((self.textarea, ""))
+                self.textarea = None
+
+    Parser().feed(html)
+    return fields

@@ -113,3 +113,24 @@ def test_gevent_must_patch_before_the_database_driver_is_imported():
     right = subprocess.run([sys.executable, "-c", script, "right"], capture_output=True, text=True, timeout=60)
     assert right.stdout.strip() == "None", right.stderr
     assert live_push.gevent_problem() is None  # this process is not under gevent
+
+
+def test_phones_events_are_spaced_but_a_hosts_command_is_built_at_once(app, client, users, tree, token_for,
+                                                                        monkeypatch):
+    """Joins and buzzes arriving in a storm share builds at least LIVE_PUSH_MIN_INTERVAL apart; the
+    host's command (close, next: the change the hall waits for) is built without that wait."""
+    contest_id, code = _contest(app)
+    app.config["LIVE_PUSH_MIN_INTERVAL"] = 30  # any wait would show
+    sleeps: list[float] = []
+    monkeypatch.setattr(live_push.time, "sleep", sleeps.append)
+    with app.test_request_context():
+        feed = live_push.feeds(app).feed(contest_id)
+        feed.current()
+    _join(client, code, TEAMS[0][2][0])  # a phone's event: the next build waits for the interval
+    with app.test_request_context():
+        assert feed.current().snap.public["contest"]["players"] == 1
+    assert len(sleeps) == 1 and 29 < sleeps[0] <= 30
+    _host(client, token_for("admin"), contest_id, "open")  # a host's command: built at once
+    with app.test_request_context():
+        assert feed.current().snap.public["question"] is not None
+    assert len(sleeps) == 1

@@ -24,7 +24,7 @@ from quiz.models import Attempt, Participant, Question, Quiz, User
 from quiz.models.live import LiveContest
 from quiz.questions import get_type
 from quiz.services import attempts as attempt_service
-from quiz.services.importer import import_bank_file
+from quiz.services.importer import find_bank, import_bank_file
 from quiz.services.live import create_contest
 from quiz.services.people import create_user, import_roster, set_password
 from quiz.services.quizzes import create_quiz
@@ -68,6 +68,9 @@ def load_demo(root: Path, *, now: datetime, password_factory: Callable[[], str])
         if path.suffix.lower() not in (".csv", ".xlsx", ".zip"):  # .zip: a bank with its pictures (看图题)
             continue
         bank = import_bank_file(path.stem, path.read_bytes(), path.name, actor=None, now=now)
+        # an administrators' bank shared down the whole tree, as a district's study bank is: every
+        # organiser (the demo one too) may draw from it and save the sample quizzes and contest
+        find_bank(path.stem).shared = True
         result.lines.append(_("Bank “%(bank)s”: %(created)d created, %(updated)d updated, %(unchanged)d unchanged, "
                               "%(duplicates)d duplicates merged, %(rejected)d rows rejected",
                               bank=path.stem, created=bank.created, updated=bank.updated,
