@@ -70,7 +70,7 @@ class State:
         key = (role, join_url)
         head = self._frames.get(key)
         if head is None:
-            body = self.snap.host if role == "host" else self.snap.public
+            body = {"host": self.snap.host, "player": self.snap.phone}.get(role, self.snap.public)
             body = {**body, "contest": {**body["contest"], "join_url": join_url}}
             text = f"id: {self.event_id}\nevent: state\ndata: {_dumps(body)}"
             # a player's frame is the public one with "me" spliced in before its closing brace
@@ -311,7 +311,7 @@ def player_state(contest_id: int, player_id: int, entrant_id: int, join_url: str
     state = feeds().feed(contest_id).current()
     if state is None:
         return None
-    public = state.snap.public
+    public = state.snap.phone
     return {**public, "contest": {**public["contest"], "join_url": join_url},
             "me": {"player": player_id, **state.snap.mine.get(entrant_id, {})}}
 

@@ -56,12 +56,14 @@ def test_frames_are_the_state_as_json_with_the_phones_own_part(app, client, user
 
         entrant = next(e for e, m in state.snap.mine.items() if m["entrant"] == TEAMS[1][0])
         mine = data(state.frame("player", join_url, phone["player_id"], entrant))
-        assert mine == {**state.snap.public, "contest": {**state.snap.public["contest"], "join_url": join_url},
+        public = {k: v for k, v in state.snap.public.items() if k != "scores"}  # a phone gets no scoreboard
+        assert mine == {**public, "contest": {**public["contest"], "join_url": join_url},
                         "me": {"player": phone["player_id"], **state.snap.mine[mine["me"]["entrant_id"]]}}
-        assert mine["me"]["entrant"] == TEAMS[1][0] and mine["question"]["stem"]
+        assert mine["me"]["entrant"] == TEAMS[1][0] and mine["question"]["stem"] and "scores" not in mine
         assert data(state.frame("player", join_url, 7, 99999))["me"] == {"player": 7}  # no such entrant
         screen = data(state.frame("screen", join_url))
         assert "me" not in screen and "run_sheet" not in screen and screen["contest"]["join_url"] == join_url
+        assert [s["name"] for s in screen["scores"]] == [name for name, _unit, _phones in TEAMS]
         assert data(state.frame("host", join_url))["run_sheet"]
         assert state.frame("screen", join_url) is state.frame("screen", join_url)  # encoded once
 
