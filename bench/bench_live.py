@@ -199,9 +199,10 @@ class Process:
 def gunicorn(port: int, url: str, redis_url: str, workers: int, log_path: Path) -> Process:
     env = dict(os.environ, DATABASE_URL=url, SECRET_KEY=SECRET, REDIS_URL=redis_url,
                RATELIMIT_STORAGE_URI=redis_url, FLASK_PROXY_FIX_X_FOR="1",
-               # 15 pooled connections per worker: four workers stay under PostgreSQL's default
-               # max_connections = 100 (docs/deployment.md "Live contests")
-               FLASK_SQLALCHEMY_ENGINE_OPTIONS='{"pool_size": 10, "max_overflow": 5, "pool_recycle": 1800}')
+               # 15 + 8 pooled connections per worker (the app's and the answer lane's): four workers
+               # stay under PostgreSQL's default max_connections = 100 (docs/deployment.md "Live contests")
+               FLASK_SQLALCHEMY_ENGINE_OPTIONS='{"pool_size": 10, "max_overflow": 5, "pool_recycle": 1800}',
+               FLASK_ANSWER_ENGINE_OPTIONS='{"pool_size": 4, "max_overflow": 4}')
     env.pop("SERVER_SOFTWARE", None)
     cmd = [sys.executable, "-m", "gunicorn", "-k", "gevent", "-w", str(workers), "--worker-connections", "10000",
            "--keep-alive", "75",

@@ -45,6 +45,7 @@ class AnswerLane:
         self.max_body = int(config["MAX_JSON_BYTES"])
         self.limit = config["ANSWER_LIMIT"]
         self.secret_key = config["SECRET_KEY"]
+        answers.configure_pool(config.get("ANSWER_ENGINE_OPTIONS"))
         self._engine = None
 
     def __call__(self, environ, start_response):

@@ -103,12 +103,22 @@ class Config:
     BOARD_LANE = True                # serve rendered board responses in a WSGI lane (quiz/board_lane.py)
     # Serve clean answer saves in a WSGI lane in front of Flask (quiz/answer_lane.py); False: through Flask.
     ANSWER_FAST_LANE = True
+    # The answer lane's own autocommit pool on PostgreSQL, per process (services/answers.py); with
+    # the app's pool (SQLALCHEMY_ENGINE_OPTIONS) it counts against PostgreSQL's max_connections.
+    ANSWER_ENGINE_OPTIONS: dict = {"pool_size": 10, "max_overflow": 40}
     # Live contests (docs/rules.md "Live contests"): a buzz's arrival is corrected by half the
     # phone's measured round trip, at most this many milliseconds (so a slow link cannot be faked).
     LIVE_BUZZ_CORRECTION_CAP_MS = 300
     # Live contests' push (quiz/live_push.py): a process builds a contest's state at most once per
     # LIVE_PUSH_MIN_INTERVAL seconds; changes in between (a storm of joins or buzzes) share the next.
     LIVE_PUSH_MIN_INTERVAL = 0.2
+    # Phones' calls to a live contest (join, state, ping, buzz, stake, opening a stream) use at most
+    # LIVE_PHONE_SLOTS pooled connections of a process at once (default: the pool's size plus its
+    # overflow, less LIVE_HOST_RESERVE kept for the host's commands); one that waits longer than
+    # LIVE_PHONE_SLOT_WAIT seconds for a slot gets 503 with Retry-After (quiz/slots.py).
+    LIVE_PHONE_SLOTS: int | None = None
+    LIVE_HOST_RESERVE = 3
+    LIVE_PHONE_SLOT_WAIT = 10.0
     # Serve API joins without cookies in a WSGI lane in front of Flask (quiz/join_lane.py); False: through Flask.
     JOIN_LANE = True
     # Behind a reverse proxy: how many proxies set X-Forwarded-For/-Proto/-Host (0 = none).

@@ -137,7 +137,10 @@ def _connection(engine: Engine):
 
 
 def _read(engine: Engine, sql: str, params: dict):
-    with _connection(engine) as conn:
+    """A read of the answer lane: on PostgreSQL from the lane's own autocommit pool, so a crowd of
+    first saves never queues for the connections the app's other requests use."""
+    source = _hot_engine(engine) if engine.dialect.name == "postgresql" else engine
+    with _connection(source) as conn:
         return conn.execute(text(sql), params).first()
 
 
@@ -262,6 +265,13 @@ def store(session, attempt_id: int, question_id: int, response: str | None, now:
 
 _hot_engines: dict[str, Engine] = {}
 _hot_lock = threading.Lock()
+HOT_POOL = {"pool_size": 10, "max_overflow": 40}  # ANSWER_ENGINE_OPTIONS (quiz/config.py) sets it
+
+
+def configure_pool(options: dict | None) -> None:
+    """The answer lane's pool size (per process; read when its engine is first made)."""
+    if options:
+        HOT_POOL.update({k: int(v) for k, v in options.items() if k in ("pool_size", "max_overflow")})
 
 
 def _hot_engine(engine: Engine) -> Engine:
@@ -276,8 +286,7 @@ def _hot_engine(engine: Engine) -> Engine:
             if hot is None:
                 from sqlalchemy import create_engine
 
-                hot = create_engine(engine.url, isolation_level="AUTOCOMMIT", pool_size=10, max_overflow=40,
-                                    pool_recycle=3600)
+                hot = create_engine(engine.url, isolation_level="AUTOCOMMIT", pool_recycle=3600, **HOT_POOL)
                 _hot_engines[key] = hot
     return hot
 

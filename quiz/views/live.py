@@ -13,6 +13,7 @@ many phones listen, encodes it once, and holds no database connection between st
 from __future__ import annotations
 
 import re
+from contextlib import nullcontext
 from types import SimpleNamespace
 from urllib.parse import quote
 
@@ -35,6 +36,7 @@ from quiz.services import guards
 from quiz.services import live as live_service
 from quiz.services import scope
 from quiz.services.exports import live_score_kinds
+from quiz.slots import phone_slot
 from quiz.urls import public_url
 from quiz.views.auth import manager_required
 from quiz.views.common import unit_choices
@@ -376,7 +378,14 @@ def stream(contest_id: int):
     """Server-Sent Events (quiz/live_push.py): the current state at once, then one after each change.
     A phone (?token=) gets its own standing in "me"; an organiser who may host the contest, the
     host's state; anyone else (and ?view=screen) the big screen's. Reconnecting costs no database query when this
-    process knows the contest and the phone already."""
+    process knows the contest and the phone already. A phone's stream opens in a phone slot
+    (quiz/slots.py), the host's and the screens' never wait for one."""
+    token = request.args.get("token")
+    with phone_slot() if token else nullcontext():
+        return _stream(contest_id, token)
+
+
+def _stream(contest_id: int, token: str | None):
     pushed = live_push.feeds()
     feed = pushed.feed(contest_id)
     state = feed.current()
@@ -384,7 +393,6 @@ def stream(contest_id: int):
         pushed.forget(contest_id)
         abort(404)
     role, player = "screen", None
-    token = request.args.get("token")
     if token:
         role, player = "player", pushed.player(contest_id, token)
     elif current_user.is_authenticated and request.args.get("view") != "screen":

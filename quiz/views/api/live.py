@@ -15,6 +15,7 @@ from quiz.services import attempts as attempt_service
 from quiz.services import guards
 from quiz.services import live as live_service
 from quiz.services import joins
+from quiz.slots import phone_request
 from quiz.urls import public_url
 from quiz.views.api.common import bp, token_required
 
@@ -75,6 +76,7 @@ def live_command(contest_id: int, command: str):
 
 
 @bp.post("/live/join/<code>")
+@phone_request
 def join_live(code: str):
     """{"name", "phone", "unit", "team_code", "code"} → {"player_id", "token", "sheet", "state"};
     201 for a new player, 200 when the phone number rejoins (score and place kept). Counted against
@@ -118,6 +120,7 @@ def _contest(contest_id: int):
 
 
 @bp.get("/live/<int:contest_id>/state")
+@phone_request
 def live_player_state(contest_id: int):
     """The phone's state, from this process's latest build (as the stream sends it)."""
     contest = _contest(contest_id)
@@ -128,6 +131,7 @@ def live_player_state(contest_id: int):
 
 
 @bp.post("/live/<int:contest_id>/ping")
+@phone_request
 def live_ping(contest_id: int):
     """{"rtt": ms measured for the previous ping} → {"server_time", "rtt_ms"} (fair buzz timing)."""
     contest = _contest(contest_id)
@@ -139,15 +143,17 @@ def live_ping(contest_id: int):
 
 
 @bp.post("/live/<int:contest_id>/buzz")
+@phone_request
 def live_buzz(contest_id: int):
     contest = _contest(contest_id)
     player = _player(contest)
-    result = live_service.buzz(contest, player, now=utcnow())
+    result = live_service.buzz(contest, player, now=g.arrived_at)  # on arrival (quiz/slots.py)
     db.session.commit()
     return jsonify(result)
 
 
 @bp.post("/live/<int:contest_id>/wager")
+@phone_request
 def live_wager(contest_id: int):
     """{"value": 20}: the stake of the player's team on its 风险题 (before the question shows)."""
     contest = _contest(contest_id)
