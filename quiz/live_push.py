@@ -316,6 +316,17 @@ def player_state(contest_id: int, player_id: int, entrant_id: int, join_url: str
             "me": {"player": player_id, **state.snap.mine.get(entrant_id, {})}}
 
 
+def host_state(contest_id: int, join_url: str | None) -> dict | None:
+    """The host's state after a command (call after its commit): this process's build, which the
+    command's event has just made stale, so the one build serves the host's reply and every
+    stream of this process."""
+    state = feeds().feed(contest_id).current()
+    if state is None:
+        return None
+    host = state.snap.host
+    return {**host, "contest": {**host["contest"], "join_url": join_url}}
+
+
 def frames(feed: Feed, *, role: str, join_url: str | None, player_id: int | None = None,
            entrant_id: int | None = None, heartbeat: float = HEARTBEAT):
     """The SSE frames of one stream: the current state at once, then a state after each change

@@ -106,3 +106,19 @@ def test_clock_gives_the_server_time_uncached(client):
     assert reply.status_code == 200 and reply.headers["Cache-Control"] == "no-store"
     moment = datetime.fromisoformat(reply.get_json()["server_time"])
     assert before - timedelta(seconds=1) <= moment <= after + timedelta(seconds=1)
+
+
+def test_a_live_contests_code_typed_on_the_quiz_code_page_opens_the_phone_page(app, client, users, tree):
+    """People type whatever code they were given into /j: a live contest's code leads to its phone
+    page; an unknown code is still refused (and counted) as before."""
+    from tests.test_live import _setup
+
+    contest_id = _setup(app, [{"type": "共答", "rules": [{"type": "判断", "count": 1}]}])
+    with app.app_context():
+        code = db.session.get(LiveContest, contest_id).join_code
+    typed = client.post("/j", data={"code": code.lower()}, follow_redirects=False)
+    assert typed.status_code == 302 and typed.headers["Location"].endswith(f"/j/{code}")
+    page = client.get(f"/j/{code}")
+    assert page.status_code == 302 and page.headers["Location"].endswith(f"/l/{code}")
+    assert client.get(f"/l/{code}").status_code == 200
+    assert client.get("/j/NOSUCH9").status_code == 404

@@ -107,6 +107,24 @@ def quiz_for_code(code: str, *, address: str):
     return _by_code(quiz_by_code, code, address)
 
 
+def code_target(code: str, *, address: str):
+    """What a code typed on the code page (/j) opens: the quiz with this join code, else the live
+    contest with it (its phones' page); unknown codes count as quiz codes do."""
+    from quiz.services.live import contest_by_code
+    from quiz.services.quizzes import quiz_by_code
+
+    def find(value: str):
+        try:
+            return quiz_by_code(value)
+        except NotFound as unknown:
+            try:
+                return contest_by_code(value)
+            except NotFound:
+                raise unknown from None
+
+    return _by_code(find, code, address)
+
+
 def live_for_code(code: str, *, address: str):
     """The live contest with this code, guarded like quiz codes (the same guessing limit)."""
     from quiz.services.live import contest_by_code

@@ -341,8 +341,9 @@ def host_command(contest_id: int, command: str):
         if isinstance(body.get(key), str):  # form posts send words
             body[key] = parse_bool(body[key], key)
     live_service.command(contest, command, body, actor=current_user, clock=utcnow)
+    contest_id, join_url = contest.id, public_url("live.join", code=contest.join_code)
     db.session.commit()
-    return jsonify(live_service.public_state(contest, now=utcnow(), host=True))
+    return jsonify(live_push.host_state(contest_id, join_url))  # the streams' build (quiz/live_push.py)
 
 
 @bp.route("/live/<int:contest_id>/screen")

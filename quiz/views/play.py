@@ -16,7 +16,7 @@ from wtforms.validators import DataRequired, Length
 from quiz.errors import QuizError, TooManyAttempts
 from quiz.extensions import client_ip, db, limiter
 from quiz.inputs import json_body
-from quiz.models import Attempt, Participant, Unit
+from quiz.models import Attempt, Participant, Quiz, Unit
 from quiz.models.base import utcnow
 from quiz.services import attempts as attempt_service
 from quiz.services import guards
@@ -72,7 +72,9 @@ def enter_code():
 @limiter.limit("60/minute", key_func=lambda: f"joinpage:{request.remote_addr}:{request.form.get('phone', '')}",
                methods=["POST"])
 def join(code: str):
-    quiz = guards.quiz_for_code(code, address=client_ip())
+    quiz = guards.code_target(code, address=client_ip())
+    if not isinstance(quiz, Quiz):  # a live contest's code: its phones' page
+        return redirect(url_for("live.join", code=quiz.join_code))
     form = JoinForm()
     now = utcnow()
     user = current_user._get_current_object() if current_user.is_authenticated else None

@@ -71,8 +71,9 @@ def live_command(contest_id: int, command: str):
     contest = live_service.get_contest(contest_id, actor=g.api_user)
     body = json_body() if request.content_length else {}
     live_service.command(contest, command, body, actor=g.api_user, clock=utcnow)
+    contest_id, join_url = contest.id, public_url("live.join", code=contest.join_code)
     db.session.commit()
-    return jsonify(live_service.public_state(contest, now=utcnow(), host=True))
+    return jsonify(live_push.host_state(contest_id, join_url))  # the streams' build (quiz/live_push.py)
 
 
 @bp.post("/live/join/<code>")
