@@ -164,6 +164,41 @@ def test_a_large_photo_is_scaled_down_and_turned_upright(app):
         assert check_picture(checked.data).data == checked.data
 
 
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG", "WEBP"])
+def test_a_small_photo_loses_its_metadata_and_is_turned_upright(app, fmt):
+    """A photo within the size limit is kept as uploaded unless it carries EXIF or XMP: a phone
+    photo's GPS position, camera and time are not published with a question."""
+    image = Image.new("RGB", (60, 40), "teal")
+    exif = image.getexif()
+    exif[0x010F] = "PhoneMaker"  # camera make
+    exif[0x0132] = "2026:11:29 08:00:00"  # when
+    exif.get_ifd(0x8825)[1] = "N"  # GPS latitude ref
+    exif.get_ifd(0x8825)[2] = (30.0, 18.0, 0.0)  # GPS latitude
+    buffer = io.BytesIO()
+    image.save(buffer, fmt, exif=exif)
+    with app.app_context():
+        checked = check_picture(buffer.getvalue())
+    assert b"PhoneMaker" in buffer.getvalue() and b"PhoneMaker" not in checked.data
+    with Image.open(io.BytesIO(checked.data)) as stored:
+        assert not len(stored.getexif()) and stored.size == (60, 40) and stored.format == fmt
+    assert checked.sha256 == sha(checked.data) and (checked.width, checked.height) == (60, 40)
+    with app.app_context():  # nothing left to drop: checking it again keeps it as is
+        assert check_picture(checked.data).data == checked.data
+    # turned upright on the way (orientation 6: the picture is stored 40 × 60)
+    exif[0x0112] = 6
+    turned = io.BytesIO()
+    image.save(turned, fmt, exif=exif)
+    with app.app_context():
+        upright = check_picture(turned.getvalue())
+    assert (upright.width, upright.height) == (40, 60) and b"PhoneMaker" not in upright.data
+
+
+def test_a_picture_without_metadata_is_stored_byte_for_byte(app):
+    data = image_bytes("JPEG", size=(50, 50))
+    with app.app_context():
+        assert check_picture(data).data == data
+
+
 # ---------------------------------------------------------------- import from a ZIP
 
 def test_zip_import_stores_each_picture_once_and_reimports_unchanged(ctx):

@@ -4,7 +4,9 @@
   decoded once with Pillow to prove it is an image, at most PICTURE_MAX_BYTES as uploaded and
   PICTURE_MAX_PIXELS (width × height, read from the header before anything is decoded); a still
   image wider or taller than PICTURE_MAX_SIDE is scaled down and re-encoded (a phone photo of
-  4 MB becomes a few hundred KB; its EXIF rotation is applied and its metadata dropped);
+  4 MB becomes a few hundred KB; its EXIF rotation is applied and its metadata dropped); a smaller
+  one that carries EXIF or XMP metadata (a photo's GPS position, camera and time) is re-encoded
+  without it (a JPEG keeps its quantisation tables), any other is stored as uploaded;
 - where it lives: in the database (models.banks.Picture), keyed by the SHA-256 of the stored
   bytes, so every app server sees it, identical files are stored once, and a URL never changes
   its content;
@@ -120,8 +122,11 @@ def check_picture(data: bytes) -> CheckedPicture:
             image.draft(image.mode if image.mode in ("RGB", "L") else "RGB", (max_side, max_side))  # JPEG: decode small
         with _strict_decoding():
             image.load()  # decode (the first frame): a damaged or truncated file fails here
-        if not scale:
+        if not scale and (animated or expected == "GIF" or not _has_metadata(image)):
             return CheckedPicture(hashlib.sha256(data).hexdigest(), FORMATS[expected][0], width, height, data)
+        if not scale:  # small enough, but it carries metadata (a phone photo's GPS position, camera, time)
+            out = _without_metadata(image, expected)
+            return CheckedPicture(hashlib.sha256(out).hexdigest(), FORMATS[expected][0], *_size(out), out)
         image = ImageOps.exif_transpose(image)
         if image.mode not in ("RGB", "RGBA", "L", "LA"):  # palette, CMYK, 16-bit: resample in RGBA
             image = image.convert("RGBA")
@@ -135,6 +140,34 @@ def check_picture(data: bytes) -> CheckedPicture:
         raise PictureProblem(_("the picture is %(size)s MB, more than the limit of %(limit)s MB",
                                size=megabytes(len(out)), limit=megabytes(max_bytes)))
     return CheckedPicture(hashlib.sha256(out).hexdigest(), FORMATS[expected][0], image.width, image.height, out)
+
+
+def _has_metadata(image) -> bool:
+    """EXIF or XMP in the file (PNG text chunks are not personal data and are left alone)."""
+    info = image.info
+    return bool(info.get("exif") or info.get("xmp") or info.get("XML:com.adobe.xmp") or len(image.getexif()))
+
+
+def _without_metadata(image, fmt: str) -> bytes:
+    """The picture re-encoded without its metadata, upright (its EXIF orientation applied); a JPEG
+    that needs no turning keeps its quantisation tables (no visible loss)."""
+    from PIL import ImageOps
+
+    buffer = io.BytesIO()
+    if fmt == "JPEG" and image.getexif().get(0x0112, 1) == 1:
+        image.save(buffer, "JPEG", quality="keep", optimize=True)
+        return buffer.getvalue()
+    upright = ImageOps.exif_transpose(image)
+    if upright.mode not in ("RGB", "RGBA", "L", "LA"):
+        upright = upright.convert("RGBA")
+    return _encode(upright, fmt)
+
+
+def _size(data: bytes) -> tuple[int, int]:
+    from PIL import Image
+
+    with Image.open(io.BytesIO(data)) as image:
+        return image.size
 
 
 _strict_lock = threading.Lock()
