@@ -40,7 +40,8 @@ def test_phones_wait_for_a_slot_the_host_does_not(app, client, users, tree, toke
     assert held.acquire(timeout=1)  # every phone slot is taken
     try:
         busy = client.post(f"/api/v1/live/{contest_id}/ping", headers=headers, json={})
-        assert busy.status_code == 503 and busy.headers["Retry-After"] == "1" and busy.get_json()["error"]
+        # Retry-After: 1 (Flask-Limiter raises it to its window's reset when an app-wide limit applies)
+        assert busy.status_code == 503 and int(busy.headers["Retry-After"]) >= 1 and busy.get_json()["error"]
         assert client.get(f"/api/v1/live/{contest_id}/state", headers=headers).status_code == 503
         assert client.get(f"/live/{contest_id}/stream?token={phone['token']}").status_code == 503
         # the host's commands and the big screen's stream never wait for a phone slot
