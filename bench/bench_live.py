@@ -21,7 +21,10 @@ What one layout does:
     over HTTP (each process from its own loopback address: the per-address join limit is per phone
     network). --clients client processes (asyncio + aiohttp) open one SSE stream per phone
     (GET /live/<id>/stream?token=…) at --connect-rate per second.
- 4. The host (this process, the JSON API with a token) plays every question: open (next), start;
+ 4. Each phone pings /live/clock as the phone page does (five times a second apart, then every 3 s
+    while a round with a buzzer runs, every 20 s otherwise, never during a buzz race) and sends
+    its latest round trips with its buzz (--no-pings: no pings).
+    The host (this process, the JSON API with a token) plays every question: open (next), start;
     共答: every phone answers through the answer lane (PUT /api/v1/attempts/<sheet>/answers/<q>)
     at a random moment within --answer-window seconds of receiving "started"; 抢答: the first
     --buzzers-per-team phones of each team (individuals: every phone) buzz within 0.5 s of
@@ -276,6 +279,8 @@ class Phone:
         self.started_at: dict[int, float] = {}  # … when its started state arrived
         self.done_at: dict[int, float] = {}  # … when its answer or buzz was answered
         self.frames = 0
+        self.rtts: list[float] = []  # round trips of its pings (ms), sent with a buzz
+        self.buzzer_round = self.racing = False  # from its latest state (the ping cadence)
 
 
 class Crowd:
@@ -289,6 +294,7 @@ class Crowd:
         self.answers: list[tuple[int, int, str]] = []  # acknowledged: sheet, bank question, response
         self.buzzes: list[tuple[int, int]] = []  # accepted: player, live question
         self.refused = {"answer": 0, "buzz": 0}
+        self.pings = {"sent": 0, "failed": 0}
         self.errors: list[str] = []
         self.done: dict[int, int] = {}  # live question → phones that have acted on it
         self.tasks: set = set()
@@ -314,7 +320,9 @@ class Crowd:
             for phone in self.phones:
                 if phone.token:
                     await asyncio.wait_for(phone.connected.wait(), 120)
-            pipe.send(("connected", len(readers)))
+            if self.cfg["pings"]:
+                readers += [asyncio.create_task(self.pinger(api, phone)) for phone in self.phones if phone.token]
+            pipe.send(("connected", len([p for p in self.phones if p.token])))
             loop = asyncio.get_running_loop()
             while True:
                 message = await loop.run_in_executor(None, pipe.recv)
@@ -325,6 +333,7 @@ class Crowd:
             await asyncio.gather(*readers, return_exceptions=True)
             await asyncio.gather(*self.tasks, return_exceptions=True)
         pipe.send(("result", {"answers": self.answers, "buzzes": self.buzzes, "refused": self.refused,
+                              "pings": self.pings,
                               "errors": self.errors[:20], "error_count": len(self.errors),
                               "closed": {p.index: p.closed_at for p in self.phones},
                               "started": {p.index: p.started_at for p in self.phones},
@@ -385,11 +394,40 @@ class Crowd:
                 self.errors.append(f"stream: {exc!r}")
             await asyncio.sleep(2)
 
+    async def pinger(self, session, phone: Phone) -> None:
+        """As the phone page does (static/live/phone.js): GET /live/clock five times a second apart,
+        then every 3 s while a round with a buzzer runs and every 20 s otherwise, never while a buzz
+        race is on; the latest seven round trips go with the phone's buzz."""
+        await asyncio.sleep(self.rnd.uniform(0, 1))
+        count = 0
+        while True:
+            every = 1.0 if count < 5 else 3.0 if phone.buzzer_round else 20.0
+            if not phone.racing:
+                count += 1
+                self.pings["sent"] += 1
+                started = time.perf_counter()
+                try:
+                    async with session.get(f"{self.base}/live/clock") as r:
+                        await r.read()
+                        if r.status == 200:
+                            phone.rtts = (phone.rtts + [round((time.perf_counter() - started) * 1000, 1)])[-7:]
+                        else:
+                            self.pings["failed"] += 1
+                except asyncio.CancelledError:
+                    return
+                except Exception:  # noqa: BLE001 - counted
+                    self.pings["failed"] += 1
+            await asyncio.sleep(every)
+
     def on_state(self, phone: Phone, state: dict) -> None:
         now = time.time()
         phone.frames += 1
         phone.connected.set()
         question = state.get("question")
+        phone.buzzer_round = bool((state.get("round") or {}).get("type") in ("buzzer", "tiebreak")
+                                  or (question or {}).get("buzzer"))
+        phone.racing = bool(question and question.get("buzzer") and question["status"] == "open"
+                            and question.get("started_at"))
         if not question:
             return
         qid = question["id"]
@@ -436,6 +474,7 @@ class Crowd:
         await asyncio.sleep(delay)
         try:
             async with self.api.post(f"{self.base}/api/v1/live/{self.cfg['contest']}/buzz",
+                                     json={"rtt": phone.rtts} if phone.rtts else None,
                                      headers={"Authorization": f"Bearer {phone.token}"}) as r:
                 data = await r.json(content_type=None)
                 if r.status == 200 and data.get("accepted"):
@@ -492,7 +531,7 @@ def run_layout(layout: str, args, tmp: Path) -> dict:
         server_pids = lambda: [pid for s in servers for pid in s.pids()]  # noqa: E731
         cfg = {"base": base, "contest": info["contest"], "code": info["code"], "answer_window": args.answer_window,
                "connect_rate": args.connect_rate / args.clients, "buzzers_per_team": args.buzzers_per_team,
-               "team_codes": info["team_codes"]}
+               "team_codes": info["team_codes"], "pings": not args.no_pings}
         share = [args.phones // args.clients + (1 if i < args.phones % args.clients else 0)
                  for i in range(args.clients)]
         context = mp.get_context("spawn")
@@ -660,6 +699,7 @@ def run_layout(layout: str, args, tmp: Path) -> dict:
         "builds": builds,
         "answers_acknowledged": len(answers), "answers_refused": sum(r["refused"]["answer"] for r in results),
         "buzzes_accepted": len(buzzes), "buzzes_refused": sum(r["refused"]["buzz"] for r in results),
+        "pings": sum(r["pings"]["sent"] for r in results), "pings_failed": sum(r["pings"]["failed"] for r in results),
         "lost_answers": lost_answers, "lost_buzzes": lost_buzzes,
         "client_errors": sum(r["error_count"] for r in results),
         "client_error_samples": [e for r in results for e in r["errors"]][:5],
@@ -729,6 +769,8 @@ def main() -> int:
                         help="seat the phones through the join service before the run, or join over HTTP")
     parser.add_argument("--layouts", nargs="+", choices=("single", "nginx"), default=["single", "nginx"])
     parser.add_argument("--json", help="also write the figures to this file")
+    parser.add_argument("--no-pings", action="store_true",
+                        help="phones do not ping /live/clock (as the benchmark did before the phone page's pings were added)")
     args = parser.parse_args()
     if args.mode == "individuals":
         args.teams = 0
@@ -781,7 +823,8 @@ def report(r: dict) -> None:
           f"max {r['close_request_ms']['max']:.0f} ms")
     print(f"   answers acknowledged {r['answers_acknowledged']} (refused {r['answers_refused']}), buzzes accepted "
           f"{r['buzzes_accepted']} (refused {r['buzzes_refused']}); missing from the database: "
-          f"{r['lost_answers']} answers, {r['lost_buzzes']} buzzes; client errors {r['client_errors']}")
+          f"{r['lost_answers']} answers, {r['lost_buzzes']} buzzes; client errors {r['client_errors']}; "
+          f"pings of /live/clock {r['pings']} ({r['pings_failed']} failed)")
     print(f"   RSS of the gunicorn processes: {r['rss_mb']['connected']} MB with every stream open, peak "
           f"{r['rss_mb']['peak']} MB" + (f"; nginx peak {r['rss_mb']['nginx_peak']} MB" if r["rss_mb"]["nginx_peak"]
                                         else "") + f"; server CPU during play {r['server_cpu_seconds']} s")

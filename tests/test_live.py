@@ -306,6 +306,38 @@ def test_pings_measure_latency_and_the_correction_is_capped(app, client, users, 
     assert gained == timedelta(milliseconds=300) and slow_buzz["rtt_ms"] == 900
 
 
+def test_a_buzz_carries_the_round_trips_the_phone_measured(app, client, users, tree, token_for):
+    """The phone page measures its round trips against /live/clock (nothing written) and sends the
+    latest with its buzz: their median times the buzz, capped like pings' (and replaces them)."""
+    contest_id = _setup(app, [{"type": "抢答", "rules": [{"type": "单选", "count": 1}]}])
+    with app.app_context():
+        code = db.session.get(LiveContest, contest_id).join_code
+    slow, fast = _join(client, code, "13800000001"), _join(client, code, "13800000003")
+    clock = client.get("/live/clock")
+    assert clock.status_code == 200 and clock.get_json()["server_time"]
+    token = token_for("admin")
+    _host(client, token, contest_id, "open")
+    _host(client, token, contest_id, "start")
+
+    def buzz(phone, body):
+        return client.post(f"/api/v1/live/{contest_id}/buzz", json=body,
+                           headers={"Authorization": f"Bearer {phone['token']}"})
+
+    assert buzz(slow, {"rtt": ["fast"]}).status_code == 422  # not a number: nothing recorded
+    assert buzz(slow, {"rtt": 120}).status_code == 422
+    assert buzz(fast, {"rtt": [12, 8.5, 10, 90000]}).get_json()["accepted"]  # 90 s ignored: median 10
+    slow_reply = buzz(slow, {"rtt": [200, 260, 240]})
+    assert slow_reply.get_json()["accepted"]
+    gained = datetime.fromisoformat(slow_reply.get_json()["received_at"]) - \
+        datetime.fromisoformat(slow_reply.get_json()["corrected_at"])
+    assert gained == timedelta(milliseconds=120)  # half of the median 240
+    buzzes = _host(client, token, contest_id, "pause").get_json()["question"]["buzzes"]
+    assert {b["entrant"]: b["rtt_ms"] for b in buzzes} == {"永丰村": 10, "三角村社区": 240}
+    with app.app_context():
+        player = db.session.get(LivePlayer, slow["player_id"])
+        assert player.rtt_samples == [200, 260, 240] and player.rtt_ms == 240
+
+
 def test_the_hidden_quiz_behind_a_contest_reveals_no_question(app, client, users, tree, token_for):
     """Phone answers live on sheets of a hidden quiz: its join code opens nothing, and a player's
     sheet shows no question before it is asked (the paper holds every phone question)."""

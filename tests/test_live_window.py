@@ -60,7 +60,7 @@ def test_only_the_running_question_takes_answers(app, client, users, tree, token
     host("start")
     assert _save(client, people[0], first, "正确").status_code == 200
     refused = _save(client, people[0], second, "正确")  # a question not asked yet
-    assert refused.status_code == 409 and "screen" in refused.get_json()["error"]
+    assert refused.status_code == 409 and "屏幕上的当前题目" in refused.get_json()["error"]  # answer the one on screen
     host("close")
     host("next")
     assert _save(client, people[1], first, "错误").status_code == 409  # closed, nothing runs

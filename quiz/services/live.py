@@ -612,16 +612,39 @@ def _sheet(contest: LiveContest, quiz: Quiz, person: Participant, now: datetime)
 def record_ping(player: LivePlayer, rtt_ms, *, now: datetime) -> float | None:
     """A phone reports the round trip it measured for its last ping: the median of the last few
     is its connection's round trip (buzz times are corrected by half of it, capped)."""
-    from quiz.inputs import finite_number
-
     if rtt_ms not in (None, ""):
-        value = finite_number(rtt_ms, "rtt")
-        if 0 <= value <= 60_000:
-            samples = (list(player.rtt_samples or []) + [round(value, 1)])[-RTT_SAMPLES:]
-            player.rtt_samples = samples
-            player.rtt_ms = float(median(samples))
+        value = _rtt_sample(rtt_ms)
+        if value is not None:
+            _set_rtt(player, list(player.rtt_samples or []) + [value])
     player.seen_at = now
     return player.rtt_ms
+
+
+def _rtt_sample(value) -> float | None:
+    """One round trip in ms as a phone reports it (422 when not a number; ignored when outside
+    0–60,000 ms)."""
+    from quiz.inputs import finite_number
+
+    number = finite_number(value, "rtt")
+    return round(number, 1) if 0 <= number <= 60_000 else None
+
+
+def _set_rtt(player: LivePlayer, samples: list[float]) -> None:
+    samples = samples[-RTT_SAMPLES:]
+    if samples:
+        player.rtt_samples = samples
+        player.rtt_ms = float(median(samples))
+
+
+def record_rtt_samples(player: LivePlayer, samples) -> None:
+    """The round trips a phone measured (its latest pings of /live/clock), sent with its buzz: they
+    replace the player's samples, so pings need no write of their own (docs/rules.md "Fair
+    timing"). Absent or empty: the samples recorded before stand."""
+    if samples in (None, "", []):
+        return
+    if not isinstance(samples, list) or len(samples) > 50:
+        raise Invalid(_("rtt: a list of round trips in milliseconds."))
+    _set_rtt(player, [v for v in (_rtt_sample(x) for x in samples) if v is not None])
 
 
 # ---------------------------------------------------------------- locking, versions, events
@@ -1078,10 +1101,12 @@ def _cmd_finish(contest, body, *, actor, now):
 
 
 # ---------------------------------------------------------------- buzzes (phones)
-def buzz(contest: LiveContest, player: LivePlayer, *, now: datetime) -> dict:
-    """A phone buzzes. Before the start it is an early buzz (penalised as the round says); while
-    buzzing is open it joins the race, ordered by its corrected time. Never takes the contest's
-    exclusive lock: buzzes of different phones never wait for each other."""
+def buzz(contest: LiveContest, player: LivePlayer, *, now: datetime, rtt_samples=None) -> dict:
+    """A phone buzzes (with the round trips it measured, `rtt_samples`, when it sends them). Before
+    the start it is an early buzz (penalised as the round says); while buzzing is open it joins
+    the race, ordered by its corrected time. Never takes the contest's exclusive lock: buzzes of
+    different phones never wait for each other."""
+    record_rtt_samples(player, rtt_samples)
     lock_contest(contest, exclusive=False)
     question = contest.current
     if question is None or question.status != "open" or contest.paused_at is not None:

@@ -12,9 +12,11 @@
 //   server has acknowledged it, and resent with back-off when the network blips; a 409 means the
 //   question is closed (or paused: resent on resume).
 // - The buzzer and the stake buttons follow me.may_buzz and me.may_wager.
-// - While it waits the phone pings the server every few seconds and reports the round trip it
-//   measured, so its buzzes are timed fairly (docs/rules.md "Fair timing"); the same pings give
-//   this clock's offset from the server's for the countdown.
+// - The phone pings the server's clock (GET /live/clock: no token, nothing written) a few times
+//   after joining, every PING_MS while a round with a buzzer runs and every IDLE_PING_MS
+//   otherwise; it keeps the round trips it measured and sends the latest ones with its buzz, so
+//   the buzz is timed fairly (docs/rules.md "Fair timing"); the same pings give this clock's
+//   offset from the server's for the countdown.
 (function () {
   "use strict";
   var dataEl = document.getElementById("phone-data");
@@ -22,7 +24,9 @@
   var D = JSON.parse(dataEl.textContent);
   var T = D.i18n;
   var JUDGE = ["正确", "错误"]; // canonical 判断 responses (data, not UI text)
-  var PING_MS = 3000;
+  var PING_MS = 3000;       // while a round with a buzzer runs
+  var IDLE_PING_MS = 20000; // otherwise (the countdown's clock offset)
+  var RTT_SAMPLES = 7;
   var KEY = "live-phone:" + D.code;
 
   function $(id) { return document.getElementById(id); }
@@ -209,18 +213,20 @@
   // ------------------------------------------------------------ clock and pings (fair buzz timing)
   var offset = 0;
   var samples = [];
-  var lastRtt = null;
+  var rtts = [];  // the latest round trips (ms), sent with a buzz
+  var pings = 0, lastPing = 0;
   function serverNow() { return Date.now() + offset; }
   function ping() {
     if (!me.token) return;
     var t0 = performance.now(), w0 = Date.now();
-    var token = me.token;
-    request("POST", D.ping, lastRtt === null ? {} : {rtt: Math.round(lastRtt * 10) / 10}, token).then(function (res) {
+    pings += 1;
+    lastPing = Date.now();
+    request("GET", D.clock).then(function (res) {
       var rtt = performance.now() - t0;
-      if (res.status === 401 && me.token === token) { forget(T.rejoin); return; }
       if (!res.ok) return;
       if (!source) connect();  // the network is back after an "offline" event
-      lastRtt = rtt;
+      rtts.push(Math.round(rtt * 10) / 10);
+      rtts = rtts.slice(-RTT_SAMPLES);
       var server = parseTime(res.body.server_time);
       if (server !== null) {
         samples.push([rtt, server - w0 - rtt / 2]);
@@ -234,9 +240,15 @@
     var q = state && state.question;
     return !!(q && q.buzzer && q.status === "open" && q.started_at);
   }
+  function buzzerRound() {
+    var q = state && state.question;
+    return !!(q && q.buzzer) || !!(state && state.round && (state.round.type === "buzzer" || state.round.type === "tiebreak"));
+  }
   setInterval(function () {
-    if (me.token && !racing() && document.visibilityState !== "hidden") ping();
-  }, PING_MS);
+    if (!me.token || racing() || document.visibilityState === "hidden") return;
+    var every = pings < 5 ? 1000 : buzzerRound() ? PING_MS : IDLE_PING_MS;
+    if (Date.now() - lastPing >= every - 100) ping();
+  }, 1000);
 
   // ------------------------------------------------------------ answers on phones (answer sheet saves)
   var given = {};     // bank question id → the answer chosen on this phone
@@ -328,7 +340,7 @@
     button.classList.add("pressed");
     if (navigator.vibrate) { try { navigator.vibrate(40); } catch (e) { /* ignore */ } }
     buzzed = {question: q.id, at: Date.now(), early: false};
-    request("POST", D.buzz, {}, me.token).then(function (res) {
+    request("POST", D.buzz, {rtt: rtts}, me.token).then(function (res) {
       if (res.ok) {
         buzzed.early = !!res.body.early;
         buzzNote = res.body.early ? T.buzz_early : res.body.accepted ? T.buzz_sent : T.buzz_late;

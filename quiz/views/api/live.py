@@ -148,7 +148,9 @@ def live_ping(contest_id: int):
 def live_buzz(contest_id: int):
     contest = _contest(contest_id)
     player = _player(contest)
-    result = live_service.buzz(contest, player, now=g.arrived_at)  # on arrival (quiz/slots.py)
+    body = json_body() if request.content_length else {}
+    result = live_service.buzz(contest, player, now=g.arrived_at,  # on arrival (quiz/slots.py)
+                               rtt_samples=body.get("rtt") if isinstance(body, dict) else None)
     db.session.commit()
     return jsonify(result)
 
