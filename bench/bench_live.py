@@ -21,7 +21,7 @@ What one layout does:
     over HTTP (each process from its own loopback address: the per-address join limit is per phone
     network). --clients client processes (asyncio + aiohttp) open one SSE stream per phone
     (GET /live/<id>/stream?token=…) at --connect-rate per second.
- 4. Each phone pings /live/clock as the phone page does (five times a second apart, then every 3 s
+ 4. Each phone pings /live/clock as the phone page does (five times a second apart, then every 5 s
     while a round with a buzzer runs, every 20 s otherwise, never during a buzz race) and sends
     its latest round trips with its buzz (--no-pings: no pings).
     The host (this process, the JSON API with a token) plays every question: open (next), start;
@@ -396,12 +396,12 @@ class Crowd:
 
     async def pinger(self, session, phone: Phone) -> None:
         """As the phone page does (static/live/phone.js): GET /live/clock five times a second apart,
-        then every 3 s while a round with a buzzer runs and every 20 s otherwise, never while a buzz
+        then every 5 s while a round with a buzzer runs and every 20 s otherwise, never while a buzz
         race is on; the latest seven round trips go with the phone's buzz."""
         await asyncio.sleep(self.rnd.uniform(0, 1))
         count = 0
         while True:
-            every = 1.0 if count < 5 else 3.0 if phone.buzzer_round else 20.0
+            every = 1.0 if count < 5 else 5.0 if phone.buzzer_round else 20.0
             if not phone.racing:
                 count += 1
                 self.pings["sent"] += 1

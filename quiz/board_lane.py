@@ -8,6 +8,10 @@ or remember-me cookie (whose language may come from the session or the account),
 can be served without asking the database (ranking.peek_snapshot) and whose response for this
 language and query string is already stored. Everything else, e.g. the first request after the
 board changed, goes to Flask, which renders and stores the response.
+
+It also answers `GET /live/clock` (the server's time, services/live.py `server_clock`, which the
+Flask view returns too): live contests' phones ping it every few seconds to measure their round
+trip and clock offset, so thousands of phones should not each cost a trip through Flask.
 """
 from __future__ import annotations
 
@@ -37,6 +41,13 @@ class BoardLane:
         return getattr(self.wsgi_app, name)
 
     def __call__(self, environ, start_response):
+        if environ.get("PATH_INFO") == "/live/clock" and environ.get("REQUEST_METHOD") == "GET":
+            from quiz.services.live import server_clock
+
+            body = self.app.json.dumps(server_clock(utcnow()), separators=(",", ":")).encode() + b"\n"
+            start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body))),
+                                      ("Cache-Control", "no-store")])
+            return [body]
         if self.board_lane and environ.get("REQUEST_METHOD") == "GET":
             hit = self.stored(environ)
             if hit is not None:

@@ -106,6 +106,26 @@ def test_clock_gives_the_server_time_uncached(client):
     assert reply.status_code == 200 and reply.headers["Cache-Control"] == "no-store"
     moment = datetime.fromisoformat(reply.get_json()["server_time"])
     assert before - timedelta(seconds=1) <= moment <= after + timedelta(seconds=1)
+    assert reply.headers["X-Content-Type-Options"] == "nosniff"  # the security headers, as on every response
+
+
+def test_the_clock_is_served_in_front_of_flask_with_the_views_body(app, client, monkeypatch):
+    """Phones ping /live/clock every few seconds: the board lane answers it without Flask, with the
+    body the Flask view gives (services/live.py server_clock)."""
+    from quiz.services import live as live_service
+    from quiz.views import live as live_views
+
+    fixed = datetime(2026, 11, 29, 12, 0, tzinfo=timezone.utc)
+    monkeypatch.setattr("quiz.board_lane.utcnow", lambda: fixed)
+    monkeypatch.setattr(live_views, "utcnow", lambda: fixed + timedelta(hours=1))  # the view's clock differs
+    called = []
+    monkeypatch.setattr(live_service, "server_clock", lambda now: called.append(now) or {"server_time": now.isoformat()})
+    lane = client.get("/live/clock")
+    assert lane.get_json() == {"server_time": fixed.isoformat()} and called == [fixed]  # the lane answered
+    with app.test_request_context():
+        view_body, status, headers = live_views.clock()
+    assert view_body.get_json() == {"server_time": (fixed + timedelta(hours=1)).isoformat()}
+    assert status == 200 and headers["Cache-Control"] == lane.headers["Cache-Control"] and len(called) == 2
 
 
 def test_a_live_contests_code_typed_on_the_quiz_code_page_opens_the_phone_page(app, client, users, tree):

@@ -620,6 +620,12 @@ def record_ping(player: LivePlayer, rtt_ms, *, now: datetime) -> float | None:
     return player.rtt_ms
 
 
+def server_clock(now: datetime) -> dict:
+    """What GET /live/clock answers: phones and screens measure their round trip and their clock's
+    offset against it (served in front of Flask by quiz/board_lane.py)."""
+    return {"server_time": now.isoformat()}
+
+
 def _rtt_sample(value) -> float | None:
     """One round trip in ms as a phone reports it (422 when not a number; ignored when outside
     0–60,000 ms)."""

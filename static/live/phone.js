@@ -13,7 +13,7 @@
 //   question is closed (or paused: resent on resume).
 // - The buzzer and the stake buttons follow me.may_buzz and me.may_wager.
 // - The phone pings the server's clock (GET /live/clock: no token, nothing written) a few times
-//   after joining, every PING_MS while a round with a buzzer runs and every IDLE_PING_MS
+//   after joining, every PING_MS (5 s) while a round with a buzzer runs and every IDLE_PING_MS
 //   otherwise; it keeps the round trips it measured and sends the latest ones with its buzz, so
 //   the buzz is timed fairly (docs/rules.md "Fair timing"); the same pings give this clock's
 //   offset from the server's for the countdown.
@@ -24,7 +24,7 @@
   var D = JSON.parse(dataEl.textContent);
   var T = D.i18n;
   var JUDGE = ["正确", "错误"]; // canonical 判断 responses (data, not UI text)
-  var PING_MS = 3000;       // while a round with a buzzer runs
+  var PING_MS = 5000;       // while a round with a buzzer runs
   var IDLE_PING_MS = 20000; // otherwise (the countdown's clock offset)
   var RTT_SAMPLES = 7;
   var KEY = "live-phone:" + D.code;
