@@ -24,7 +24,8 @@ What one layout does:
  4. Each phone pings /live/clock as the phone page does (five times a second apart, then every 5 s
     while a round with a buzzer runs, every 20 s otherwise, never during a buzz race) and sends
     its latest round trips with its buzz (--no-pings: no pings).
-    The host (this process, the JSON API with a token) plays every question: open (next), start;
+    After --lobby seconds (the hall settles), the host (this process, the JSON API with a token)
+    plays every question: open (next), start;
     共答: every phone answers through the answer lane (PUT /api/v1/attempts/<sheet>/answers/<q>)
     at a random moment within --answer-window seconds of receiving "started"; 抢答: the first
     --buzzers-per-team phones of each team (individuals: every phone) buzz within 0.5 s of
@@ -586,6 +587,7 @@ def run_layout(layout: str, args, tmp: Path) -> dict:
         if layout == "nginx":
             spread = {p: established(p) for p in ports}
         rss_connected = rss_mb(server_pids())
+        time.sleep(args.lobby)  # the hall settles (phones' first pings) while the host introduces the contest
         cpu0 = cpu_seconds(server_pids())
         host = Host(base, info["contest"], info["token"])
         closes = []
@@ -769,6 +771,9 @@ def main() -> int:
                         help="seat the phones through the join service before the run, or join over HTTP")
     parser.add_argument("--layouts", nargs="+", choices=("single", "nginx"), default=["single", "nginx"])
     parser.add_argument("--json", help="also write the figures to this file")
+    parser.add_argument("--lobby", type=float, default=10.0,
+                        help="seconds between the last phone connecting and the first question (0: at once, while "
+                             "every phone still does its first pings)")
     parser.add_argument("--no-pings", action="store_true",
                         help="phones do not ping /live/clock (as the benchmark did before the phone page's pings were added)")
     args = parser.parse_args()
