@@ -65,12 +65,12 @@ def test_a_buzz_that_waited_for_a_slot_is_timed_by_its_arrival(app, users, tree,
     _host(client, token, contest_id, "start")
     held = slots._slots(app)
     assert held.acquire(timeout=1)
-    threading.Timer(0.5, held.release).start()  # the slot comes free half a second after the buzz
+    threading.Timer(1.5, held.release).start()  # the slot comes free 1.5 s after the buzz
     sent = datetime.now().astimezone()
     started = time.monotonic()
     reply = client.post(f"/api/v1/live/{contest_id}/buzz", headers={"Authorization": f"Bearer {phone['token']}"})
     assert reply.status_code == 200 and reply.get_json()["accepted"]
-    assert time.monotonic() - started >= 0.45  # it did wait
+    assert time.monotonic() - started >= 1.4  # it did wait
     with app.app_context():
         buzz = db.session.execute(select(LiveBuzz)).scalar_one()
-        assert (buzz.received_at - sent).total_seconds() < 0.3  # timed on arrival, not after the wait
+        assert (buzz.received_at - sent).total_seconds() < 0.75  # timed on arrival, not after the 1.5 s wait
