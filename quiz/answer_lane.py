@@ -96,7 +96,15 @@ class AnswerLane:
             return None
         if result is None:
             return None
-        return self.app.json.dumps(result).encode() + b"\n"
+        return json_bytes(self.app, result)
+
+
+def json_bytes(app, value) -> bytes:
+    """The bytes jsonify() sends for `value` (compact unless the app is in debug mode): what every
+    lane in front of Flask answers with, so its responses match the Flask views'."""
+    provider = app.json
+    pretty = (provider.compact is None and app.debug) or provider.compact is False
+    return provider.dumps(value, **({"indent": 2} if pretty else {"separators": (",", ":")})).encode() + b"\n"
 
 
 def read_body(environ, limit: int) -> bytes | None:

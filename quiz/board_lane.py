@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 from urllib.parse import parse_qsl
 
+from quiz.answer_lane import json_bytes
 from quiz.models.base import utcnow
 from quiz.services.ranking import peek_snapshot
 
@@ -44,7 +45,7 @@ class BoardLane:
         if environ.get("PATH_INFO") == "/live/clock" and environ.get("REQUEST_METHOD") == "GET":
             from quiz.services.live import server_clock
 
-            body = self.app.json.dumps(server_clock(utcnow()), separators=(",", ":")).encode() + b"\n"
+            body = json_bytes(self.app, server_clock(utcnow()))
             start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body))),
                                       ("Cache-Control", "no-store")])
             return [body]

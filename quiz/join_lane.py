@@ -35,7 +35,7 @@ import threading
 from flask import g
 from werkzeug.http import HTTP_STATUS_CODES
 
-from quiz.answer_lane import read_body
+from quiz.answer_lane import json_bytes, read_body
 from quiz.board_lane import cookieless_locale, has_session_cookie
 from quiz.models.base import utcnow
 
@@ -176,7 +176,4 @@ class JoinLane:
         return self._engine
 
     def json(self, value) -> bytes:
-        """The bytes jsonify() sends for `value` (compact unless the app is in debug mode)."""
-        provider = self.app.json
-        pretty = (provider.compact is None and self.app.debug) or provider.compact is False
-        return provider.dumps(value, **({"indent": 2} if pretty else {"separators": (",", ":")})).encode() + b"\n"
+        return json_bytes(self.app, value)
