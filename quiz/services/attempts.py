@@ -159,7 +159,7 @@ def _refuse(attempt: Attempt, now: datetime, question_id: int | None = None):
     if attempt.quiz.is_live and attempt.status == "open":  # a live contest's sheet: not this question now
         from quiz.services.live import window_question
 
-        running = window_question(attempt.quiz_id, now)
+        running = window_question(attempt.quiz_id)
         if running is not None and running != question_id:
             raise Conflict(_("This question does not take answers now; the answer was not saved. Answer "
                              "the question on the screen."))

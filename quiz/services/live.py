@@ -842,13 +842,12 @@ def _cut_window(contest: LiveContest) -> None:
     contest.window_question_id = contest.window_until = None
 
 
-def window_question(quiz_id: int, now: datetime) -> int | None:
-    """The bank question that phones of the live contest behind `quiz_id` may answer at `now`."""
-    row = db.session.execute(select(LiveContest.window_question_id, LiveContest.window_until)
-                             .where(LiveContest.quiz_id == quiz_id)).first()
-    if row is None or row.window_question_id is None or row.window_until is None or row.window_until < now:
-        return None
-    return row.window_question_id
+def window_question(quiz_id: int) -> int | None:
+    """The bank question whose answer window the live contest behind `quiz_id` has open (None when
+    it is cut), for the message of a refused save; whether a save is taken is the answer-save
+    rule's alone (services/answers.py)."""
+    return db.session.execute(select(LiveContest.window_question_id)
+                              .where(LiveContest.quiz_id == quiz_id)).scalar()
 
 
 def _cmd_pause(contest, body, *, actor, now):
