@@ -16,7 +16,7 @@
   var offset = 0;          // server clock − this browser's clock (ms), from each state's server_time
   var pending = {};        // commands in flight (a second press waits for the first)
 
-  function $(id) { return document.getElementById(id); }
+  var $ = window.LiveCommon.$, el = window.LiveCommon.el;  // static/live/common.js
   function fmt(template, values) {
     return template.replace(/\{(\w+)\}/g, function (m, k) { return values[k] === undefined ? m : values[k]; });
   }
@@ -34,12 +34,6 @@
     var d = new Date(iso);
     function pad(n, w) { n = String(n); while (n.length < (w || 2)) n = "0" + n; return n; }
     return pad(d.getHours()) + ":" + pad(d.getMinutes()) + ":" + pad(d.getSeconds()) + "." + pad(d.getMilliseconds(), 3);
-  }
-  function el(tag, cls, text) {
-    var node = document.createElement(tag);
-    if (cls) node.className = cls;
-    if (text !== undefined && text !== null) node.textContent = text;
-    return node;
   }
   function answerText(q) {
     var a = q.answer;

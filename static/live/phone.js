@@ -29,27 +29,11 @@
   var RTT_SAMPLES = 7;
   var KEY = "live-phone:" + D.code;
 
-  function $(id) { return document.getElementById(id); }
+  var C = window.LiveCommon;  // static/live/common.js
+  var $ = C.$, fmt = C.fmt, num = C.num, signed = C.signed, el = C.el, parseTime = C.parseTime,
+      setHidden = C.setHidden, setText = C.setText;
   var root = $("phone");
-  function fmt(text, values) {
-    return String(text).replace(/\{(\w+)\}/g, function (m, k) { return k in values ? values[k] : m; });
-  }
-  function num(n) { return String(+Number(n).toPrecision(6)); }
-  function signed(n) { return (n > 0 ? "+" : n < 0 ? "−" : "") + num(Math.abs(n)); }
-  function el(tag, cls, text) {
-    var node = document.createElement(tag);
-    if (cls) node.className = cls;
-    if (text !== undefined && text !== null) node.textContent = text;
-    return node;
-  }
-  function setHidden(node, hidden) { if (node.hidden !== hidden) node.hidden = hidden; }
-  function setText(node, text) { if (node.textContent !== text) node.textContent = text; }
   function same(a, b) { return JSON.stringify(a) === JSON.stringify(b); }
-  function parseTime(text) {
-    if (!text) return null;
-    var t = Date.parse(String(text).replace(/(\.\d{3})\d+/, "$1"));
-    return isNaN(t) ? null : t;
-  }
   function load(key) {
     try { var raw = window.localStorage.getItem(key); return raw ? JSON.parse(raw) : null; } catch (e) { return null; }
   }
