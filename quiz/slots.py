@@ -8,7 +8,8 @@ past the pool's timeout requests fail. Phones' calls (join, state, ping, buzz, s
 take one of LIVE_PHONE_SLOTS slots first (default: the pool's size plus its overflow, less
 LIVE_HOST_RESERVE connections kept free for the host's commands and organisers' pages). A call
 that finds no free slot within LIVE_PHONE_SLOT_WAIT seconds is answered 503 with Retry-After
-(the phone page retries); nothing it would have changed is half done. The time a call arrived is
+(the phone page's stream reconnects by itself; a refused buzz or join shows the message);
+nothing it would have changed is half done. The time a call arrived is
 kept (`g.arrived_at`) before it waits: a buzz is timed by it, so waiting for a slot never costs a
 phone its place in the race.
 
