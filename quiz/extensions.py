@@ -1,6 +1,7 @@
 """Flask extensions, created unbound and initialised in create_app."""
 from __future__ import annotations
 
+import copy
 import logging
 import time
 from functools import lru_cache
@@ -44,7 +45,40 @@ def client_ip() -> str:
 # Limits are declared per endpoint with static strings from quiz/config.py (see views/api/sheets.py),
 # parsed once. Storage from RATELIMIT_STORAGE_URI (memory:// by default; redis://… to share
 # counts between worker processes).
-limiter = Limiter(key_func=client_ip, default_limits=[])
+class AppLimiter(Limiter):
+    """Flask-Limiter's Limiter, configured afresh from each app it is given.
+
+    Flask-Limiter keeps what the first app's config set on the extension object (``enabled``,
+    the default and application-wide limits, the strategy and other "set once" options), so a
+    second app built in the same process (the test suite builds hundreds, one after another)
+    was rate limited by an earlier app's ``RATELIMIT_DEFAULT`` or left unlimited by its
+    ``RATELIMIT_ENABLED = False``. ``init_app`` first puts those settings back as constructed;
+    limits declared in code with ``@limiter.limit`` stay: they belong to the code, not to an app.
+    """
+
+    _APP_SETTINGS = ("enabled", "_default_limits_per_method", "_default_limits_exempt_when",
+                     "_default_limits_deduct_when", "_default_limits_cost", "_application_limits_per_method",
+                     "_application_limits_exempt_when", "_application_limits_deduct_when",
+                     "_application_limits_cost", "_headers_enabled", "_header_mapping", "_retry_after",
+                     "_strategy", "_storage_options", "_swallow_errors", "_fail_on_first_breach", "_on_breach",
+                     "_on_meta_breach", "_key_prefix", "_request_identifier", "_meta_limits")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._constructed = {name: copy.copy(getattr(self, name)) for name in self._APP_SETTINGS}
+        self._constructed_limits = (list(self.limit_manager._default_limits),
+                                    list(self.limit_manager._application_limits))
+
+    def init_app(self, app) -> None:
+        for name, value in self._constructed.items():
+            setattr(self, name, copy.copy(value))
+        defaults, application = self._constructed_limits
+        self.limit_manager.set_default_limits(list(defaults))
+        self.limit_manager.set_application_limits(list(application))
+        super().init_app(app)
+
+
+limiter = AppLimiter(key_func=client_ip, default_limits=[])
 
 
 SHEET_LIMIT_COUNTED = "quiz.sheet_limit_counted"  # environ flag: the fast lane already counted this request

@@ -449,6 +449,31 @@ def test_secure_cookies_behind_the_documented_proxy(database_url, users):
     assert "Secure" in _cookies(forced_on)["session"]
 
 
+# ---------------------------------------------------------------- one app's limits stay its own
+def test_an_app_does_not_inherit_an_earlier_apps_limit_settings(database_url, tmp_path):
+    """Flask-Limiter keeps the first app's config on its extension object; the factory builds each
+    app from its own config (CI once failed: a test's app-wide 1000/hour throttled later tests)."""
+    from quiz import create_app
+
+    base = {"TESTING": True, "SQLALCHEMY_DATABASE_URI": database_url, "SECRET_KEY": "test",
+            "UPLOAD_FOLDER": str(tmp_path / "u")}
+    throttled = create_app({**base, "RATELIMIT_DEFAULT": "2/minute"}).test_client()
+    assert [throttled.get("/login").status_code for _ in range(3)] == [200, 200, 429]
+
+    plain = create_app(base).test_client()
+    assert {plain.get("/login").status_code for _ in range(5)} == {200}
+
+    create_app({**base, "RATELIMIT_ENABLED": False})
+    limited = create_app(base)
+    limited.config["JOIN_GUESS_LIMIT"] = "2 per 10 minutes"
+    guesser = limited.test_client()
+    with limited.app_context():
+        db.create_all()
+    statuses = [guesser.post("/api/v1/join/ZZZZZZ", json={"name": "x", "phone": "13900000000"},
+                             environ_base={"REMOTE_ADDR": "192.0.2.77"}).status_code for _ in range(3)]
+    assert statuses[-1] == 429, statuses  # an earlier app's RATELIMIT_ENABLED = False is not inherited
+
+
 # ---------------------------------------------------------------- several workers, one count
 def test_warning_for_several_workers_on_memory_storage(app, caplog):
     from quiz.security import warn_about_rate_limit_storage
