@@ -25,7 +25,8 @@ page and every other caller through attempts.join, which returns ORM objects) an
 Why it is fast (docs/benchmarks.md "Joining"): the statements are Core statements on the request's
 connection, not ORM object loading; a new person costs the quiz row, the person lookup (with their
 open sheet and sheet count in the same statement), the unit lookup, one INSERT … RETURNING per row
-(ON CONFLICT DO NOTHING instead of savepoints: a concurrent duplicate is re-read) and the commit.
+(ON CONFLICT DO NOTHING instead of savepoints: a concurrent duplicate is re-read) and the commit;
+on PostgreSQL they run on the driver's cursor in the join's transaction (quiz/direct_sql.py).
 The quiz's banks and audience units (fixed when it is created) are cached per process, and so are
 the questions as shown, per language and option order, dropped with the bank pools on every
 `banks` event (quiz/events.py), so the payload needs no question query in the steady state.
@@ -47,7 +48,7 @@ from sqlalchemy import and_, bindparam, func, select, text
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
 
-from quiz import events
+from quiz import direct_sql, events
 from quiz.errors import Conflict, Forbidden, IdentityMismatch, Invalid, TooManyAttempts
 from quiz.extensions import db
 from quiz.models import Answer, Attempt, Participant, Question, Quiz, Unit, quiz_bank, quiz_unit
@@ -210,7 +211,7 @@ def _audience(conn, quiz_id: int, key: tuple[int, datetime]) -> tuple[str, ...]:
     if hit is not None and pool_entry_trusted(hit[0], hit[1], hub):
         return hit[2]
     loaded, epoch = time.monotonic(), hub.epoch() if hub.shared() else None
-    paths = tuple(conn.execute(_AUDIENCE, {"quiz": quiz_id}).scalars())
+    paths = tuple(direct_sql.execute(conn, _AUDIENCE, {"quiz": quiz_id}).scalars())
     cache.audience[key] = (loaded, epoch, paths)
     return paths
 
@@ -220,19 +221,23 @@ def _quiz_meta(row, conn, person_key: tuple | None = None, unit_path: str | None
     key = (row.id, row.created_at)
     bank_ids = cache.banks.get(key)
     if bank_ids is None:
-        bank_ids = cache.banks[key] = tuple(conn.execute(_BANK_IDS, {"quiz": row.id}).scalars())
-    mapping = row._mapping
-    person = None
-    if person_key is not None and mapping["p_id"] is not None:
-        person = Person(mapping["p_id"], mapping["p_name"], mapping["p_unit_id"], mapping["p_user_id"],
-                        mapping["p_on_roster"], mapping["p_access_code"], mapping["p_unit_path"],
-                        mapping["p_used"] or 0)
-        if mapping["s_id"] is not None:
-            person.sheet = Sheet(mapping["s_id"], row.id, person.id, mapping["s_number"], mapping["s_nonce"],
-                                 mapping["s_paper"], mapping["s_deadline"], resumed=True, unit_path=person.unit_path)
-    return QuizMeta(**{name: mapping[name] for name in _QUIZ_NAMES}, bank_ids=bank_ids,
+        bank_ids = cache.banks[key] = tuple(direct_sql.execute(conn, _BANK_IDS, {"quiz": row.id}).scalars())
+    person = _person_of(row, row.id) if person_key is not None else None
+    return QuizMeta(**{name: getattr(row, name) for name in _QUIZ_NAMES}, bank_ids=bank_ids,
                     audience=_audience(conn, row.id, key), person_key=person_key, person=person,
-                    unit_path=unit_path, unit_id=mapping["unit_id"] if unit_path is not None else None)
+                    unit_path=unit_path, unit_id=row.unit_id if unit_path is not None else None)
+
+
+def _person_of(row, quiz_id: int) -> Person | None:
+    """The person (and their open sheet of this quiz) in a row of _PERSON_LABELS columns + p_used."""
+    if row.p_id is None:
+        return None
+    person = Person(row.p_id, row.p_name, row.p_unit_id, row.p_user_id, row.p_on_roster, row.p_access_code,
+                    row.p_unit_path, row.p_used or 0)
+    if row.s_id is not None:
+        person.sheet = Sheet(row.s_id, quiz_id, row.p_id, row.s_number, row.s_nonce, row.s_paper, row.s_deadline,
+                             resumed=True, unit_path=row.p_unit_path)
+    return person
 
 
 def _connection(conn=None):
@@ -268,7 +273,7 @@ def read_quiz(quiz_id: int, *, lock: bool = True, conn=None, phone: str | None =
     person and unit the join names; without `lock` for identify() alone (a live contest's join)."""
     conn = _connection(conn)
     person_key, params, path = _keys(phone, user_id, unit_path)
-    row = conn.execute(_lookup(False, person_key[0], lock), {"key": quiz_id, "path": None, **params}).one()
+    row = direct_sql.execute(conn, _lookup(False, person_key[0], lock), {"key": quiz_id, "path": None, **params}).one()
     return _quiz_meta(row, conn, person_key, path)
 
 
@@ -280,8 +285,8 @@ def find_quiz(code: str, *, conn=None, phone: str | None = None, user_id: int | 
 
     conn = _connection(conn)
     person_key, params, path = _keys(phone, user_id, unit_path)
-    row = conn.execute(_lookup(True, person_key[0], True),
-                       {"key": normalise_join_code(code), "path": None, **params}).first()
+    row = direct_sql.execute(conn, _lookup(True, person_key[0], True),
+                             {"key": normalise_join_code(code), "path": None, **params}).first()
     if row is None:
         raise unknown_join_code(code)
     return _quiz_meta(row, conn, person_key, path)
@@ -306,21 +311,14 @@ def _person(conn, quiz: QuizMeta, *, fresh: bool = False, **key) -> Person | Non
     if quiz.person_key == (name, value) and not fresh:
         return quiz.person
     stmt = {"phone": _PERSON_BY_PHONE, "user": _PERSON_BY_USER, "id": _PERSON_BY_ID}[name]
-    row = conn.execute(stmt, {"quiz": quiz.id, **key}).first()
-    if row is None:
-        return None
-    person = Person(row.p_id, row.p_name, row.p_unit_id, row.p_user_id, row.p_on_roster, row.p_access_code,
-                    row.p_unit_path, row.p_used or 0)
-    if row.s_id is not None:
-        person.sheet = Sheet(row.s_id, quiz.id, row.p_id, row.s_number, row.s_nonce, row.s_paper, row.s_deadline,
-                             resumed=True, unit_path=row.p_unit_path)
-    return person
+    row = direct_sql.execute(conn, stmt, {"quiz": quiz.id, **key}).first()
+    return _person_of(row, quiz.id) if row is not None else None
 
 
 def _unit_id(conn, quiz: QuizMeta, path: str) -> int | None:
     if quiz.unit_path == path:
         return quiz.unit_id
-    return conn.execute(_UNIT_BY_PATH, {"path": path}).scalar()
+    return direct_sql.execute(conn, _UNIT_BY_PATH, {"path": path}).scalar()
 
 
 def _in_audience(quiz: QuizMeta, unit_path: str) -> bool:
@@ -344,7 +342,7 @@ def _inserted_id(conn, table, values: dict) -> int | None:
             f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join(':' + c for c in columns)}) "
             "ON CONFLICT DO NOTHING RETURNING id").bindparams(
             *[bindparam(c, type_=table.c[c].type) for c in columns]).columns(table.c.id)
-    return conn.execute(stmt, values).scalar()
+    return direct_sql.execute(conn, stmt, values).scalar()
 
 
 def _expire(model, ident: int) -> None:
@@ -356,7 +354,7 @@ def _expire(model, ident: int) -> None:
 
 def _link(conn, person: Person, user_id: int) -> None:
     """A logged-in account joining links itself to this person, unless either is linked already."""
-    if person.user_id is None and conn.execute(_LINKED, {"user": user_id}).first() is None:
+    if person.user_id is None and direct_sql.execute(conn, _LINKED, {"user": user_id}).first() is None:
         conn.execute(_P.update().where(_P.c.id == person.id, _P.c.user_id.is_(None)).values(user_id=user_id))
         person.user_id = user_id
         _expire(Participant, person.id)
@@ -405,7 +403,7 @@ def identify(quiz: QuizMeta, *, name: str, phone: str, unit_path: str | None, us
         if not _in_audience(quiz, path):
             raise Forbidden(_("This quiz is not open to “%(unit)s”.", unit=path))
         # an account already linked to another person (joined before with another phone) stays so
-        link = user_id is not None and conn.execute(_LINKED, {"user": user_id}).first() is None
+        link = user_id is not None and direct_sql.execute(conn, _LINKED, {"user": user_id}).first() is None
         person_id = _inserted_id(conn, _P, {
             "name": name, "phone": phone, "unit_id": unit_id, "on_roster": False, "created_at": now,
             "updated_at": now, "user_id": user_id if link else None, "access_code": None})
@@ -614,7 +612,7 @@ _SAVED = select(Answer.__table__.c.question_id, Answer.__table__.c.response).whe
 
 def saved_answers(sheet_id: int, paper: list[dict], *, conn=None) -> dict[str, object]:
     """The sheet's saved answers as the client sent them ({question id: response})."""
-    rows = _connection(conn).execute(_SAVED, {"sheet": sheet_id}).all()
+    rows = direct_sql.execute(_connection(conn), _SAVED, {"sheet": sheet_id}).all()
     if not rows:
         return {}
     entries = {e["q"]: e for e in paper}
