@@ -34,6 +34,7 @@ from __future__ import annotations
 import random
 import re
 import secrets
+from collections import Counter
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -43,6 +44,7 @@ from flask import current_app, has_request_context
 from flask_babel import gettext as _
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import selectinload
 
 from quiz import events
 from quiz.errors import Conflict, Invalid, NotFound, QuizError
@@ -968,32 +970,41 @@ def _close(contest: LiveContest, question: LiveQuestion, *, now: datetime, actor
 
 def _score_phone_answers(contest: LiveContest, question: LiveQuestion, cut: datetime, *, actor: User | None) -> None:
     """Grade the answers saved in the question's window and write their points to the ledger
-    (teams: a team earns the mean of its answering members' points)."""
+    (teams: a team earns the mean of its answering members' points).
+
+    5,000 phones at a close: players and answers are read as rows, not objects, and the question
+    type grades each distinct response once (grading is a pure function of the answer and the
+    response)."""
     live_round = question.round
     kind = get_round_type(live_round.type)
     bank_question = db.session.get(Question, question.question_id)
     qtype = get_type(bank_question.type)
-    players = {p.participant_id: p for p in db.session.execute(  # rows, not objects: 5,000 phones at a close
-        select(LivePlayer.id, LivePlayer.participant_id, LivePlayer.entrant_id)
-        .where(LivePlayer.contest_id == contest.id)).all()}
-    rows = db.session.execute(
-        select(Attempt.participant_id, Answer.response, Answer.saved_at).join(Answer, Answer.attempt_id == Attempt.id)
-        .where(Attempt.quiz_id == contest.quiz_id, Answer.question_id == question.question_id,
-               Answer.saved_at >= question.started_at, Answer.saved_at <= cut)).all()
-    given = {}
-    for participant_id, response, saved_at in rows:
+    started = question.started_at
+    read = db.session.connection().execute  # Core rows: no ORM bookkeeping per row
+    players = {participant: (player, entrant) for participant, player, entrant in _rows(read(
+        select(LivePlayer.participant_id, LivePlayer.id, LivePlayer.entrant_id)
+        .where(LivePlayer.contest_id == contest.id)))}
+    given: dict[int, PhoneAnswer] = {}
+    responses: list[str] = []
+    grades: dict[str, float] = {}  # each distinct response graded once by the question type
+    for participant_id, response, saved_at in _rows(read(
+            select(Attempt.participant_id, Answer.response, Answer.saved_at)
+            .join(Answer, Answer.attempt_id == Attempt.id)
+            .where(Attempt.quiz_id == contest.quiz_id, Answer.question_id == question.question_id,
+                   Answer.saved_at >= started, Answer.saved_at <= cut))):
+        responses.append(response)
         player = players.get(participant_id)
         if player is None:
             continue
-        fraction = qtype.grade(bank_question.answer, response, "none")
-        given[player.id] = PhoneAnswer(player.id, player.entrant_id, fraction,
-                                       (saved_at - question.started_at).total_seconds())
-    all_answers = [given.get(p.id) or no_answer(p.id, p.entrant_id) for p in players.values()]
-    previous = _previous_question(question)
-    streaks = {int(k): v for k, v in ((previous.state or {}).get("streaks", {}) if previous else {}).items()}
+        fraction = grades.get(response)
+        if fraction is None:
+            fraction = grades[response] = qtype.grade(bank_question.answer, response, "none")
+        given[player[0]] = PhoneAnswer(player[0], player[1], fraction, (saved_at - started).total_seconds())
+    all_answers = [given.get(p) or no_answer(p, e) for p, e in players.values()]
+    streaks = _previous_streaks(question)
     scored = kind.score_answers(live_round.settings, all_answers, points=question.points, streaks=streaks)
     question.state = {**(question.state or {}), "streaks": {str(k): v for k, v in streaks.items()},
-                      "answered": len(given), "distribution": _distribution(bank_question, rows)}
+                      "answered": len(given), "distribution": _distribution(bank_question, responses)}
     per_entrant: dict[int, dict[str, list[float]]] = {}
     for answer, parts in scored:
         if answer.player not in given:
@@ -1014,20 +1025,29 @@ def _score_phone_answers(contest: LiveContest, question: LiveQuestion, cut: date
         db.session.execute(insert(LiveScore), rows_out)
 
 
-def _distribution(question: Question, rows) -> dict[str, int]:
+def _rows(result, size: int = 500):
+    """A result's rows as plain tuples, a few hundred Row objects at a time. The garbage collector
+    stops tracking a plain tuple of plain values once it has seen it, never a Row: 5,000 Rows alive
+    through a close would be moved to its oldest generation and bring the next full collection
+    (tens of ms in a process holding thousands of streams) closer."""
+    for batch in result.partitions(size):
+        yield from map(tuple, batch)
+
+
+def _distribution(question: Question, responses: list[str]) -> dict[str, int]:
     """How many chose each answer (choice letters, 正确/错误; fill-in answers are not listed)."""
-    counts: dict[str, int] = {}
-    kind = get_type(question.type)
-    if kind.widget == "blanks":
-        return counts
-    for _participant, response, _saved in rows:
-        counts[response] = counts.get(response, 0) + 1
-    return counts
+    if get_type(question.type).widget == "blanks":
+        return {}
+    return dict(Counter(responses))
 
 
-def _previous_question(question: LiveQuestion) -> LiveQuestion | None:
-    earlier = [q for q in question.round.questions if q.position < question.position and q.status != "pending"]
-    return earlier[-1] if earlier else None
+def _previous_streaks(question: LiveQuestion) -> dict[int, int]:
+    """The players' streaks after the round's previous asked question (only that question's state
+    is read: every closed question of a 共答 round carries one streak per phone)."""
+    state = db.session.execute(select(LiveQuestion.state).where(
+        LiveQuestion.round_id == question.round_id, LiveQuestion.position < question.position,
+        LiveQuestion.status != "pending").order_by(LiveQuestion.position.desc()).limit(1)).scalar()
+    return {int(k): v for k, v in (state or {}).get("streaks", {}).items()}
 
 
 def _cmd_reveal(contest, body, *, actor, now):
@@ -1160,7 +1180,8 @@ def standings(contest: LiveContest) -> list[Standing]:
     """Entrants by total (base + ledger), ranked with the one competition ranking; the previous
     rank is the rank before the most recent scoring action (for animating the change)."""
     entrants = db.session.execute(select(LiveEntrant).where(LiveEntrant.contest_id == contest.id)
-                                  .order_by(LiveEntrant.position, LiveEntrant.id)).scalars().all()
+                                  .order_by(LiveEntrant.position, LiveEntrant.id)
+                                  .options(selectinload(LiveEntrant.unit))).scalars().all()  # units: one query
     totals = dict(db.session.execute(select(LiveScore.entrant_id, func.sum(LiveScore.points))
                                      .where(LiveScore.contest_id == contest.id).group_by(LiveScore.entrant_id)).all())
     last_action = db.session.execute(select(LiveScore.action).where(
@@ -1178,9 +1199,21 @@ def standings(contest: LiveContest) -> list[Standing]:
 PUBLIC_TOP = 20  # entrants on the public scoreboard of an individuals contest
 
 
-def _question_view(question: LiveQuestion, contest: LiveContest, *, host: bool) -> dict | None:
+def _run_sheet(contest: LiveContest) -> list:
+    """The contest's questions as rows in each round's order: id, round_id, position, status,
+    points and the bank question's stem, type and picture. One query, without the questions' states
+    (every closed 共答 question carries a streak per phone) and without loading each bank question."""
+    return db.session.execute(
+        select(LiveQuestion.id, LiveQuestion.round_id, LiveQuestion.position, LiveQuestion.status,
+               LiveQuestion.points, Question.stem, Question.type, Question.picture)
+        .join(Question, Question.id == LiveQuestion.question_id).where(LiveQuestion.contest_id == contest.id)
+        .order_by(LiveQuestion.round_id, LiveQuestion.position)).all()
+
+
+def _question_view(question: LiveQuestion, contest: LiveContest, sheet: list, *, host: bool) -> dict | None:
     """The current question as screens and phones see it: nothing of an unopened question, and
-    for a 风险题 nothing until it starts (the stake comes first); the answer only once revealed."""
+    for a 风险题 nothing until it starts (the stake comes first); the answer only once revealed.
+    `sheet`: the contest's _run_sheet (the round's number of questions)."""
     from quiz.services.attempts import question_view
 
     if question is None or question.status == "pending":
@@ -1189,7 +1222,8 @@ def _question_view(question: LiveQuestion, contest: LiveContest, *, host: bool) 
     kind = get_round_type(live_round.type)
     bank_question = question.question
     hidden = kind.wager and question.started_at is None and not host
-    view = {"id": question.id, "number": question.position + 1, "of": len(live_round.questions),
+    view = {"id": question.id, "number": question.position + 1,
+            "of": sum(1 for q in sheet if q.round_id == live_round.id),
             "points": question.points, "status": question.status, "hidden": hidden,
             "opened_at": _iso(question.opened_at), "started_at": _iso(question.started_at),
             "deadline": _iso(question.deadline), "time_seconds": live_round.settings.get("time_seconds"),
@@ -1229,19 +1263,35 @@ def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat() if moment else None
 
 
+@dataclass
+class StateReads:
+    """What every view of a contest's state reads, read once when one build makes several views:
+    the standings, the run sheet (_run_sheet) and the number of phones."""
+
+    board: list[Standing]
+    sheet: list
+    players: int
+
+
+def state_reads(contest: LiveContest) -> StateReads:
+    """The reads of public_state, made once."""
+    players = db.session.scalar(select(func.count(LivePlayer.id)).where(LivePlayer.contest_id == contest.id))
+    return StateReads(standings(contest), _run_sheet(contest), players or 0)
+
+
 def public_state(contest: LiveContest, *, now: datetime, host: bool = False,
-                 board: list[Standing] | None = None) -> dict:
-    """What the big screen and phones show (the host's console sees more with host=True); `board`:
-    the standings when the caller has them already."""
+                 reads: StateReads | None = None) -> dict:
+    """What the big screen and phones show (the host's console sees more with host=True); `reads`:
+    the contest's state_reads when the caller has them already."""
     from quiz.services.pictures import picture_url
     from quiz.urls import public_url
 
     question = contest.current
     rounds = contest.rounds
     live_round = question.round if question is not None else None
-    board = standings(contest) if board is None else board
+    reads = state_reads(contest) if reads is None else reads
+    board, sheet, players = reads.board, reads.sheet, reads.players
     shown = board if contest.mode == "teams" or host else board[:PUBLIC_TOP]
-    players = db.session.scalar(select(func.count(LivePlayer.id)).where(LivePlayer.contest_id == contest.id)) or 0
     state = {
         "contest": {"id": contest.id, "title": contest.title, "mode": contest.mode, "status": contest.status,
                     "phase": contest.phase, "version": contest.version, "sound": contest.sound,
@@ -1253,7 +1303,7 @@ def public_state(contest: LiveContest, *, now: datetime, host: bool = False,
         "server_time": now.isoformat(),
         "round": {"index": live_round.position + 1, "of": len(rounds), "title": live_round.title,
                   "type": live_round.type, "label": str(get_round_type(live_round.type).label)} if live_round else None,
-        "question": _question_view(question, contest, host=host),
+        "question": _question_view(question, contest, sheet, host=host),
         "scores": [{"rank": s.rank, "previous_rank": s.previous_rank, "entrant_id": s.entrant.id, "name": s.entrant.name,
                     "unit": s.entrant.unit.path if s.entrant.unit else None, "total": s.total, "last": s.last,
                     **({"team_code": s.entrant.team_code} if host else {})} for s in shown],
@@ -1263,10 +1313,9 @@ def public_state(contest: LiveContest, *, now: datetime, host: bool = False,
                                "label": str(get_round_type(r.type).label), "settings": r.settings,
                                "skipped": bool(r.settings.get("skipped")),
                                "questions": [{"id": q.id, "number": q.position + 1, "status": q.status,
-                                              "points": q.points, "stem": q.question.stem,
-                                              "type": q.question.type,
-                                              "image": picture_url(q.question.picture)}  # the host's preview
-                                             for q in r.questions]}
+                                              "points": q.points, "stem": q.stem, "type": q.type,
+                                              "image": picture_url(q.picture)}  # the host's preview
+                                             for q in sheet if q.round_id == r.id]}
                               for r in rounds]
         state["ledger"] = [{"id": s.id, "entrant": s.entrant.name, "kind": s.kind, "points": s.points,
                             "reason": s.reason, "at": _iso(s.created_at),
@@ -1316,9 +1365,10 @@ class Snapshot:
 
 def snapshot(contest: LiveContest, *, now: datetime) -> Snapshot:
     """The contest's state for every kind of viewer (quiz/views/live.py caches it per change)."""
-    board = standings(contest)  # once for the three views
-    public = public_state(contest, now=now, board=board)
-    host = public_state(contest, now=now, host=True, board=board)
+    reads = state_reads(contest)  # once for the three views
+    board = reads.board
+    public = public_state(contest, now=now, reads=reads)
+    host = public_state(contest, now=now, host=True, reads=reads)
     question = contest.current
     kind = get_round_type(question.round.type) if question is not None else None
     open_now = question is not None and question.status == "open" and contest.paused_at is None
