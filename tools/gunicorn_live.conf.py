@@ -1,0 +1,22 @@
+"""gunicorn settings for the live contests' gevent workers (docs/deployment.md "Live contests"):
+
+    gunicorn -c tools/gunicorn_live.conf.py -k gevent -w 2 --worker-connections 10000 \
+        --keep-alive 75 -b 127.0.0.1:8000 'quiz:create_app()'
+
+It imports nothing of the app: gevent must patch the standard library in each worker before the
+app (and psycopg) is imported.
+
+A worker holding thousands of push streams has hundreds of thousands of objects; a full garbage
+collection walks all of them and stops every stream of the worker meanwhile (tens of ms, at random
+moments: a host's close can land on one). Once a worker has loaded the app, its objects (modules,
+SQLAlchemy's metadata and compiled statements, translations, templates) live as long as the
+worker: `gc.freeze()` moves them out of every later collection, which then walks only what the
+streams and requests made since.
+"""
+import gc
+
+
+def post_worker_init(worker):
+    gc.collect()  # what loading the app left behind goes now, not into the frozen set
+    gc.freeze()
+    worker.log.info("gc: %d objects of the loaded app frozen out of later collections", gc.get_freeze_count())
