@@ -89,11 +89,10 @@ def bank_csv(count: int) -> bytes:
     return ("\ufeff" + out.getvalue()).encode()
 
 
-def prepare(url: str, redis_url: str, args) -> dict:
-    """Fresh schema, units, bank, admin token and the contest. Returns what the run needs."""
-    import redis
-
-    from quiz import create_app
+def build_contest(app, args) -> dict:
+    """In `app`: a fresh schema (a PostgreSQL URL's schema public is dropped), the units, the bank,
+    the admin and its token, and the contest (args.mode, args.teams, args.all_questions 共答 and
+    args.buzzer_questions 抢答 questions). Returns {"contest", "code", "token", "team_codes"}."""
     from quiz.cli import upgrade_schema
     from quiz.extensions import db
     from quiz.services import live
@@ -101,8 +100,6 @@ def prepare(url: str, redis_url: str, args) -> dict:
     from quiz.services.people import create_token, create_user
     from quiz.services.units import ensure_path, split_path
 
-    redis.Redis.from_url(redis_url).flushdb()
-    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": SECRET})
     now = datetime.now(timezone.utc)
     questions = args.all_questions + args.buzzer_questions
     with app.app_context():
@@ -131,8 +128,23 @@ def prepare(url: str, redis_url: str, args) -> dict:
         db.session.commit()
         info = {"contest": contest.id, "code": contest.join_code, "token": token,
                 "team_codes": [e.team_code for e in sorted(contest.entrants, key=lambda e: e.position)]}
-        info["phones"] = seat(app, contest.id, args, info["team_codes"]) if args.join == "service" else None
         db.session.remove()
+    return info
+
+
+def prepare(url: str, redis_url: str, args) -> dict:
+    """Fresh schema, units, bank, admin token and the contest (build_contest), the phones seated
+    through the join service (unless --join http). Returns what the run needs."""
+    import redis
+
+    from quiz import create_app
+    from quiz.extensions import db
+
+    redis.Redis.from_url(redis_url).flushdb()
+    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": SECRET})
+    info = build_contest(app, args)
+    info["phones"] = seat(app, info["contest"], args, info["team_codes"]) if args.join == "service" else None
+    with app.app_context():
         try:
             with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
                 conn.exec_driver_sql("CHECKPOINT")  # the next timed checkpoint falls after the run

@@ -9,7 +9,7 @@ bench_live.py measures the whole push (gunicorn, 5,000 SSE streams, clients); it
 request" figure is one HTTP request of the host, and it moves with everything else on the box. This
 script isolates that request:
 
- 1. Builds one live contest as bench_live.py does (its `bank_csv`, `seat` and contest layout:
+ 1. Builds one live contest with bench_live.py's `build_contest` and `seat` (its contest layout:
     a 共答 round of 20 single-choice questions with speed scoring and a 抢答 round of 10, mode teams
     with --teams teams), and seats --phones phones through the join service (bench_live.seat).
     **The schema `public` of a PostgreSQL URL is DROPPED and rebuilt**; `sqlite` is a throwaway
@@ -43,59 +43,23 @@ import statistics
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_live import LETTERS, SECRET, UNITS, bank_csv, seat  # noqa: E402
+from bench_live import LETTERS, SECRET, build_contest, seat  # noqa: E402
 
 ALL_QUESTIONS, BUZZER_QUESTIONS = 20, 10  # bench_live.py's defaults
 
 
 def build(app, args) -> dict:
-    """Fresh schema, units, bank, admin (with an API token and a password) and the contest, with
-    the phones seated through the join service: bench_live.prepare's steps with its helpers
-    (prepare itself also flushes a Redis database, which this benchmark does not use)."""
-    from quiz.cli import upgrade_schema
-    from quiz.extensions import db
-    from quiz.services import live
-    from quiz.services.importer import import_bank_file
-    from quiz.services.people import create_token, create_user
-    from quiz.services.units import ensure_path, split_path
-
-    now = datetime.now(timezone.utc)
-    with app.app_context():
-        if db.engine.dialect.name == "postgresql":
-            with db.engine.begin() as conn:
-                conn.exec_driver_sql("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
-        upgrade_schema()
-        cache: dict = {}
-        for path in UNITS:
-            ensure_path(split_path(path), actor=None, now=now, headcount=50, cache=cache)
-        report = import_bank_file("现场赛压测题库", bank_csv(ALL_QUESTIONS + BUZZER_QUESTIONS + 5), "live.csv",
-                                  actor=None, now=now)
-        db.session.commit()
-        if report.rejected:
-            raise SystemExit(f"bank import failed: {report.as_dict()}")
-        admin = create_user("bench-admin", role="admin", password="bench-pass-123", now=now)
-        token = create_token(admin, now=now)
-        entrants = [{"name": f"第{i + 1:03d}队", "unit": UNITS[i % len(UNITS)], "base_score": 100}
-                    for i in range(args.teams)] if args.mode == "teams" else []
-        contest = live.create_contest({
-            "title": "现场赛压测", "mode": args.mode, "banks": ["现场赛压测题库"], "entrants": entrants,
-            "rounds": [{"type": "共答", "rules": [{"type": "单选", "count": ALL_QUESTIONS}],
-                        "settings": {"points": 10, "time_seconds": 60, "speed": True}},
-                       {"type": "抢答", "rules": [{"type": "单选", "count": BUZZER_QUESTIONS}],
-                        "settings": {"points": 20, "deduct": 10, "time_seconds": 60}}]},
-            actor=admin, now=now)
-        db.session.commit()
-        info = {"contest": contest.id, "token": token,
-                "team_codes": [e.team_code for e in sorted(contest.entrants, key=lambda e: e.position)]}
-        info["phones"] = seat(app, contest.id, args, info["team_codes"])
-        db.session.remove()
+    """bench_live.py's contest (build_contest: fresh schema, units, bank, admin with an API token and
+    a password, the contest), with the phones seated through the join service (bench_live.seat)."""
+    args.all_questions, args.buzzer_questions = ALL_QUESTIONS, BUZZER_QUESTIONS
+    info = build_contest(app, args)
+    info["phones"] = seat(app, info["contest"], args, info["team_codes"])
     return info
 
 
