@@ -65,9 +65,11 @@ class AppLimiter(Limiter):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self._constructed = {name: copy.copy(getattr(self, name)) for name in self._APP_SETTINGS}
-        self._constructed_limits = (list(self.limit_manager._default_limits),
-                                    list(self.limit_manager._application_limits))
+        # (names of Flask-Limiter 3.x; one it no longer has is simply not restored)
+        self._constructed = {name: copy.copy(getattr(self, name)) for name in self._APP_SETTINGS
+                             if hasattr(self, name)}
+        self._constructed_limits = (list(getattr(self.limit_manager, "_default_limits", [])),
+                                    list(getattr(self.limit_manager, "_application_limits", [])))
 
     def init_app(self, app) -> None:
         for name, value in self._constructed.items():
