@@ -124,14 +124,19 @@ def check_picture(data: bytes) -> CheckedPicture:
             image.load()  # decode (the first frame): a damaged or truncated file fails here
         if not scale and (animated or expected == "GIF" or not _has_metadata(image)):
             return CheckedPicture(hashlib.sha256(data).hexdigest(), FORMATS[expected][0], width, height, data)
-        if not scale:  # small enough, but it carries metadata (a phone photo's GPS position, camera, time)
-            out = _without_metadata(image, expected)
-            return CheckedPicture(hashlib.sha256(out).hexdigest(), FORMATS[expected][0], *_size(out), out)
-        image = ImageOps.exif_transpose(image)
-        if image.mode not in ("RGB", "RGBA", "L", "LA"):  # palette, CMYK, 16-bit: resample in RGBA
-            image = image.convert("RGBA")
-        image.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
-        out = _encode(image, expected)
+        # re-encoded: scaled down, or small enough but carrying metadata (a phone photo's GPS
+        # position, camera, time), which the new file does not keep
+        if not scale and expected == "JPEG" and image.getexif().get(0x0112, 1) == 1:
+            buffer = io.BytesIO()  # upright already: its own quantisation tables (no visible loss)
+            image.save(buffer, "JPEG", quality="keep", optimize=True)
+            out = buffer.getvalue()
+        else:
+            image = ImageOps.exif_transpose(image)  # upright, as it is shown
+            if image.mode not in ("RGB", "RGBA", "L", "LA"):  # palette, CMYK, 16-bit: resample in RGBA
+                image = image.convert("RGBA")
+            if scale:
+                image.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
+            out = _encode(image, expected)
     except PictureProblem:
         raise
     except Exception:  # Pillow raises assorted errors (OSError, SyntaxError, ValueError …) on bad data
@@ -146,28 +151,6 @@ def _has_metadata(image) -> bool:
     """EXIF or XMP in the file (PNG text chunks are not personal data and are left alone)."""
     info = image.info
     return bool(info.get("exif") or info.get("xmp") or info.get("XML:com.adobe.xmp") or len(image.getexif()))
-
-
-def _without_metadata(image, fmt: str) -> bytes:
-    """The picture re-encoded without its metadata, upright (its EXIF orientation applied); a JPEG
-    that needs no turning keeps its quantisation tables (no visible loss)."""
-    from PIL import ImageOps
-
-    buffer = io.BytesIO()
-    if fmt == "JPEG" and image.getexif().get(0x0112, 1) == 1:
-        image.save(buffer, "JPEG", quality="keep", optimize=True)
-        return buffer.getvalue()
-    upright = ImageOps.exif_transpose(image)
-    if upright.mode not in ("RGB", "RGBA", "L", "LA"):
-        upright = upright.convert("RGBA")
-    return _encode(upright, fmt)
-
-
-def _size(data: bytes) -> tuple[int, int]:
-    from PIL import Image
-
-    with Image.open(io.BytesIO(data)) as image:
-        return image.size
 
 
 _strict_lock = threading.Lock()
