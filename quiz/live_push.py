@@ -50,6 +50,12 @@ def _dumps(value) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
 
 
+def with_join_url(body: dict, join_url: str | None) -> dict:
+    """A state as one viewer gets it: the contest's phones' link is the one of the request's host
+    (builds are shared by every host name the app is reached by)."""
+    return {**body, "contest": {**body["contest"], "join_url": join_url}}
+
+
 @dataclass
 class State:
     """One build of a contest's snapshot, with its encodings (made on first use, then shared)."""
@@ -70,8 +76,8 @@ class State:
         key = (role, join_url)
         head = self._frames.get(key)
         if head is None:
-            body = {"host": self.snap.host, "player": self.snap.phone}.get(role, self.snap.public)
-            body = {**body, "contest": {**body["contest"], "join_url": join_url}}
+            body = with_join_url({"host": self.snap.host, "player": self.snap.phone}.get(role, self.snap.public),
+                                 join_url)
             text = f"id: {self.event_id}\nevent: state\ndata: {_dumps(body)}"
             # a player's frame is the public one with "me" spliced in before its closing brace
             head = (text + "\n\n").encode() if role != "player" else (text[:-1] + ',"me":{"player":').encode()
@@ -311,8 +317,7 @@ def player_state(contest_id: int, player_id: int, entrant_id: int, join_url: str
     state = feeds().feed(contest_id).current()
     if state is None:
         return None
-    public = state.snap.phone
-    return {**public, "contest": {**public["contest"], "join_url": join_url},
+    return {**with_join_url(state.snap.phone, join_url),
             "me": {"player": player_id, **state.snap.mine.get(entrant_id, {})}}
 
 
@@ -323,8 +328,7 @@ def host_state(contest_id: int, join_url: str | None) -> dict | None:
     state = feeds().feed(contest_id).current()
     if state is None:
         return None
-    host = state.snap.host
-    return {**host, "contest": {**host["contest"], "join_url": join_url}}
+    return with_join_url(state.snap.host, join_url)
 
 
 def frames(feed: Feed, *, role: str, join_url: str | None, player_id: int | None = None,
