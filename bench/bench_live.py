@@ -220,7 +220,8 @@ def gunicorn(port: int, url: str, redis_url: str, workers: int, log_path: Path) 
                FLASK_SQLALCHEMY_ENGINE_OPTIONS='{"pool_size": 10, "max_overflow": 5, "pool_recycle": 1800}',
                FLASK_ANSWER_ENGINE_OPTIONS='{"pool_size": 4, "max_overflow": 4}')
     env.pop("SERVER_SOFTWARE", None)
-    cmd = [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "tools" / "gunicorn_live.conf.py"), "-k", "gevent", "-w", str(workers), "--worker-connections", "10000",
+    cmd = [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "tools" / "gunicorn_live.conf.py"),
+           "-k", "gevent", "-w", str(workers), "--worker-connections", "10000",
            "--keep-alive", "75",
            "-b", f"127.0.0.1:{port}", "--graceful-timeout", "5", "quiz:create_app()"]
     return Process(cmd, log_path, env)
