@@ -2,7 +2,7 @@
 
 Usage:
     .venv/bin/python bench/bench_inprocess.py [--database-url postgresql://postgres@127.0.0.1/test | sqlite]
-        [--requests 3000] [--rounds 3] [--no-fast-lane]
+        [--requests 3000] [--rounds 3] [--no-fast-lane] [--profile join|answer]
 
 bench_load.py measures the whole participant path under gunicorn, where the load generator,
 gunicorn, the workers and PostgreSQL share the machine's two cores, so its figures move with
@@ -53,6 +53,9 @@ def main() -> int:
     parser.add_argument("--no-fast-lane", action="store_true", help="send every save through Flask")
     parser.add_argument("--no-join-lane", action="store_true", help="send every join through Flask")
     parser.add_argument("--redis-url", default=None, help="REDIS_URL for the app (e.g. redis://127.0.0.1:6379/7)")
+    parser.add_argument("--profile", choices=("join", "answer"),
+                        help="after the rounds, profile one more round of this endpoint (cProfile, CPU clock) "
+                             "and print the top functions")
     args = parser.parse_args()
 
     url = args.database_url
@@ -107,7 +110,7 @@ def main() -> int:
               for aid, token, _qid in sheets]
     joins = [environ("POST", f"/api/v1/join/{info['join_code']}",
                      {"name": f"压测{i}", "phone": f"13{i:09d}", "unit": UNITS[i % len(UNITS)]})
-             for i in range(args.rounds * args.requests + 200)]
+             for i in range((args.rounds + 1) * args.requests + 200)]
     statements = [0]
     from sqlalchemy import event
 
@@ -136,6 +139,21 @@ def main() -> int:
         figures["answer"].append(run(answers, args.requests))
         figures["clock"].append(run(clocks, args.requests))
         figures["join"].append(run_joins(args.requests))
+
+    if args.profile:
+        import cProfile
+        import pstats
+
+        profiler = cProfile.Profile(time.process_time)
+        profiler.enable()
+        if args.profile == "join":
+            run_joins(args.requests)
+        else:
+            run(answers, args.requests)
+        profiler.disable()
+        stats = pstats.Stats(profiler)
+        for order in ("tottime", "cumulative"):
+            stats.sort_stats(order).print_stats(35)
 
     print(f"database {info['dialect']}, fast lane {'off' if args.no_fast_lane else 'on'}, "
           f"join lane {'off' if args.no_join_lane else 'on'}, REDIS_URL {args.redis_url or 'unset'}, "

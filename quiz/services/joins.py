@@ -26,7 +26,8 @@ Why it is fast (docs/benchmarks.md "Joining"): the statements are Core statement
 connection, not ORM object loading; a new person costs the quiz row, the person lookup (with their
 open sheet and sheet count in the same statement), the unit lookup, one INSERT … RETURNING per row
 (ON CONFLICT DO NOTHING instead of savepoints: a concurrent duplicate is re-read) and the commit;
-on PostgreSQL they run on the driver's cursor in the join's transaction (quiz/direct_sql.py).
+on PostgreSQL the new person and their sheet are one statement (a data-modifying WITH), and the
+statements run on the driver's cursor in the join's transaction (quiz/direct_sql.py).
 The quiz's banks and audience units (fixed when it is created) are cached per process, and so are
 the questions as shown, per language and option order, dropped with the bank pools on every
 `banks` event (quiz/events.py), so the payload needs no question query in the steady state.
@@ -74,6 +75,7 @@ class Person:
     unit_path: str
     used: int = 0  # sheets of this quiz so far
     sheet: "Sheet | None" = None  # the open sheet of this quiz
+    new: dict | None = None  # a new person not written yet (id None): the participant row's values
 
 
 @dataclass(frozen=True)
@@ -345,6 +347,34 @@ def _inserted_id(conn, table, values: dict) -> int | None:
     return direct_sql.execute(conn, stmt, values).scalar()
 
 
+_PAIRS: dict[tuple[tuple[str, ...], tuple[str, ...]], object] = {}
+
+
+def _person_and_sheet(conn, person: dict, sheet: dict) -> tuple[int, int] | None:
+    """PostgreSQL: a new person and their first sheet in one statement (a data-modifying WITH): the
+    ids (person, sheet), or None when the person's insert met a concurrent one (same phone or
+    account) and wrote nothing. The sheet's participant_id and open_slot are the new person's id.
+    Values are cast to their columns' types (an INSERT … SELECT does not type its parameters)."""
+    person = {**{c.key: c.default.arg for c in _P.c if c.default is not None and c.default.is_scalar}, **person}
+    sheet = {k: v for k, v in {**{c.key: c.default.arg for c in _A.c if c.default is not None and c.default.is_scalar},
+                               **sheet}.items() if k not in ("participant_id", "open_slot")}
+    key = (tuple(person), tuple(sheet))
+    stmt = _PAIRS.get(key)
+    if stmt is None:
+        dialect = conn.dialect
+        names = {c: "s_" + c for c in sheet}
+        stmt = _PAIRS[key] = text(
+            f"WITH p AS (INSERT INTO {_P.name} ({', '.join(person)}) VALUES ({', '.join(':' + c for c in person)}) "
+            "ON CONFLICT DO NOTHING RETURNING id) "
+            f"INSERT INTO {_A.name} ({', '.join(sheet)}, participant_id, open_slot) "
+            f"SELECT {', '.join(f'CAST(:{names[c]} AS {_A.c[c].type.compile(dialect)})' for c in sheet)}, p.id, p.id "
+            "FROM p ON CONFLICT DO NOTHING RETURNING participant_id, id").bindparams(
+            *[bindparam(c, type_=_P.c[c].type) for c in person],
+            *[bindparam(names[c], type_=_A.c[c].type) for c in sheet]).columns(_A.c.participant_id, _A.c.id)
+    row = direct_sql.execute(conn, stmt, {**person, **{"s_" + c: v for c, v in sheet.items()}}).first()
+    return (row[0], row[1]) if row is not None else None
+
+
 def _expire(model, ident: int) -> None:
     """An object of the request's session changed by a Core statement is read again when used."""
     obj = db.session.identity_map.get(identity_key(model, ident))
@@ -361,9 +391,10 @@ def _link(conn, person: Person, user_id: int) -> None:
 
 
 def identify(quiz: QuizMeta, *, name: str, phone: str, unit_path: str | None, user_id: int | None,
-             now: datetime, access_code: str | None = None, conn=None) -> Person:
+             now: datetime, access_code: str | None = None, conn=None, defer_insert: bool = False) -> Person:
     """The participant joining, checked as the quiz asks (module docstring). Their open sheet of
-    this quiz and the number of their sheets come with them."""
+    this quiz and the number of their sheets come with them. With `defer_insert`, a new person is
+    returned unwritten (id None, their row's values in `new`) for join() to write with their sheet."""
     conn = _connection(conn)
     if user_id is not None and unit_path is None:  # a logged-in account linked to a person: no code needed
         person = _person(conn, quiz, user=user_id)
@@ -404,9 +435,11 @@ def identify(quiz: QuizMeta, *, name: str, phone: str, unit_path: str | None, us
             raise Forbidden(_("This quiz is not open to “%(unit)s”.", unit=path))
         # an account already linked to another person (joined before with another phone) stays so
         link = user_id is not None and direct_sql.execute(conn, _LINKED, {"user": user_id}).first() is None
-        person_id = _inserted_id(conn, _P, {
-            "name": name, "phone": phone, "unit_id": unit_id, "on_roster": False, "created_at": now,
-            "updated_at": now, "user_id": user_id if link else None, "access_code": None})
+        values = {"name": name, "phone": phone, "unit_id": unit_id, "on_roster": False, "created_at": now,
+                  "updated_at": now, "user_id": user_id if link else None, "access_code": None}
+        if defer_insert:
+            return Person(None, name, unit_id, values["user_id"], False, None, path, new=values)
+        person_id = _inserted_id(conn, _P, values)
         if person_id is None:  # the same phone joined at the same moment
             person = _person(conn, quiz, phone=phone, fresh=True)
             if person is None:  # pragma: no cover - the conflict was on the account link
@@ -455,42 +488,51 @@ def join(quiz: QuizMeta, *, name: str = "", phone: str = "", unit_path: str | No
     conn = _connection(conn)
     if quiz.opens_at is not None and now < quiz.opens_at:
         raise Conflict(_("This quiz has not opened yet."))
-    person = identify(quiz, name=name, phone=phone, unit_path=unit_path, user_id=user_id, now=now,
-                      access_code=access_code, conn=conn)
-    if person.sheet is not None:
-        if person.sheet.deadline is not None and now > person.sheet.deadline:
-            if bare:
-                raise NeedsSession(person.sheet.id)
-            from quiz.services.attempts import grade_attempt
+    # on PostgreSQL a new person is written with their sheet, in one statement (_person_and_sheet)
+    for defer in ((True, False) if conn.dialect.name == "postgresql" else (False,)):
+        person = identify(quiz, name=name, phone=phone, unit_path=unit_path, user_id=user_id, now=now,
+                          access_code=access_code, conn=conn, defer_insert=defer)
+        if person.sheet is not None:
+            if person.sheet.deadline is not None and now > person.sheet.deadline:
+                if bare:
+                    raise NeedsSession(person.sheet.id)
+                from quiz.services.attempts import grade_attempt
 
-            grade_attempt(db.session.get(Attempt, person.sheet.id), at=person.sheet.deadline, auto=True)
+                grade_attempt(db.session.get(Attempt, person.sheet.id), at=person.sheet.deadline, auto=True)
+            else:
+                return person.sheet
+        if not quiz.is_open(now):
+            raise Conflict(_("This quiz is closed."))
+        used = person.used
+        if quiz.attempts_allowed and used >= quiz.attempts_allowed:
+            raise Conflict(ngettext("You have already used your %(num)d attempt for this quiz.",
+                                    "You have used all %(num)d attempts for this quiz.", quiz.attempts_allowed))
+        paper = paper_for_join(quiz, rng or random.Random(secrets.randbits(64)),  # 统一试卷: a copy; 随机组卷: a draw
+                               bank_ids=list(quiz.bank_ids), conn=conn)
+        deadline = None
+        if quiz.duration_seconds and not quiz.is_practice:
+            deadline = now + timedelta(seconds=quiz.duration_seconds)
+            if quiz.closes_at is not None:
+                deadline = min(deadline, quiz.closes_at)
+        nonce = secrets.token_hex(16)
+        values = {"quiz_id": quiz.id, "participant_id": person.id, "number": used + 1, "nonce": nonce,
+                  "status": "open", "open_slot": person.id, "paper": paper, "started_at": now, "deadline": deadline,
+                  "max_score": round(sum(e["points"] for e in paper), 4), "question_count": len(paper)}
+        if person.id is None:
+            ids = _person_and_sheet(conn, person.new, values)
+            if ids is None:
+                continue  # the same phone joined at the same moment: identify them again, as written
+            person.id, sheet_id = ids
         else:
-            return person.sheet
-    if not quiz.is_open(now):
-        raise Conflict(_("This quiz is closed."))
-    used = person.used
-    if quiz.attempts_allowed and used >= quiz.attempts_allowed:
-        raise Conflict(ngettext("You have already used your %(num)d attempt for this quiz.",
-                                "You have used all %(num)d attempts for this quiz.", quiz.attempts_allowed))
-    paper = paper_for_join(quiz, rng or random.Random(secrets.randbits(64)),  # 统一试卷: a copy; 随机组卷: a draw
-                           bank_ids=list(quiz.bank_ids), conn=conn)
-    deadline = None
-    if quiz.duration_seconds and not quiz.is_practice:
-        deadline = now + timedelta(seconds=quiz.duration_seconds)
-        if quiz.closes_at is not None:
-            deadline = min(deadline, quiz.closes_at)
-    nonce = secrets.token_hex(16)
-    sheet_id = _inserted_id(conn, _A, {
-        "quiz_id": quiz.id, "participant_id": person.id, "number": used + 1, "nonce": nonce, "status": "open",
-        "open_slot": person.id, "paper": paper, "started_at": now, "deadline": deadline,
-        "max_score": round(sum(e["points"] for e in paper), 4), "question_count": len(paper)})
-    if sheet_id is None:  # a concurrent join created it first: resume that one
-        again = _person(conn, quiz, id=person.id)
-        if again is None or again.sheet is None:  # pragma: no cover - as an IntegrityError before
-            raise RuntimeError("a concurrent join's sheet is no longer open")
-        return again.sheet
-    return Sheet(sheet_id, quiz.id, person.id, used + 1, nonce, paper, deadline, resumed=False,
-                 unit_path=person.unit_path)
+            sheet_id = _inserted_id(conn, _A, values)
+            if sheet_id is None:  # a concurrent join created it first: resume that one
+                again = _person(conn, quiz, id=person.id)
+                if again is None or again.sheet is None:  # pragma: no cover - as an IntegrityError before
+                    raise RuntimeError("a concurrent join's sheet is no longer open")
+                return again.sheet
+        return Sheet(sheet_id, quiz.id, person.id, used + 1, nonce, paper, deadline, resumed=False,
+                     unit_path=person.unit_path)
+    raise RuntimeError("unreachable: the last pass writes the person on its own")  # pragma: no cover
 
 
 # ---------------------------------------------------------------- the API join, for both transports
