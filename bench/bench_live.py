@@ -32,7 +32,8 @@ What one layout does:
     "started" (teams: one buzz per team is accepted, the others are refused as duplicates). When
     every phone has answered or buzzed (at most --answer-window + 20 s), the host closes (共答:
     close; 抢答: judge right, which closes). Each phone records when the first state of that
-    question with status "closed" reached it.
+    question with status "closed" reached it: the time its stream's bytes were read, noted before
+    they are parsed (the simulated phones share the servers' cores; a real phone parses on its own).
  5. Prints, per layout: the time from the host's close (just before the request is sent) to each
     phone receiving the closed state (p50/p99/max over all phones and closes), the time to the last
     phone per close (p50/p99/max over the closes; target: under 1 s), how many states the servers
