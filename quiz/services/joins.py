@@ -66,7 +66,7 @@ _Q, _P, _U, _A = Quiz.__table__, Participant.__table__, Unit.__table__, Attempt.
 # ---------------------------------------------------------------- the quiz as a join reads it
 @dataclass
 class Person:
-    id: int
+    id: int | None  # None: a new person not written yet (join() writes them with their sheet)
     name: str
     unit_id: int
     user_id: int | None
