@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import threading
 import time
 from functools import lru_cache
 
@@ -14,6 +15,7 @@ from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
+from limits.storage import MemoryStorage
 from sqlalchemy import MetaData
 from sqlalchemy.orm import DeclarativeBase
 
@@ -42,9 +44,32 @@ def client_ip() -> str:
     return get_remote_address() or request.remote_addr or "unknown"
 
 
+class SweptMemoryStorage(MemoryStorage):
+    """The limits library's in-process storage (``memory://``), sweeping expired keys at most once
+    a second instead of 10 ms after any hit.
+
+    MemoryStorage starts a sweep of every key it holds 10 ms after a hit whenever none is pending.
+    A join counts a key per person and an answer save one per sheet, so under a crowd each worker
+    walked tens of thousands of keys about a hundred times a second: a fifth of a join's CPU under
+    load (docs/benchmarks.md "Joining"). A key read after it expired is dropped when it is read
+    (``get``), and a moving window counts only its entries inside the window, so the sweep only
+    frees memory: once a second is plenty. Registered under the ``memory`` scheme (the limits
+    library's way to add a storage), so ``memory://`` gets it; ``tests/test_safety.py`` checks that
+    the library still schedules its sweeps through the method replaced here."""
+
+    STORAGE_SCHEME = ["memory"]
+    SWEEP_SECONDS = 1.0
+
+    def _MemoryStorage__schedule_expiry(self) -> None:  # what MemoryStorage's hits call (limits 3–5)
+        if not self.timer.is_alive():
+            self.timer = threading.Timer(self.SWEEP_SECONDS, self._MemoryStorage__expire_events)
+            self.timer.daemon = True  # never keeps a finished process (a CLI command, a test run) alive
+            self.timer.start()
+
+
 # Limits are declared per endpoint with static strings from quiz/config.py (see views/api/sheets.py),
-# parsed once. Storage from RATELIMIT_STORAGE_URI (memory:// by default; redis://… to share
-# counts between worker processes).
+# parsed once. Storage from RATELIMIT_STORAGE_URI (memory:// by default, SweptMemoryStorage above;
+# redis://… to share counts between worker processes).
 class AppLimiter(Limiter):
     """Flask-Limiter's Limiter, configured afresh from each app it is given.
 

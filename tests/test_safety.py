@@ -449,6 +449,37 @@ def test_secure_cookies_behind_the_documented_proxy(database_url, users):
     assert "Secure" in _cookies(forced_on)["session"]
 
 
+# ---------------------------------------------------------------- memory:// sweeps once a second
+def test_memory_limits_sweep_expired_keys_once_a_second_and_still_expire_them(app, monkeypatch):
+    """memory:// is SweptMemoryStorage: thousands of keys (a crowd joining) start one sweep a second,
+    not one 10 ms after each hit; a key past its window is counted afresh at once, swept or not."""
+    from limits import parse
+    from limits.storage import MemoryStorage, storage_from_string
+    from limits.strategies import FixedWindowRateLimiter
+
+    from quiz.extensions import SweptMemoryStorage, limiter
+
+    assert type(limiter.limiter.storage) is SweptMemoryStorage  # the app's own, from RATELIMIT_STORAGE_URI
+    storage = storage_from_string("memory://")
+    assert type(storage) is SweptMemoryStorage and isinstance(storage, MemoryStorage)
+    sweeps = []
+    real = storage._MemoryStorage__expire_events
+    monkeypatch.setattr(storage, "_MemoryStorage__expire_events", lambda: (sweeps.append(time.monotonic()), real()))
+    storage.timer.join()  # the sweep the constructor scheduled
+    window = FixedWindowRateLimiter(storage)
+    limit = parse("2/second")
+    started = time.monotonic()
+    for person in range(3000):
+        assert window.hit(limit, "join", str(person))
+    assert storage.timer.interval == SweptMemoryStorage.SWEEP_SECONDS  # the hits scheduled a 1 s sweep
+    assert window.hit(limit, "join", "0") and not window.hit(limit, "join", "0")  # 2/second: the third is refused
+    time.sleep(1.1)
+    assert window.hit(limit, "join", "0")  # a new window at once, whether the sweep has run or not
+    storage.timer.join()
+    assert len(sweeps) <= 2 and all(at - started >= 0.9 for at in sweeps), sweeps
+    assert len(storage.storage) <= 1  # the expired keys are gone after the sweep (only "0" was hit again)
+
+
 # ---------------------------------------------------------------- one app's limits stay its own
 def test_an_app_does_not_inherit_an_earlier_apps_limit_settings(database_url, tmp_path):
     """Flask-Limiter keeps the first app's config on its extension object; the factory builds each
