@@ -18,6 +18,7 @@ import json
 import math
 import re
 
+import orjson
 from flask import Flask, current_app, request
 from flask.json.provider import DefaultJSONProvider
 from flask_babel import gettext as _
@@ -240,10 +241,25 @@ def _path_text(path: tuple) -> str:
 
 
 class GuardedJSONProvider(DefaultJSONProvider):
-    """Flask's JSON provider with :func:`loads` as the parser (request.get_json and the fast lane)."""
+    """Flask's JSON provider with :func:`loads` as the parser (request.get_json and the fast lane),
+    and compact output (every response, jsonify and the lanes in front of Flask alike) written by
+    orjson: the same JSON as Flask's (keys sorted, Flask's own forms for dates, decimals and
+    dataclasses through its ``default``), with text as UTF-8 rather than \\u escapes, in a tenth
+    of the time (a join's 20-question payload was 8 % of its CPU)."""
+
+    _COMPACT = (orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATETIME
+                | orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_PASSTHROUGH_SUBCLASS)
 
     def loads(self, s, **kwargs):
         return loads(s, max_depth=self._app.config["MAX_JSON_DEPTH"], **kwargs)
+
+    def dumps(self, obj, **kwargs) -> str:
+        if kwargs == {"separators": (",", ":")}:  # what jsonify and the lanes ask for outside debug mode
+            try:
+                return orjson.dumps(obj, default=self.default, option=self._COMPACT).decode()
+            except TypeError:  # what orjson does not write (an integer beyond 64 bits): Flask's way
+                pass
+        return super().dumps(obj, **kwargs)
 
 
 def json_body() -> dict:

@@ -392,3 +392,29 @@ def test_nul_in_uploaded_csv_cells_names_the_row_and_column(app, client, admin, 
     response = client.post("/units/import", data={"file": (io.BytesIO(units), "u.csv")},
                            content_type="multipart/form-data", follow_redirects=True)
     assert response.status_code == 200 and "第2行" in response.get_data(as_text=True)
+
+
+def test_responses_are_flasks_json_written_by_orjson(app):
+    """The app's JSON output (jsonify and the lanes) is Flask's: keys sorted, Flask's forms for
+    dates, decimals and dataclasses, text as UTF-8; what orjson cannot write goes Flask's way."""
+    import dataclasses
+    import datetime
+    import decimal
+    import json
+    import uuid
+
+    from flask import jsonify
+
+    @dataclasses.dataclass
+    class Point:
+        x: int
+
+    value = {"b": 1, "a": "应知应会 – “引号”", "when": datetime.datetime(2026, 1, 1, 8, tzinfo=datetime.timezone.utc),
+             "day": datetime.date(2026, 1, 2), "score": decimal.Decimal("1.5"), "point": Point(3),
+             "id": uuid.UUID(int=5), "f": 1.0, "none": None, "pair": (1, 2), "nested": {"z": [], "y": {}}}
+    flask_way = json.dumps(value, default=app.json.default, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    with app.test_request_context():
+        assert app.json.dumps(value, separators=(",", ":")) == flask_way
+        assert jsonify(value).get_data(as_text=True) == flask_way + "\n"
+        assert json.loads(app.json.dumps({"big": 2 ** 70}, separators=(",", ":"))) == {"big": 2 ** 70}
+        assert app.json.dumps({"b": 1, "a": 2}) == '{"a": 2, "b": 1}'  # other arguments: Flask's own

@@ -40,6 +40,7 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 
 from flask import current_app
 from flask_babel import get_locale
@@ -330,12 +331,18 @@ def _in_audience(quiz: QuizMeta, unit_path: str) -> bool:
 _INSERTS: dict[tuple[str, tuple[str, ...]], object] = {}
 
 
+@lru_cache(maxsize=8)
+def _defaults(table) -> dict:
+    """The column defaults of `table` that are plain values (filled in by the INSERTs below)."""
+    return {c.key: c.default.arg for c in table.c if c.default is not None and c.default.is_scalar}
+
+
 def _inserted_id(conn, table, values: dict) -> int | None:
     """INSERT … ON CONFLICT DO NOTHING RETURNING id (SQLite and PostgreSQL alike): a concurrent
     duplicate returns no row. The column defaults that are plain values are filled in; the
     statement is a typed text() because SQLAlchemy does not cache the dialects' ON CONFLICT
     constructs (it would compile the INSERT on every join)."""
-    values = {**{c.key: c.default.arg for c in table.c if c.default is not None and c.default.is_scalar}, **values}
+    values = {**_defaults(table), **values}
     key = (table.name, tuple(values))
     stmt = _INSERTS.get(key)
     if stmt is None:
@@ -355,9 +362,9 @@ def _person_and_sheet(conn, person: dict, sheet: dict) -> tuple[int, int] | None
     ids (person, sheet), or None when the person's insert met a concurrent one (same phone or
     account) and wrote nothing. The sheet's participant_id and open_slot are the new person's id.
     Values are cast to their columns' types (an INSERT … SELECT does not type its parameters)."""
-    person = {**{c.key: c.default.arg for c in _P.c if c.default is not None and c.default.is_scalar}, **person}
-    sheet = {k: v for k, v in {**{c.key: c.default.arg for c in _A.c if c.default is not None and c.default.is_scalar},
-                               **sheet}.items() if k not in ("participant_id", "open_slot")}
+    person = {**_defaults(_P), **person}
+    sheet = {**_defaults(_A), **sheet}
+    del sheet["participant_id"], sheet["open_slot"]  # the new person's id, from the WITH
     key = (tuple(person), tuple(sheet))
     stmt = _PAIRS.get(key)
     if stmt is None:
