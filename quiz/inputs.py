@@ -248,7 +248,7 @@ class GuardedJSONProvider(DefaultJSONProvider):
     of the time (a join's 20-question payload was 8 % of its CPU)."""
 
     _COMPACT = (orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATETIME
-                | orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_PASSTHROUGH_SUBCLASS)
+                | orjson.OPT_PASSTHROUGH_DATACLASS)
 
     def loads(self, s, **kwargs):
         return loads(s, max_depth=self._app.config["MAX_JSON_DEPTH"], **kwargs)

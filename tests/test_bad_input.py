@@ -400,10 +400,15 @@ def test_responses_are_flasks_json_written_by_orjson(app):
     import dataclasses
     import datetime
     import decimal
+    import enum
     import json
     import uuid
 
     from flask import jsonify
+    from markupsafe import Markup
+
+    class Kind(enum.IntEnum):
+        SINGLE = 1
 
     @dataclasses.dataclass
     class Point:
@@ -411,7 +416,8 @@ def test_responses_are_flasks_json_written_by_orjson(app):
 
     value = {"b": 1, "a": "应知应会 – “引号”", "when": datetime.datetime(2026, 1, 1, 8, tzinfo=datetime.timezone.utc),
              "day": datetime.date(2026, 1, 2), "score": decimal.Decimal("1.5"), "point": Point(3),
-             "id": uuid.UUID(int=5), "f": 1.0, "none": None, "pair": (1, 2), "nested": {"z": [], "y": {}}}
+             "id": uuid.UUID(int=5), "f": 1.0, "none": None, "pair": (1, 2), "nested": {"z": [], "y": {}},
+             "kind": Kind.SINGLE, "html": Markup("<b>是</b>")}
     flask_way = json.dumps(value, default=app.json.default, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     with app.test_request_context():
         assert app.json.dumps(value, separators=(",", ":")) == flask_way
