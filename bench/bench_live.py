@@ -68,7 +68,7 @@ from pathlib import Path
 
 try:  # the simulated phones share the server's cores: the cheaper their parsing, the truer the figures
     from orjson import loads
-except ImportError:  # pragma: no cover - orjson comes with the bench extra
+except ImportError:  # pragma: no cover - orjson is a dependency of the app
     from json import loads
 
 ROOT = Path(__file__).resolve().parent.parent
