@@ -346,12 +346,15 @@ def _inserted_id(conn, table, values: dict) -> int | None:
     key = (table.name, tuple(values))
     stmt = _INSERTS.get(key)
     if stmt is None:
-        columns = list(values)
-        stmt = _INSERTS[key] = text(
-            f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join(':' + c for c in columns)}) "
-            "ON CONFLICT DO NOTHING RETURNING id").bindparams(
-            *[bindparam(c, type_=table.c[c].type) for c in columns]).columns(table.c.id)
+        stmt = _INSERTS[key] = text(_insert_sql(table, values)).bindparams(
+            *[bindparam(c, type_=table.c[c].type) for c in values]).columns(table.c.id)
     return direct_sql.execute(conn, stmt, values).scalar()
+
+
+def _insert_sql(table, columns) -> str:
+    """INSERT INTO table (columns) VALUES (:column, …) ON CONFLICT DO NOTHING RETURNING id."""
+    return (f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join(':' + c for c in columns)}) "
+            "ON CONFLICT DO NOTHING RETURNING id")
 
 
 _PAIRS: dict[tuple[tuple[str, ...], tuple[str, ...]], object] = {}
@@ -367,17 +370,15 @@ def _person_and_sheet(conn, person: dict, sheet: dict) -> tuple[int, int] | None
     del sheet["participant_id"], sheet["open_slot"]  # the new person's id, from the WITH
     key = (tuple(person), tuple(sheet))
     stmt = _PAIRS.get(key)
-    if stmt is None:
+    if stmt is None:  # the sheet's parameters are prefixed "s_" (both tables have created_at …)
         dialect = conn.dialect
-        names = {c: "s_" + c for c in sheet}
         stmt = _PAIRS[key] = text(
-            f"WITH p AS (INSERT INTO {_P.name} ({', '.join(person)}) VALUES ({', '.join(':' + c for c in person)}) "
-            "ON CONFLICT DO NOTHING RETURNING id) "
+            f"WITH p AS ({_insert_sql(_P, person)}) "
             f"INSERT INTO {_A.name} ({', '.join(sheet)}, participant_id, open_slot) "
-            f"SELECT {', '.join(f'CAST(:{names[c]} AS {_A.c[c].type.compile(dialect)})' for c in sheet)}, p.id, p.id "
+            f"SELECT {', '.join(f'CAST(:s_{c} AS {_A.c[c].type.compile(dialect)})' for c in sheet)}, p.id, p.id "
             "FROM p ON CONFLICT DO NOTHING RETURNING participant_id, id").bindparams(
             *[bindparam(c, type_=_P.c[c].type) for c in person],
-            *[bindparam(names[c], type_=_A.c[c].type) for c in sheet]).columns(_A.c.participant_id, _A.c.id)
+            *[bindparam("s_" + c, type_=_A.c[c].type) for c in sheet]).columns(_A.c.participant_id, _A.c.id)
     row = direct_sql.execute(conn, stmt, {**person, **{"s_" + c: v for c, v in sheet.items()}}).first()
     return (row[0], row[1]) if row is not None else None
 
