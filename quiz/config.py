@@ -121,6 +121,8 @@ class Config:
     LIVE_PHONE_SLOT_WAIT = 10.0
     # Serve API joins without cookies in a WSGI lane in front of Flask (quiz/join_lane.py); False: through Flask.
     JOIN_LANE = True
+    # The lane's joins that arrive together are committed together (one transaction); False: each alone.
+    JOIN_GROUP_COMMIT = True
     # Behind a reverse proxy: how many proxies set X-Forwarded-For/-Proto/-Host (0 = none).
     PROXY_FIX_X_FOR = 0
     # Largest JSON body accepted by the participant API.

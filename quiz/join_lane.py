@@ -20,6 +20,9 @@ It sits inside ProxyFix (when PROXY_FIX_X_FOR is set), so the client's address i
 On SQLite the joins take turns at their write transaction (`SQLiteTurns`), rather than retrying in
 SQLite's busy handler, which sleeps up to 100 ms between tries; a new sheet's payload is built after
 the commit, outside that turn.
+Joins that arrive together are committed together (`JoinGroup`, services/batching.py): one
+transaction, one commit and one WAL flush for the joins a process has in flight, each answered only
+after that commit. ``JOIN_GROUP_COMMIT = False`` commits each join alone.
 ``JOIN_LANE = False`` turns it off; it stays off when application-wide Flask-Limiter limits are
 configured (``RATELIMIT_DEFAULT`` / ``RATELIMIT_APPLICATION``), which only the Flask path checks.
 """
@@ -38,6 +41,7 @@ from werkzeug.http import HTTP_STATUS_CODES
 from quiz.answer_lane import json_bytes, read_body
 from quiz.board_lane import cookieless_locale, has_session_cookie
 from quiz.models.base import utcnow
+from quiz.services.batching import Batcher
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +90,71 @@ class SQLiteTurns:
             self.lock.release()
 
 
+class BatchFailed(Exception):
+    """This join ran in a batch that was rolled back (another join of it failed): the Flask view
+    joins it again."""
+
+
+class JoinGroup(Batcher):
+    """Joins committed in groups: the joins that arrive while a batch of this process is being
+    written run one after another on one connection, in one transaction (one BEGIN and COMMIT, one
+    WAL flush, one key-share lock of the quiz row for the lot), each answered only after that
+    commit. Each join runs in its own language (its errors are worded in it).
+
+    A join the rules refuse (QuizError, NeedsSession) has usually written nothing (joins.WROTE is
+    0): its error is its answer and the batch goes on. A refused join that wrote, or any other
+    error (the database's), rolls the whole batch back: that join's own error is its answer, the
+    refusals before it stand (they wrote nothing), and every other join of the batch goes to the
+    Flask view (BatchFailed), as a join that fails unexpectedly in the lane always has."""
+
+    timeout_message = "join waited too long for its batch"
+
+    def __init__(self, lane: "JoinLane"):
+        super().__init__()
+        self.lane = lane
+
+    def _write(self, _context, batch) -> None:
+        from quiz.errors import QuizError
+        from quiz.services import joins
+
+        saved = g.get("locale_override"), g.pop("_flask_babel", None)
+        done, current = [], None
+        try:
+            with self.lane.writer, self.lane.engine.connect() as conn:
+                transaction = conn.begin()
+                try:
+                    for item in batch:
+                        current = item
+                        run, g.locale_override = item.params
+                        g.pop("_flask_babel", None)  # flask_babel's per-context locale and translations
+                        conn.info[joins.WROTE] = 0
+                        try:
+                            done.append((item, run(conn)))
+                        except (QuizError, joins.NeedsSession) as error:
+                            if conn.info.get(joins.WROTE):
+                                raise  # its rows must go: the whole batch is rolled back
+                            self.finish(item, error=error)
+                    current = None
+                    transaction.commit()
+                except Exception as error:  # noqa: BLE001 - handed to the joins of the batch
+                    transaction.rollback()
+                    if current is not None:  # its own error: a refusal stands, anything else goes to Flask
+                        self.finish(current, error=error)
+                    for item in batch:
+                        if not item.done:  # rolled back, or not run yet
+                            self.finish(item, error=BatchFailed())
+                    return
+        finally:
+            g.locale_override = saved[0]
+            g.pop("_flask_babel", None)
+            if saved[1] is not None:
+                g._flask_babel = saved[1]
+        self.batches += 1
+        self.saves += len(batch)
+        for item, result in done:
+            self.finish(item, result)
+
+
 def _status(code: int) -> str:
     return f"{code} {HTTP_STATUS_CODES.get(code, 'UNKNOWN').upper()}"
 
@@ -107,6 +176,7 @@ class JoinLane:
                         config.get("REMEMBER_COOKIE_NAME", "remember_token") + "=")
         uri = str(config.get("SQLALCHEMY_DATABASE_URI", ""))
         self.writer = SQLiteTurns(uri) if uri.startswith("sqlite") else contextlib.nullcontext()
+        self.group = JoinGroup(self) if config.get("JOIN_GROUP_COMMIT", True) else None
 
     def __getattr__(self, name):
         """Transparent: the wrapped app's attributes stay reachable."""
@@ -149,10 +219,17 @@ class JoinLane:
             try:
                 joins.count_join_request(body, address=address)
                 environ[JOIN_LIMIT_COUNTED] = True
-                # a connection of its own, not the ORM session: what a join needs is Core statements
-                with self.writer, self.engine.connect() as conn, conn.begin():
+
+                def run(conn):
                     sheet = joins.join_by_code(code, body, address=address, now=utcnow(), conn=conn)
-                    payload = joins.payload(sheet, conn=conn) if sheet.resumed else None  # saved answers
+                    return sheet, (joins.payload(sheet, conn=conn) if sheet.resumed else None)  # saved answers
+
+                # a connection of its own, not the ORM session: what a join needs is Core statements
+                if self.group is not None:
+                    sheet, payload = self.group.submit(None, (run, g.locale_override))
+                else:
+                    with self.writer, self.engine.connect() as conn, conn.begin():
+                        sheet, payload = run(conn)
                 if payload is None:  # a new sheet (nothing saved yet): shown after the commit
                     payload = joins.payload(sheet)
             except QuizError as error:

@@ -13,6 +13,7 @@ from sqlalchemy import select, update
 from quiz.extensions import db
 from quiz.models import Answer, Attempt
 from quiz.models.base import utcnow
+from quiz.services.batching import Pending
 from quiz.services import answers
 from tests.test_api_quiz import PERSON, quiz_id  # noqa: F401  (fixture)
 
@@ -162,7 +163,7 @@ def test_a_batch_locks_sheets_in_id_order_like_a_close(app, sheets):
     with app.app_context():
         engine = db.engine
         group = answers.GroupCommit()
-        batch = [answers._Pending(params(high, qid_high, "A")), answers._Pending(params(low, qid_low, "A"))]
+        batch = [Pending(params(high, qid_high, "A")), Pending(params(low, qid_low, "A"))]
         with engine.connect() as close, engine.connect() as probe:
             close.execute(text("SELECT id FROM attempt WHERE id = :id FOR UPDATE"), {"id": low})  # a close, midway
             writer = threading.Thread(target=group._write, args=(engine, batch))

@@ -16,6 +16,7 @@ from quiz.extensions import db
 from quiz.models import Answer, Attempt
 from quiz.models.live import LiveContest, LiveQuestion, LiveScore
 from quiz.models.base import utcnow
+from quiz.services.batching import Pending
 from tests.conftest import answer_lane
 from tests.test_live import _host, _join, _setup
 
@@ -211,7 +212,7 @@ def test_a_batch_of_live_saves_checks_each_contests_window(app, client, users, t
         other = db.session.execute(select(LiveQuestion.question_id).where(
             LiveQuestion.contest_id == contest_id, LiveQuestion.question_id != running)).scalar_one()
     now = utcnow()
-    items = [answers._Pending({"aid": p["sheet"]["attempt_id"], "qid": qid, "response": "正确", "now": now})
+    items = [Pending({"aid": p["sheet"]["attempt_id"], "qid": qid, "response": "正确", "now": now})
              for p, qid in ((people[0], running), (people[1], other), (people[2], running))]
     group = answers.GroupCommit(live=True)
     group._write(engine, items)

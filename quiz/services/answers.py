@@ -47,6 +47,7 @@ from sqlalchemy.engine import Engine
 
 from quiz import events
 from quiz.questions import AnswerError, QuestionType, get_type
+from quiz.services.batching import Batcher, Pending
 
 
 # ---------------------------------------------------------------- the rules
@@ -337,25 +338,10 @@ def _pg_upsert(engine: Engine, params: dict, live: bool = False):
     return _pg_execute(engine, run)
 
 
-class _Pending:
-    __slots__ = ("params", "event", "done", "promoted", "row", "error")
-
-    def __init__(self, params: dict):
-        self.params = params
-        self.event = threading.Event()
-        self.done = self.promoted = False
-        self.row = self.error = None
-
-
-class GroupCommit:
-    """Group commit for answer saves on PostgreSQL.
-
-    Every save still waits for its own durable commit before it is acknowledged; what changes is
-    that saves arriving while another save of this process is on its way to the database are
-    written together, in one statement and one commit, by whichever request leads next. A
-    multi-threaded (gthread) or gevent worker then pays one round trip, one WAL flush and one
-    statement overhead for several answers. With nothing in flight (a sync worker, a quiet
-    moment) a save goes alone, as before, without waiting for company.
+class GroupCommit(Batcher):
+    """Group commit for answer saves on PostgreSQL (services/batching.py): saves arriving while
+    another save of this process is on its way to the database are written in one statement and
+    one commit, each acknowledged only after it.
 
     A batch checks each sheet's status and deadline row by row like the single statement (and, for
     live contests' sheets, `live`, each contest's answer window); rows it did not store come back as
@@ -363,55 +349,16 @@ class GroupCommit:
     retried one by one so one bad row does not sink the others.
     """
 
-    WAIT_SECONDS = 30.0
+    timeout_message = "answer save waited too long for its batch"
 
     def __init__(self, live: bool = False):
+        super().__init__()
         self.live = live
-        self._lock = threading.Lock()
-        self._queue: list[_Pending] = []
-        self._busy = False
-        self.batches = 0   # statistics (read by tests and benchmarks)
-        self.saves = 0
 
     def save(self, engine: Engine, params: dict):
-        item = _Pending(params)
-        with self._lock:
-            self._queue.append(item)
-            lead = not self._busy
-            self._busy = True
-        if not lead and not item.event.wait(self.WAIT_SECONDS):
-            with self._lock:
-                if item in self._queue and not item.promoted:
-                    self._queue.remove(item)  # the database is stuck: let the caller fall back
-                    raise TimeoutError("answer save waited too long for its batch")
-            if not item.promoted:
-                item.event.wait()  # its batch is being written: that ends with a row or an error
-        if lead or not item.done:  # leader, or promoted to lead the next batch (which includes it)
-            self._flush_queue(engine)
-        if item.error is not None:
-            raise item.error
-        return item.row
+        return self.submit(engine, params)
 
-    def _flush_queue(self, engine: Engine) -> None:
-        with self._lock:
-            batch, self._queue = self._queue, []
-        try:
-            self._write(engine, batch)
-        finally:
-            for item in batch:
-                if not item.done:  # never leave a waiting request behind
-                    item.done = True
-                    item.error = item.error or RuntimeError("answer batch was not written")
-                    item.event.set()
-            with self._lock:
-                if self._queue:
-                    successor = self._queue[0]
-                    successor.promoted = True
-                    successor.event.set()
-                else:
-                    self._busy = False
-
-    def _write(self, engine: Engine, batch: list[_Pending]) -> None:
+    def _write(self, engine: Engine, batch: list[Pending]) -> None:
         keys = {(i.params["aid"], i.params["qid"]) for i in batch}
         if len(batch) == 1 or len(keys) < len(batch):
             self._one_by_one(engine, batch)  # alone, or the same question twice (in arrival order)
@@ -434,20 +381,17 @@ class GroupCommit:
         self.batches += 1
         self.saves += len(batch)
         for item in batch:
-            item.row = stored.get((item.params["aid"], item.params["qid"]))
-            item.done = True
-            item.event.set()
+            self.finish(item, stored.get((item.params["aid"], item.params["qid"])))
 
-    def _one_by_one(self, engine: Engine, batch: list[_Pending]) -> None:
+    def _one_by_one(self, engine: Engine, batch: list[Pending]) -> None:
         for item in batch:
             try:
-                item.row = _pg_upsert(engine, item.params, self.live)
+                row, error = _pg_upsert(engine, item.params, self.live), None
             except Exception as exc:  # noqa: BLE001 - handed to the waiting request
-                item.error = exc
+                row, error = None, exc
             self.batches += 1
             self.saves += 1
-            item.done = True
-            item.event.set()
+            self.finish(item, row, error)
 
 
 _groups: dict[tuple[str, bool], GroupCommit] = {}

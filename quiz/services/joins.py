@@ -329,6 +329,15 @@ def _in_audience(quiz: QuizMeta, unit_path: str) -> bool:
 
 
 _INSERTS: dict[tuple[str, tuple[str, ...]], object] = {}
+WROTE = "quiz.join_wrote"  # Connection.info key: rows the join running on it wrote (see _wrote)
+
+
+def _wrote(conn, rows: int | None) -> None:
+    """Note that the join running on `conn` wrote `rows` rows. A join that then fails is rolled
+    back; the join lane's group commit, which runs several joins in one transaction, reads this to
+    roll back the whole batch only when a refused join wrote something (quiz/join_lane.py)."""
+    if rows:
+        conn.info[WROTE] = conn.info.get(WROTE, 0) + rows
 
 
 @lru_cache(maxsize=8)
@@ -348,7 +357,9 @@ def _inserted_id(conn, table, values: dict) -> int | None:
     if stmt is None:
         stmt = _INSERTS[key] = text(_insert_sql(table, values)).bindparams(
             *[bindparam(c, type_=table.c[c].type) for c in values]).columns(table.c.id)
-    return direct_sql.execute(conn, stmt, values).scalar()
+    inserted = direct_sql.execute(conn, stmt, values).scalar()
+    _wrote(conn, inserted is not None)
+    return inserted
 
 
 def _insert_sql(table, columns) -> str:
@@ -380,6 +391,7 @@ def _person_and_sheet(conn, person: dict, sheet: dict) -> tuple[int, int] | None
             *[bindparam(c, type_=_P.c[c].type) for c in person],
             *[bindparam("s_" + c, type_=_A.c[c].type) for c in sheet]).columns(_A.c.participant_id, _A.c.id)
     row = direct_sql.execute(conn, stmt, {**person, **{"s_" + c: v for c, v in sheet.items()}}).first()
+    _wrote(conn, 2 if row is not None else 0)
     return (row[0], row[1]) if row is not None else None
 
 
@@ -393,7 +405,8 @@ def _expire(model, ident: int) -> None:
 def _link(conn, person: Person, user_id: int) -> None:
     """A logged-in account joining links itself to this person, unless either is linked already."""
     if person.user_id is None and direct_sql.execute(conn, _LINKED, {"user": user_id}).first() is None:
-        conn.execute(_P.update().where(_P.c.id == person.id, _P.c.user_id.is_(None)).values(user_id=user_id))
+        result = conn.execute(_P.update().where(_P.c.id == person.id, _P.c.user_id.is_(None)).values(user_id=user_id))
+        _wrote(conn, result.rowcount)
         person.user_id = user_id
         _expire(Participant, person.id)
 

@@ -1,0 +1,93 @@
+"""Group commit: writes that arrive while another write of this process is on its way to the
+database are written together, by whichever request leads next, each acknowledged only after
+the commit that holds it.
+
+A multi-threaded (gthread) or gevent worker then pays one round trip, one BEGIN/COMMIT and one
+WAL flush for several writes. With nothing in flight (a sync worker, a quiet moment) a write goes
+alone, at once, without waiting for company. Two kinds use it: answer saves
+(services/answers.py `GroupCommit`, one statement for a batch) and joins (quiz/join_lane.py
+`JoinGroup`, a batch's joins one after another in one transaction).
+
+The queue is this process's only; nothing another worker needs is kept here, and a batch's
+writes are in the database before any of its requests is answered.
+"""
+from __future__ import annotations
+
+import threading
+
+
+class Pending:
+    """One write waiting for its batch: what to write (`params`), then its result (`row`) or
+    `error`, set by the batch that wrote it."""
+
+    __slots__ = ("params", "event", "done", "promoted", "row", "error")
+
+    def __init__(self, params):
+        self.params = params
+        self.event = threading.Event()
+        self.done = self.promoted = False
+        self.row = self.error = None
+
+
+class Batcher:
+    """The leader/follower queue of one kind of write. Subclasses write a batch in `_write`: each
+    item's `row` or `error`, `done` and `event.set()` (items left undone get an error)."""
+
+    WAIT_SECONDS = 30.0
+    timeout_message = "waited too long for its batch"
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._queue: list[Pending] = []
+        self._busy = False
+        self.batches = 0  # statistics (read by tests and benchmarks)
+        self.saves = 0
+
+    def submit(self, context, params):
+        """Write `params` in the next batch (led by this call when no batch is being written) and
+        return its result, or raise its error. `context` is handed to `_write` (e.g. the engine)."""
+        item = Pending(params)
+        with self._lock:
+            self._queue.append(item)
+            lead = not self._busy
+            self._busy = True
+        if not lead and not item.event.wait(self.WAIT_SECONDS):
+            with self._lock:
+                if item in self._queue and not item.promoted:
+                    self._queue.remove(item)  # the database is stuck: let the caller fall back
+                    raise TimeoutError(self.timeout_message)
+            if not item.promoted:
+                item.event.wait()  # its batch is being written: that ends with a row or an error
+        if lead or not item.done:  # leader, or promoted to lead the next batch (which includes it)
+            self._flush_queue(context)
+        if item.error is not None:
+            raise item.error
+        return item.row
+
+    def _flush_queue(self, context) -> None:
+        with self._lock:
+            batch, self._queue = self._queue, []
+        try:
+            self._write(context, batch)
+        finally:
+            for item in batch:
+                if not item.done:  # never leave a waiting request behind
+                    item.done = True
+                    item.error = item.error or RuntimeError("the batch was not written")
+                    item.event.set()
+            with self._lock:
+                if self._queue:
+                    successor = self._queue[0]
+                    successor.promoted = True
+                    successor.event.set()
+                else:
+                    self._busy = False
+
+    def _write(self, context, batch: list[Pending]) -> None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    @staticmethod
+    def finish(item: Pending, row=None, error: BaseException | None = None) -> None:
+        """Hand `item` its result and wake its request."""
+        item.row, item.error, item.done = row, error, True
+        item.event.set()

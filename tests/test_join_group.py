@@ -1,0 +1,162 @@
+"""Joins committed in groups by the join lane (quiz/join_lane.py JoinGroup, on
+quiz/services/batching.py): the joins a process has in flight run in one transaction and one
+commit; a refused join leaves the others be, in its own language; a refused join that wrote, or a
+database error, rolls the batch back and its other joins go to the Flask view."""
+from __future__ import annotations
+
+import threading
+
+import pytest
+from flask import g
+from sqlalchemy import event, func, select
+
+from quiz.errors import Conflict, IdentityMismatch
+from quiz.extensions import db
+from quiz.join_lane import BatchFailed
+from quiz.models import Attempt, Participant
+from quiz.models.base import utcnow
+from quiz.services import joins
+from quiz.services.batching import Pending
+from tests.test_api_quiz import PERSON, quiz_id  # noqa: F401  (fixture)
+from tests.test_joins import join_lane, post, view_calls  # noqa: F401  (fixture)
+
+
+def person(n: int, **changes) -> dict:
+    return {**PERSON, "name": f"参赛者{n}", "phone": f"139{n:08d}", **changes}
+
+
+def run_for(code: str, body: dict):
+    """What the lane hands its group for one join (JoinLane.serve's `run`)."""
+    def run(conn):
+        sheet = joins.join_by_code(code, body, address="10.0.0.1", now=utcnow(), conn=conn)
+        return sheet, (joins.payload(sheet, conn=conn) if sheet.resumed else None)
+    return run
+
+
+def write_batch(app, items: list[tuple]) -> tuple[list[Pending], list[str]]:
+    """Run one batch as a leading request does (in its app context); the statements' ends."""
+    lane = join_lane(app)
+    batch = [Pending(params) for params in items]
+    ends = []
+    with app.app_context():
+        engine = db.engine
+        g.locale_override = "zh_CN"
+        listeners = [(engine, name, lambda conn, name=name: ends.append(name)) for name in ("commit", "rollback")]
+        for listener in listeners:
+            event.listen(*listener)
+        try:
+            lane.group._write(None, batch)
+        finally:
+            for listener in listeners:
+                event.remove(*listener)
+        assert g.locale_override == "zh_CN"  # the leader's own language is given back
+    assert all(item.done and item.event.is_set() for item in batch)
+    return batch, ends
+
+
+def sheets_of(app, phones) -> int:
+    with app.app_context():
+        return db.session.execute(select(func.count(Attempt.id)).join(Participant)
+                                  .where(Participant.phone.in_(list(phones)))).scalar()
+
+
+def test_joins_that_arrive_together_are_one_transaction(app, client, quiz_id):
+    code = quiz_id["join_code"]
+    assert post(client, code, person(1)).status_code == 201  # person 1 resumes below
+    bodies = [person(n) for n in range(1, 6)]
+    batch, ends = write_batch(app, [(run_for(code, body), "zh_CN") for body in bodies])
+    assert ends.count("commit") == 1 and "rollback" not in ends
+    assert [item.error for item in batch] == [None] * 5
+    sheets = [item.row[0] for item in batch]
+    assert [s.resumed for s in sheets] == [True, False, False, False, False]
+    assert batch[0].row[1]["attempt_id"] == sheets[0].id  # a resumed sheet's payload is read in the batch
+    assert sheets_of(app, [b["phone"] for b in bodies]) == 5
+    assert join_lane(app).group.saves >= 5
+
+
+def test_a_refused_join_leaves_the_others_and_keeps_its_language(app, client, quiz_id):
+    code = quiz_id["join_code"]
+    assert post(client, code, person(1)).status_code == 201
+    wrong = person(1, name="冒名者")  # person 1's phone with another name
+    batch, ends = write_batch(app, [(run_for(code, person(2)), "zh_CN"), (run_for(code, wrong), "en"),
+                                    (run_for(code, wrong), "zh_CN"), (run_for(code, person(3)), "en")])
+    assert ends.count("commit") == 1
+    assert isinstance(batch[1].error, IdentityMismatch) and isinstance(batch[2].error, IdentityMismatch)
+    assert "do not match" in batch[1].error.message and "不匹配" in batch[2].error.message
+    assert batch[0].row[0].resumed is False and batch[3].row[0].resumed is False
+    assert sheets_of(app, ["13900000002", "13900000003"]) == 2
+
+
+def test_a_refused_join_that_wrote_rolls_the_batch_back(app, client, quiz_id):
+    code = quiz_id["join_code"]
+    base = run_for(code, person(5))
+
+    def wrote_then_refused(conn):
+        base(conn)  # writes person 5 and their sheet
+        assert conn.info[joins.WROTE] > 0
+        raise Conflict("refused after writing")
+
+    batch, ends = write_batch(app, [(run_for(code, person(4)), "zh_CN"), (wrote_then_refused, "zh_CN"),
+                                    (run_for(code, person(6)), "zh_CN")])
+    assert "commit" not in ends and "rollback" in ends
+    assert isinstance(batch[1].error, Conflict)  # its own refusal is its answer
+    assert isinstance(batch[0].error, BatchFailed) and isinstance(batch[2].error, BatchFailed)
+    assert sheets_of(app, ["13900000004", "13900000005", "13900000006"]) == 0  # nothing of the batch stays
+
+
+def test_a_batch_rolled_back_is_joined_again_by_the_flask_view(app, client, quiz_id, view_calls, monkeypatch):
+    """End to end: a database error in one join of a batch; every join of it still gets its sheet,
+    the failed ones through the Flask view."""
+    code = quiz_id["join_code"]
+    lane = join_lane(app)
+    real = joins.join_by_code
+    started, release = threading.Event(), threading.Event()
+
+    def join_by_code(code, body, **kwargs):
+        from flask import has_request_context
+
+        if not has_request_context():  # in the lane
+            if body["phone"] == "13900000010":  # the first request: hold its batch until the rest queue
+                started.set()
+                assert release.wait(10)
+            if body["phone"] == "13900000012":
+                raise RuntimeError("database hiccup")
+        return real(code, body, **kwargs)
+
+    monkeypatch.setattr(joins, "join_by_code", join_by_code)
+    results = {}
+
+    def send(n):
+        results[n] = app.test_client().post(f"/api/v1/join/{code}", json=person(n))
+
+    first = threading.Thread(target=send, args=(10,))
+    first.start()
+    assert started.wait(10)
+    others = [threading.Thread(target=send, args=(n,)) for n in (11, 12, 13)]
+    for thread in others:
+        thread.start()
+    for _ in range(200):  # the three wait in the queue for the next batch
+        with lane.group._lock:
+            if len(lane.group._queue) == 3:
+                break
+        threading.Event().wait(0.01)
+    else:
+        pytest.fail("the joins did not queue behind the first batch")
+    batches = lane.group.batches
+    release.set()
+    for thread in [first, *others]:
+        thread.join(20)
+    assert {n: r.status_code for n, r in results.items()} == {10: 201, 11: 201, 12: 201, 13: 201}
+    assert lane.group.batches == batches + 1  # the first alone; the second batch was rolled back
+    assert len(view_calls) == 3  # 11, 12 and 13 joined again through Flask
+    assert sheets_of(app, [person(n)["phone"] for n in (10, 11, 12, 13)]) == 4
+
+
+def test_without_group_commit_each_join_commits_alone(app, client, quiz_id):
+    lane = join_lane(app)
+    group, lane.group = lane.group, None
+    try:
+        assert post(client, quiz_id["join_code"], person(20)).status_code == 201
+    finally:
+        lane.group = group
+    assert sheets_of(app, [person(20)["phone"]]) == 1
