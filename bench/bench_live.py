@@ -661,6 +661,7 @@ def run_layout(layout: str, args, tmp: Path) -> dict:
             pipe.send("stop")
         results = expect("result", 120)
         builds = count_builds(tmp, ports)
+        deliveries, pauses = server_timings(tmp, ports)
     finally:
         for process in children:
             process.join(timeout=10)
@@ -686,6 +687,20 @@ def run_layout(layout: str, args, tmp: Path) -> dict:
         per_phone.extend(times)
         close["last_ms"] = max(times) if times else float("nan")
         last.append(close["last_ms"])
+        # the server's share: each process's delivery of the host's command whose event came first
+        # after the close was sent, and the collections that ran while phones waited for it
+        end = close["at"] + max(close["last_ms"], close["request_ms"]) / 1000 + 0.05
+        mine = {}
+        for d in deliveries:
+            if close["at"] <= d["event_at"] <= end and d["pid"] not in mine:
+                mine[d["pid"]] = d
+        close["server"] = {"processes": len(mine),
+                           "event_ms": max(((d["event_at"] - close["at"]) * 1000 for d in mine.values()), default=None),
+                           "built_ms": max((d["built_ms"] for d in mine.values()), default=None),
+                           "build_ms": max((d["build_ms"] for d in mine.values()), default=None),
+                           "last_write_ms": max(((d["event_at"] - close["at"]) * 1000 + d["last_write_ms"]
+                                                 for d in mine.values() if d["last_write_ms"] >= 0), default=None)}
+        close["gc_ms"] = round(sum(g["ms"] for g in pauses if close["at"] <= g["at"] <= end), 1)
     start_to_phone, acting = [], {"all": [], "buzzer": []}
     for close in closes:
         seen = [at - close["started"] for r in results for by_q in r["started"].values()
@@ -717,6 +732,10 @@ def run_layout(layout: str, args, tmp: Path) -> dict:
                              "max": max(c["request_ms"] for c in closes)},
         "closes": [{k: (round(v, 1) if isinstance(v, float) and k != "at" else v) for k, v in c.items() if k != "at"}
                    for c in closes],
+        "gc_pauses": {"count": len(pauses), "ms": round(sum(g["ms"] for g in pauses), 1),
+                      "max_ms": max((g["ms"] for g in pauses), default=0.0),
+                      "by_generation": {str(n): sum(1 for g in pauses if g["generation"] == n) for n in range(3)},
+                      "list": pauses},
         "states_missing": missing_phone_states,
         "frames_received": sum(r["frames"] for r in results),
         "builds": builds,
@@ -749,6 +768,27 @@ def count_builds(tmp: Path, ports) -> int | None:
         for count, pid in re.findall(r"live push: (\d+) states of contest \d+ built in pid (\d+)", text):
             last[pid] = max(last.get(pid, 0), int(count))
     return sum(last.values()) if last else None
+
+
+def server_timings(tmp: Path, ports) -> tuple[list[dict], list[dict]]:
+    """The servers' own account (quiz/live_push.py "delivery" lines: a host command's event
+    arriving, its state built, its last stream written; tools/gunicorn_live.conf.py "gc: pause"
+    lines), in wall-clock seconds and ms."""
+    import re
+
+    deliveries, pauses = [], []
+    for port in ports:
+        text = (tmp / f"gunicorn-{port}.log").read_text(errors="replace")
+        for at, built, build, write, streams, pid in re.findall(
+                r"delivery contest=\d+ event_at=([\d.]+) built_ms=([\d.]+) build_ms=([\d.]+) "
+                r"last_write_ms=(-?[\d.]+) streams=(\d+) pid=(\d+)", text):
+            deliveries.append({"event_at": float(at), "built_ms": float(built), "build_ms": float(build),
+                               "last_write_ms": float(write), "streams": int(streams), "pid": f"{port}:{pid}"})
+        for at, generation, ms, pid in re.findall(r"gc: pause at=([\d.]+) generation=(\d) ms=([\d.]+) "
+                                                   r"collected=\d+ pid=(\d+)", text):
+            pauses.append({"at": float(at), "generation": int(generation), "ms": float(ms), "pid": f"{port}:{pid}"})
+    deliveries.sort(key=lambda d: d["event_at"])
+    return deliveries, pauses
 
 
 def check(url: str, answers: list, buzzes: list) -> tuple[int, int]:
@@ -854,6 +894,17 @@ def report(r: dict) -> None:
     print(f"   RSS of the gunicorn processes: {r['rss_mb']['connected']} MB with every stream open, peak "
           f"{r['rss_mb']['peak']} MB" + (f"; nginx peak {r['rss_mb']['nginx_peak']} MB" if r["rss_mb"]["nginx_peak"]
                                         else "") + f"; server CPU during play {r['server_cpu_seconds']} s")
+    gcp = r["gc_pauses"]
+    print(f"   gc pauses of 20 ms or more in the servers: {gcp['count']} (by generation {gcp['by_generation']}), "
+          f"{gcp['ms']:.0f} ms in all, the longest {gcp['max_ms']:.0f} ms")
+    slow = sorted(r["closes"], key=lambda c: -c["last_ms"])[:3]
+    for c in slow:
+        srv = c["server"]
+        fmt = lambda v: "?" if v is None else f"{v:.0f}"  # noqa: E731
+        print(f"   slow close: question {c['question']} ({c['kind']}) last phone {c['last_ms']:.0f} ms; host request "
+              f"{c['request_ms']:.0f} ms; on the servers ({srv['processes']} processes): event {fmt(srv['event_ms'])}"
+              f" ms, state built {fmt(srv['built_ms'])} ms after it, last stream written {fmt(srv['last_write_ms'])} "
+              f"ms after the close; gc pauses meanwhile {c['gc_ms']} ms")
     for sample in r["client_error_samples"]:
         print(f"   client error: {sample}")
     sys.stdout.flush()

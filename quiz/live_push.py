@@ -67,6 +67,10 @@ class State:
     built: float  # time.monotonic() of the build
     content: int = 0  # goes up when what screens and phones see changed (server_time aside)
     seen: str = ""  # that content, for the comparison with the next build
+    urgent_at: float | None = None  # time.monotonic() when the host's command it covers arrived here
+    build_ms: float = 0.0
+    sends: int = 0  # streams of this process that have written it (the write returned)
+    last_sent: float = 0.0  # time.monotonic() of the latest of those writes
     _frames: dict = field(default_factory=dict)
     _mine: dict = field(default_factory=dict)
 
@@ -101,6 +105,7 @@ class Feed:
         self.channel = f"live:{contest_id}"
         self.generation = 0
         self.urgent = 0  # the generation of the latest host command: built without the interval
+        self.urgent_at = 0.0  # time.monotonic() when that command's event arrived
         self.event_id = event_id
         self.state: State | None = None
         self._changed = threading.Condition()
@@ -117,6 +122,7 @@ class Feed:
             self.generation += 1
             if urgent:
                 self.urgent = self.generation
+                self.urgent_at = time.monotonic()
             self.event_id = max(self.event_id, event_id)
             self._changed.notify_all()
 
@@ -141,10 +147,12 @@ class Feed:
             if wait > 0 and not (state is not None and self.urgent > state.generation):
                 time.sleep(wait)  # what changes meanwhile is covered by this build too
             generation, event_id = self.generation, self.event_id
+            urgent_at = self.urgent_at if state is None or self.urgent > state.generation else None
             self.built_at = time.monotonic()
             snap = self._snapshot()
             if snap is None:
                 return None
+            build_ms = (time.monotonic() - self.built_at) * 1000
             self.builds += 1
             _stats["builds"] += 1
             if self.builds % 100 == 0:
@@ -154,7 +162,10 @@ class Feed:
             previous = self.state
             content = previous.content if previous is not None and previous.seen == seen else (
                 (previous.content if previous is not None else 0) + 1)
-            self.state = State(generation, event_id, int(time.time()), snap, self.built_at, content, seen)
+            if previous is not None and previous.urgent_at is not None:
+                _log_delivery(self.contest_id, previous)
+            self.state = State(generation, event_id, int(time.time()), snap, self.built_at, content, seen,
+                               urgent_at=urgent_at, build_ms=build_ms)
             return self.state
 
     def _fresh(self, state: State | None, tick: bool) -> bool:
@@ -179,6 +190,18 @@ class Feed:
                 return None if contest is None else live_service.snapshot(contest, now=utcnow())
             finally:
                 db.session.remove()  # no connection is held between states
+
+
+def _log_delivery(contest_id: int, state: State) -> None:
+    """How a host's command reached this process's streams (logged when the next state replaces
+    it): from the command's event arriving here to the state built, and to the last stream's write
+    of it. bench/bench_live.py reads these lines to split a slow close into the server's share and
+    the rest (nginx, the network, the phones)."""
+    now_wall, now = time.time(), time.monotonic()
+    log.info("live push: delivery contest=%d event_at=%.3f built_ms=%.1f build_ms=%.1f last_write_ms=%.1f streams=%d "
+             "pid=%d", contest_id, now_wall - (now - state.urgent_at), (state.built - state.urgent_at) * 1000
+             + state.build_ms, state.build_ms, (state.last_sent - state.urgent_at) * 1000 if state.sends else -1,
+             state.sends, os.getpid())
 
 
 def gevent_problem() -> str | None:
@@ -346,6 +369,8 @@ def frames(feed: Feed, *, role: str, join_url: str | None, player_id: int | None
             return
         if sent is None or (state is not sent and (host or state.content != sent.content)):
             yield state.frame(role, join_url, player_id, entrant_id)
+            state.sends += 1  # the server has written it (gunicorn asks for the next frame after its write)
+            state.last_sent = time.monotonic()
             sent, quiet = state, 0.0
         ticking = (host and state.snap.running) or feed.polling()
         timeout = POLL if ticking else heartbeat

@@ -12,11 +12,29 @@ moments: a host's close can land on one). Once a worker has loaded the app, its 
 SQLAlchemy's metadata and compiled statements, translations, templates) live as long as the
 worker: `gc.freeze()` moves them out of every later collection, which then walks only what the
 streams and requests made since.
+
+A collection that still takes longer than GC_PAUSE_LOG_MS (default 20) is logged with its generation,
+length and wall-clock time ("gc: pause …"), so a stalled close can be matched with one.
 """
 import gc
+import os
+import time
 
 
 def post_worker_init(worker):
     gc.collect()  # what loading the app left behind goes now, not into the frozen set
     gc.freeze()
     worker.log.info("gc: %d objects of the loaded app frozen out of later collections", gc.get_freeze_count())
+    threshold = float(os.environ.get("GC_PAUSE_LOG_MS", "20")) / 1000
+    started = [0.0]
+
+    def timed(phase, info):
+        if phase == "start":
+            started[0] = time.perf_counter()
+            return
+        took = time.perf_counter() - started[0]
+        if took >= threshold:
+            worker.log.warning("gc: pause at=%.3f generation=%d ms=%.1f collected=%d pid=%d", time.time() - took,
+                               info["generation"], took * 1000, info["collected"], os.getpid())
+
+    gc.callbacks.append(timed)
