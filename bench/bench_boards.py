@@ -6,7 +6,7 @@ Usage:
     .venv/bin/python bench/bench_boards.py --database-url postgresql://postgres@127.0.0.1/test_boards
         [--sheets 300] [--workers 2] [--worker-class gthread|sync|gevent] [--threads 8]
         [--connections 32] [--seconds 8] [--redis-url redis://127.0.0.1:6379/7 | --no-redis]
-        [--only board-json board-page …] [--modes keep-alive close] [--surge 5000] [--no-join-lane]
+        [--only board-json board-page …] [--modes keep-alive close] [--surge 5000] [--no-join-lane] [--no-join-group]
 
 What one run does:
  1. Prepares the database exactly as bench_load.py does (a PostgreSQL URL's schema `public` is
@@ -222,6 +222,8 @@ def main() -> int:
                         help="BOARD_LANE off: every board read goes through Flask (as with a session cookie)")
     parser.add_argument("--no-join-lane", action="store_true",
                         help="JOIN_LANE off: every join goes through Flask (as with a session cookie)")
+    parser.add_argument("--no-join-group", action="store_true",
+                        help="JOIN_GROUP_COMMIT off: the lane commits each join alone")
     parser.add_argument("--join-limit-per-address", default="1000000/minute",
                         help="JOIN_LIMIT_PER_ADDRESS for the run (every join comes from 127.0.0.1)")
     parser.add_argument("--surge", type=int, default=0,
@@ -252,6 +254,8 @@ def main() -> int:
     extra["FLASK_JOIN_LIMIT_PER_ADDRESS"] = args.join_limit_per_address
     if args.no_join_lane:
         extra["FLASK_JOIN_LANE"] = "false"
+    if args.no_join_group:
+        extra["FLASK_JOIN_GROUP_COMMIT"] = "false"
     if args.no_lane:
         extra["FLASK_BOARD_LANE"] = "false"
     app = Server(url, secret, args.workers, args.worker_class, args.threads, tmp / "app.log", extra)

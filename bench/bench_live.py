@@ -784,9 +784,10 @@ def server_timings(tmp: Path, ports) -> tuple[list[dict], list[dict]]:
                 r"last_write_ms=(-?[\d.]+) streams=(\d+) pid=(\d+)", text):
             deliveries.append({"event_at": float(at), "built_ms": float(built), "build_ms": float(build),
                                "last_write_ms": float(write), "streams": int(streams), "pid": f"{port}:{pid}"})
-        for at, generation, ms, pid in re.findall(r"gc: pause at=([\d.]+) generation=(\d) ms=([\d.]+) "
-                                                   r"collected=\d+ pid=(\d+)", text):
-            pauses.append({"at": float(at), "generation": int(generation), "ms": float(ms), "pid": f"{port}:{pid}"})
+        for at, generation, ms, cpu, pid in re.findall(r"gc: pause at=([\d.]+) generation=(\d) ms=([\d.]+) "
+                                                        r"cpu_ms=([\d.]+) collected=\d+ pid=(\d+)", text):
+            pauses.append({"at": float(at), "generation": int(generation), "ms": float(ms), "cpu_ms": float(cpu),
+                           "pid": f"{port}:{pid}"})
     deliveries.sort(key=lambda d: d["event_at"])
     return deliveries, pauses
 

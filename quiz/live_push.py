@@ -5,21 +5,24 @@
 One *feed* per contest in each process, fed by the events of channel "live:<id>"
 (quiz/events.py: in-process, or from every process and host through Redis):
 
-- an event only bumps the feed's generation and wakes the streams waiting on it; nothing is built
-  in the event handler (it runs in the committing request or the Redis listener);
-- the first stream that wakes builds the contest's snapshot (quiz/services/live.py `snapshot`) in
-  a database session it releases at once; the others wait for that build and share it. A build
-  covers every event delivered before it started, so a burst of events (5,000 buzzes) costs one
-  build per build-time, not one per event, and no stream ever sends a state older than one it has
-  sent. Builds for phones' events (joins, buzzes) are at least LIVE_PUSH_MIN_INTERVAL apart; a
-  host's command (close, next, …: event type "state") is built at once, since that is the change
-  the hall waits for;
+- an event only bumps the feed's generation and wakes the feed's builder; nothing is built in the
+  event handler (it runs in the committing request or the Redis listener);
+- the builder (one thread, a greenlet under gevent, per feed with streams attached) builds the
+  contest's snapshot (quiz/services/live.py `snapshot`) in a database session it releases at once,
+  then wakes the streams, which share that build: each stream wakes once per state, not once per
+  event. A build covers every event delivered before it started, so a burst of events (5,000
+  buzzes) costs one build per build-time, not one per event, and no stream ever sends a state older
+  than one it has sent. Builds for phones' events (joins, buzzes) are at least
+  LIVE_PUSH_MIN_INTERVAL apart; a host's command (close, next, …: event type "state") is built at
+  once, since that is the change the hall waits for (the host's own request may build it first:
+  `host_state`; the builder then publishes that build);
 - each state is JSON-encoded once per build (the public part, and each entrant's own part once),
   so a stream only joins prepared bytes: its player id and its entrant's standing;
-- a stream waits on the feed's condition (a gevent primitive once gevent has patched threading),
-  with a keep-alive comment every HEARTBEAT seconds; the host's console also gets a new state every
-  second while a question answered on phones runs (its "answered" counter); screens and phones get
-  a new state only when something changed.
+- a stream waits for the builder's next state (a gevent primitive once gevent has patched
+  threading), with a keep-alive comment every HEARTBEAT seconds; while a question runs and a host's
+  console streams from this process, the builder also builds a state every second, which the
+  console gets (its "answered" counter);
+  screens and phones get a new state only when something they see changed.
 
 Nothing here is needed by another process: a stream that reconnects to another worker or host
 gets that process's current state at once (its feed builds one if it has none).
@@ -114,9 +117,18 @@ class Feed:
         self.built_at = float("-inf")
         self.min_interval = float(app.config.get("LIVE_PUSH_MIN_INTERVAL", 0.2))
         self.workers = workers
+        self.streams = 0  # streams attached (frames): the builder runs while there are any
+        self.hosts = 0  # of which hosts' consoles: only they need a state every second of a question
+        self.published: State | None = None  # the builder's latest state (the host's streams send each)
+        self.published_content: State | None = None  # its latest that changed what phones and screens see
+        self.gone = False  # the contest no longer exists: the streams end
+        lock = threading.Lock()
+        self._any = threading.Condition(lock)  # a state was published
+        self._content = threading.Condition(lock)  # … that changed what phones and screens see
+        self._builder: threading.Thread | None = None
 
     def changed(self, event_id: int = 0, *, urgent: bool = False) -> None:
-        """An event arrived (or events may have been missed): wake every stream. An `urgent` one (a
+        """An event arrived (or events may have been missed): wake the builder. An `urgent` one (a
         host's command) is built without waiting for the interval between builds."""
         with self._changed:
             self.generation += 1
@@ -126,12 +138,87 @@ class Feed:
             self.event_id = max(self.event_id, event_id)
             self._changed.notify_all()
 
-    def wait(self, generation: int, timeout: float) -> bool:
-        """Wait until the feed moves past `generation` (True) or `timeout` seconds pass (False)."""
+    # ---------------------------------------------------------------- the builder and its streams
+    def attach(self, *, host: bool = False) -> None:
+        """A stream starts: make sure the builder runs."""
         with self._changed:
-            if self.generation == generation:
-                self._changed.wait(timeout)
-            return self.generation != generation
+            self.streams += 1
+            self.hosts += host
+            if self._builder is None:
+                self._builder = threading.Thread(target=self._build_loop, name=f"live-feed-{self.contest_id}",
+                                                 daemon=True)
+                self._builder.start()
+
+    def detach(self, *, host: bool = False) -> None:
+        with self._changed:
+            self.streams -= 1
+            self.hosts -= host
+            self._changed.notify_all()  # the builder stops with the last stream
+
+    def next_state(self, sent: State, timeout: float, *, every: bool = False) -> State | None:
+        """The builder's first state built after `sent` (with `every`, any; else one that changed
+        what phones and screens see), or None after `timeout` seconds without one or when the
+        contest is gone. Streams wake once per such state, not once per event."""
+        deadline = time.monotonic() + timeout
+        condition = self._any if every else self._content
+        with condition:
+            while not self.gone:
+                latest = self.published if every else self.published_content
+                if latest is not None and latest.built > sent.built:
+                    return latest
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return None
+                condition.wait(remaining)
+        return None
+
+    def _publish(self, state: State | None) -> None:
+        with self._any:
+            if state is None:
+                self.gone = True
+            elif state is self.published:
+                return
+            else:
+                changed = self.published_content is None or state.content != self.published_content.content
+                self.published = state
+                if not changed:
+                    self._any.notify_all()
+                    return
+                self.published_content = state
+            self._any.notify_all()
+            self._content.notify_all()
+
+    def _build_loop(self) -> None:
+        """Build a state after each change (and every second while a question runs, every POLL
+        seconds when polling), publish it to the streams; stop when no stream is attached."""
+        while True:
+            with self._changed:
+                state = self.state
+                if self.streams <= 0:
+                    self._builder = None
+                    return
+                ticking = self.hosts > 0 and state is not None and state.snap.running
+                if state is not None and state.generation == self.generation and state is self.published:
+                    # nothing new: wait for an event (or the next second while a question runs and a
+                    # host's console is here: its counter; POLL seconds when polling; HEARTBEAT
+                    # seconds to look again)
+                    self._changed.wait(max(0.05, 1.0 - time.time() % 1.0) if ticking else
+                                       POLL if self.polling() else HEARTBEAT)
+                    if self.streams <= 0:
+                        self._builder = None
+                        return
+                    ticking = self.hosts > 0
+            try:
+                state = self.current(tick=ticking)
+            except Exception:  # noqa: BLE001 - the database away for a moment: streams keep the last state
+                log.warning("live push: building contest %d's state failed", self.contest_id, exc_info=True)
+                time.sleep(POLL)
+                continue
+            self._publish(state)
+            if state is None:
+                with self._changed:
+                    self._builder = None
+                return
 
     def current(self, *, tick: bool = False) -> State | None:
         """A state covering every event delivered so far (with `tick`, also built within the
@@ -158,7 +245,9 @@ class Feed:
             if self.builds % 100 == 0:
                 log.info("live push: %d states of contest %d built in pid %d", self.builds, self.contest_id,
                          os.getpid())
-            seen = _dumps([{k: v for k, v in snap.public.items() if k != "server_time"}, snap.mine])
+            # what viewers see: not the clock, nor the join link (each viewer's is its request's host)
+            seen = _dumps([with_join_url({k: v for k, v in snap.public.items() if k != "server_time"}, None),
+                           snap.mine])
             previous = self.state
             content = previous.content if previous is not None and previous.seen == seen else (
                 (previous.content if previous is not None else 0) + 1)
@@ -360,22 +449,27 @@ def frames(feed: Feed, *, role: str, join_url: str | None, player_id: int | None
     (several changes close together make one), keep-alive comments while nothing changes."""
     _stats["streams"] += 1
     yield b"retry: 2000\n\n"
-    sent: State | None = None
-    host = role == "host"
-    quiet = 0.0  # seconds without a frame
-    while True:
-        state = feed.current(tick=host)
-        if state is None:
-            return
-        if sent is None or (state is not sent and (host or state.content != sent.content)):
-            yield state.frame(role, join_url, player_id, entrant_id)
-            state.sends += 1  # the server has written it (gunicorn asks for the next frame after its write)
-            state.last_sent = time.monotonic()
-            sent, quiet = state, 0.0
-        ticking = (host and state.snap.running) or feed.polling()
-        timeout = POLL if ticking else heartbeat
-        if not feed.wait(state.generation, timeout):
-            quiet += timeout
-            if quiet >= heartbeat:
+    every = role == "host"  # the host's console gets every state (its counters); others, changes they see
+    state = feed.current(tick=every)
+    if state is None:
+        return
+    feed.attach(host=every)
+    try:
+        sent: State | None = None
+        written = time.monotonic()
+        while True:
+            if sent is None or every or state.content != sent.content:
+                yield state.frame(role, join_url, player_id, entrant_id)
+                written = state.last_sent = time.monotonic()  # gunicorn asks for the next frame after its write
+                state.sends += 1
+            sent = state
+            later = feed.next_state(state, max(0.0, heartbeat - (time.monotonic() - written)), every=every)
+            if feed.gone:
+                return
+            if later is not None:
+                state = later
+            elif time.monotonic() - written >= heartbeat:
                 yield b": keep-alive\n\n"
-                quiet = 0.0
+                written = time.monotonic()
+    finally:
+        feed.detach(host=every)

@@ -136,3 +136,57 @@ def test_phones_events_are_spaced_but_a_hosts_command_is_built_at_once(app, clie
     with app.test_request_context():
         assert feed.current().snap.public["question"] is not None
     assert len(sleeps) == 1
+
+
+def test_one_builder_per_feed_wakes_each_stream_once_per_state(app, client, users, tree, token_for):
+    """The feed's builder builds after events and wakes the streams with the state: a burst of
+    events that changes nothing a screen sees sends the screen nothing (a keep-alive when due), the
+    host's console gets the new build; a host's command reaches both; the builder stops with the
+    last stream."""
+    import threading
+
+    contest_id, code = _contest(app)
+    app.config["LIVE_PUSH_MIN_INTERVAL"] = 0
+    with app.test_request_context():
+        feed = live_push.feeds(app).feed(contest_id)
+        screen = live_push.frames(feed, role="screen", join_url="u", heartbeat=0.5)
+        host = live_push.frames(feed, role="host", join_url="u", heartbeat=30)
+        assert next(screen) == next(host) == b"retry: 2000\n\n"
+        assert b'"phase":"lobby"' in next(screen) and b'"run_sheet"' in next(host)
+        assert feed.streams == 2 and feed._builder is not None  # attached with their first frames
+        got: dict[str, list] = {"screen": [], "host": []}
+
+        def read(name, gen, count):
+            with app.test_request_context():
+                for _ in range(count):
+                    got[name].append(next(gen))
+
+        readers = [threading.Thread(target=read, args=("screen", screen, 1)),
+                   threading.Thread(target=read, args=("host", host, 1))]
+        for reader in readers:
+            reader.start()
+        for _ in range(100):
+            if feed.streams == 2 and feed._builder is not None:
+                break
+            threading.Event().wait(0.01)
+        builds = feed.builds
+        for _ in range(30):
+            feed.changed()  # nothing a viewer sees changes
+        for reader in readers:
+            reader.join(5)
+        assert got["screen"] == [b": keep-alive\n\n"]  # no state: nothing a screen sees changed
+        assert len(got["host"]) == 1 and b'"run_sheet"' in got["host"][0]  # the host gets the new build
+        assert 1 <= feed.builds - builds <= 3  # one build per build-time, not one per event
+
+        reader = threading.Thread(target=read, args=("screen", screen, 1))
+        reader.start()
+        _host(client, token_for("admin"), contest_id, "open")  # a host's command: the question shows
+        reader.join(5)
+        assert b'"stem":"' in got["screen"][-1]
+        screen.close()
+        host.close()
+        for _ in range(100):
+            if feed._builder is None:
+                break
+            threading.Event().wait(0.02)
+        assert feed.streams == 0 and feed._builder is None

@@ -20,21 +20,32 @@ import gc
 import os
 import time
 
+# Python's defaults (700, 10, 10) ran a full collection in each worker every 10–30 s during a
+# contest (each 110–400 ms, stopping every stream of the worker): the answers and buzzes in flight
+# when a young collection runs outlive it and are promoted, and a burst of them soon makes a full
+# collection due. With 50,000 allocations between young collections most requests are gone before
+# one runs; no full collection ran in a whole benchmark contest (docs/benchmarks.md). GC_THRESHOLD
+# ("a,b,c") overrides it.
+GC_THRESHOLD = "50000,20,100"
+
 
 def post_worker_init(worker):
     gc.collect()  # what loading the app left behind goes now, not into the frozen set
     gc.freeze()
     worker.log.info("gc: %d objects of the loaded app frozen out of later collections", gc.get_freeze_count())
+    gc.set_threshold(*(int(n) for n in os.environ.get("GC_THRESHOLD", GC_THRESHOLD).split(",")))
+    worker.log.info("gc: thresholds %s", gc.get_threshold())
     threshold = float(os.environ.get("GC_PAUSE_LOG_MS", "20")) / 1000
-    started = [0.0]
+    started = [0.0, 0.0]
 
     def timed(phase, info):
         if phase == "start":
-            started[0] = time.perf_counter()
+            started[:] = time.perf_counter(), time.thread_time()
             return
         took = time.perf_counter() - started[0]
         if took >= threshold:
-            worker.log.warning("gc: pause at=%.3f generation=%d ms=%.1f collected=%d pid=%d", time.time() - took,
-                               info["generation"], took * 1000, info["collected"], os.getpid())
+            worker.log.warning("gc: pause at=%.3f generation=%d ms=%.1f cpu_ms=%.1f collected=%d pid=%d",
+                               time.time() - took, info["generation"], took * 1000,
+                               (time.thread_time() - started[1]) * 1000, info["collected"], os.getpid())
 
     gc.callbacks.append(timed)
