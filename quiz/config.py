@@ -112,6 +112,9 @@ class Config:
     # Live contests' push (quiz/live_push.py): a process builds a contest's state at most once per
     # LIVE_PUSH_MIN_INTERVAL seconds; changes in between (a storm of joins or buzzes) share the next.
     LIVE_PUSH_MIN_INTERVAL = 0.2
+    # From a host's command arriving in a process until its streams have written the new state (at
+    # most this many seconds), the process runs no garbage collection (quiz/live_push.py); 0: off.
+    LIVE_PUSH_GC_HOLD = 1.0
     # Phones' calls to a live contest (join, state, ping, buzz, stake, opening a stream) use at most
     # LIVE_PHONE_SLOTS pooled connections of a process at once (default: the pool's size plus its
     # overflow, less LIVE_HOST_RESERVE kept for the host's commands); one that waits longer than

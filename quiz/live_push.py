@@ -16,6 +16,10 @@ One *feed* per contest in each process, fed by the events of channel "live:<id>"
   LIVE_PUSH_MIN_INTERVAL apart; a host's command (close, next, …: event type "state") is built at
   once, since that is the change the hall waits for (the host's own request may build it first:
   `host_state`; the builder then publishes that build);
+- from a host's command arriving until this process's streams have written its state (at most
+  LIVE_PUSH_GC_HOLD seconds) the process runs no garbage collection (`GcHold`): a collection in a
+  worker holding thousands of streams stops all of them, and one that lands on a close reaches
+  that worker's phones late; it runs right after instead;
 - each state is JSON-encoded once per build (the public part, and each entrant's own part once),
   so a stream only joins prepared bytes: its player id and its entrant's standing;
 - a stream waits for the builder's next state (a gevent primitive once gevent has patched
@@ -30,6 +34,7 @@ gets that process's current state at once (its feed builds one if it has none).
 from __future__ import annotations
 
 import atexit
+import gc
 import json
 import logging
 import os
@@ -57,6 +62,43 @@ def with_join_url(body: dict, join_url: str | None) -> dict:
     """A state as one viewer gets it: the contest's phones' link is the one of the request's host
     (builds are shared by every host name the app is reached by)."""
     return {**body, "contest": {**body["contest"], "join_url": join_url}}
+
+
+class GcHold:
+    """No automatic garbage collection in this process while a host's command is delivered: held
+    when the command's event arrives, released when the feed's streams have written its state, or
+    after `seconds` at the latest. A process whose collector was already off (by someone else) is
+    left as it is."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self.held = False
+        self._timer: threading.Timer | None = None
+
+    def hold(self, seconds: float) -> None:
+        if seconds <= 0:
+            return
+        with self._lock:
+            if self.held or not gc.isenabled():
+                return
+            gc.disable()
+            self.held = True
+            self._timer = threading.Timer(seconds, self.release)
+            self._timer.daemon = True
+            self._timer.start()
+
+    def release(self) -> None:
+        with self._lock:
+            if not self.held:
+                return
+            self.held = False
+            gc.enable()
+            timer, self._timer = self._timer, None
+        if timer is not None and timer is not threading.current_thread():
+            timer.cancel()
+
+
+gc_hold = GcHold()
 
 
 @dataclass
@@ -116,6 +158,7 @@ class Feed:
         self.builds = 0
         self.built_at = float("-inf")
         self.min_interval = float(app.config.get("LIVE_PUSH_MIN_INTERVAL", 0.2))
+        self.gc_hold = float(app.config.get("LIVE_PUSH_GC_HOLD", 1.0))
         self.workers = workers
         self.streams = 0  # streams attached (frames): the builder runs while there are any
         self.hosts = 0  # of which hosts' consoles: only they need a state every second of a question
@@ -135,6 +178,7 @@ class Feed:
             if urgent:
                 self.urgent = self.generation
                 self.urgent_at = time.monotonic()
+                gc_hold.hold(self.gc_hold)
             self.event_id = max(self.event_id, event_id)
             self._changed.notify_all()
 
@@ -462,6 +506,8 @@ def frames(feed: Feed, *, role: str, join_url: str | None, player_id: int | None
                 yield state.frame(role, join_url, player_id, entrant_id)
                 written = state.last_sent = time.monotonic()  # gunicorn asks for the next frame after its write
                 state.sends += 1
+                if state.urgent_at is not None and state.sends >= feed.streams:
+                    gc_hold.release()  # the host's command has reached every stream here
             sent = state
             later = feed.next_state(state, max(0.0, heartbeat - (time.monotonic() - written)), every=every)
             if feed.gone:

@@ -190,3 +190,50 @@ def test_one_builder_per_feed_wakes_each_stream_once_per_state(app, client, user
                 break
             threading.Event().wait(0.02)
         assert feed.streams == 0 and feed._builder is None
+
+
+def test_no_garbage_collection_while_a_hosts_command_reaches_the_streams(app, users, tree):
+    """A host's command (an urgent event) turns the collector off in the process until its streams
+    have written the new state, or LIVE_PUSH_GC_HOLD seconds at the latest; a collector that was
+    already off is left alone."""
+    import gc
+    import threading
+
+    contest_id, _code = _contest(app)
+    hold = live_push.gc_hold
+    hold.release()  # a host's command of an earlier test may still hold it
+    assert gc.isenabled() and not hold.held
+    try:
+        with app.test_request_context():
+            feed = live_push.feeds(app).feed(contest_id)
+            screen = live_push.frames(feed, role="screen", join_url="u", heartbeat=30)
+            next(screen)
+            feed.changed(urgent=True)
+            assert not gc.isenabled() and hold.held
+            assert b"event: state" in next(screen)  # the one stream writes the command's state …
+            reader = threading.Thread(target=lambda: next(screen, None), daemon=True)
+            reader.start()  # … and asks for the next: the command has reached every stream here
+            for _ in range(100):
+                if gc.isenabled():
+                    break
+                threading.Event().wait(0.01)
+            assert gc.isenabled() and not hold.held
+            feed._publish(None)  # the contest is gone: the stream ends
+            reader.join(5)
+
+            feed.gc_hold = 0.2  # no stream writes it: released after the hold's time
+            feed.changed(urgent=True)
+            assert not gc.isenabled()
+            for _ in range(100):
+                if gc.isenabled():
+                    break
+                threading.Event().wait(0.01)
+            assert gc.isenabled() and not hold.held
+
+            gc.disable()  # off already (not by the feed): left off
+            feed.changed(urgent=True)
+            hold.release()
+            assert not gc.isenabled() and not hold.held
+    finally:
+        hold.release()
+        gc.enable()
