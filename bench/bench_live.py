@@ -4,7 +4,7 @@ Usage (pip install -e '.[bench]' for aiohttp; nginx from Debian for the second l
     .venv/bin/python bench/bench_live.py --database-url postgresql://postgres@127.0.0.1/test_push \\
         [--redis-url redis://127.0.0.1:6379/4] [--phones 5000] [--teams 100 | --mode individuals]
         [--all-questions 20] [--buzzer-questions 10] [--answer-window 3] [--workers 2]
-        [--layouts single nginx] [--clients 2] [--json out.json]
+        [--layouts single nginx] [--clients 2] [--client-gc 50000,20,100 | default] [--json out.json]
 
 What one layout does:
  1. Prepares the database (the schema `public` of the URL is DROPPED and rebuilt): units, a bank
@@ -39,7 +39,13 @@ What one layout does:
     phone per close (p50/p99/max over the closes; target: under 1 s), how many states the servers
     built, the answer and buzz figures, the RSS of the gunicorn (and nginx) processes (peak, sampled
     every 0.5 s) and CPU seconds, and the integrity check: every acknowledged answer (200) and
-    accepted buzz must be a row in the database.
+    accepted buzz must be a row in the database. Then the servers' own account, read from their
+    logs (quiz/live_push.py "delivery" lines, tools/gunicorn_live.conf.py "gc: pause" lines): the
+    garbage collector's pauses, and for the three slowest closes when the host's command reached
+    the servers, when its state was built and when the last stream had written it, with the
+    collections of the servers and of the simulated phones that fell inside the close. The client
+    processes use the servers' gc thresholds (--client-gc; "default": Python's), since their own
+    collections, with 2,500 streams each, would delay their reads.
 
 All traffic stays on 127.0.0.1 (and 127.0.0.x source addresses); every wait is bounded; servers,
 nginx and clients are always stopped. Exit status 1 when an acknowledged answer or buzz is
@@ -318,6 +324,7 @@ class Crowd:
         self.errors: list[str] = []
         self.done: dict[int, int] = {}  # live question → phones that have acted on it
         self.tasks: set = set()
+        self.gc_pauses: list[dict] = []
 
     async def run(self, pipe) -> None:
         import aiohttp
@@ -358,7 +365,7 @@ class Crowd:
                               "closed": {p.index: p.closed_at for p in self.phones},
                               "started": {p.index: p.started_at for p in self.phones},
                               "done": {p.index: p.done_at for p in self.phones},
-                              "frames": sum(p.frames for p in self.phones)}))
+                              "frames": sum(p.frames for p in self.phones), "gc_pauses": self.gc_pauses}))
 
     async def join(self, phone: Phone, semaphore) -> None:
         cfg = self.cfg
@@ -515,8 +522,24 @@ class Crowd:
 
 
 def client_main(pipe, cfg: dict, first: int, count: int) -> None:
+    import gc
+
     crowd = Crowd(cfg, first, count)
     crowd.pipe = pipe
+    # the simulator's own collections (2,500 phones' streams per process) delay its reads: record
+    # them (as the servers log theirs) and, unless --client-gc default, tune them like the servers
+    if cfg["client_gc"] != "default":
+        gc.set_threshold(*(int(n) for n in cfg["client_gc"].split(",")))
+    started = [0.0]
+
+    def timed(phase, info):
+        if phase == "start":
+            started[0] = time.perf_counter()
+        elif time.perf_counter() - started[0] >= 0.02:
+            took = time.perf_counter() - started[0]
+            crowd.gc_pauses.append({"at": time.time() - took, "generation": info["generation"], "ms": took * 1000})
+
+    gc.callbacks.append(timed)
     try:
         asyncio.run(crowd.run(pipe))
     except Exception as exc:  # noqa: BLE001 - reported to the parent
@@ -553,7 +576,7 @@ def run_layout(layout: str, args, tmp: Path) -> dict:
         server_pids = lambda: [pid for s in servers for pid in s.pids()]  # noqa: E731
         cfg = {"base": base, "contest": info["contest"], "code": info["code"], "answer_window": args.answer_window,
                "connect_rate": args.connect_rate / args.clients, "buzzers_per_team": args.buzzers_per_team,
-               "team_codes": info["team_codes"], "pings": not args.no_pings}
+               "team_codes": info["team_codes"], "pings": not args.no_pings, "client_gc": args.client_gc}
         share = [args.phones // args.clients + (1 if i < args.phones % args.clients else 0)
                  for i in range(args.clients)]
         context = mp.get_context("spawn")
@@ -701,6 +724,8 @@ def run_layout(layout: str, args, tmp: Path) -> dict:
                            "last_write_ms": max(((d["event_at"] - close["at"]) * 1000 + d["last_write_ms"]
                                                  for d in mine.values() if d["last_write_ms"] >= 0), default=None)}
         close["gc_ms"] = round(sum(g["ms"] for g in pauses if close["at"] <= g["at"] <= end), 1)
+        close["client_gc_ms"] = round(max((sum(g["ms"] for g in r["gc_pauses"] if close["at"] <= g["at"] <= end)
+                                           for r in results), default=0.0), 1)
     start_to_phone, acting = [], {"all": [], "buzzer": []}
     for close in closes:
         seen = [at - close["started"] for r in results for by_q in r["started"].values()
@@ -736,6 +761,10 @@ def run_layout(layout: str, args, tmp: Path) -> dict:
                       "max_ms": max((g["ms"] for g in pauses), default=0.0),
                       "by_generation": {str(n): sum(1 for g in pauses if g["generation"] == n) for n in range(3)},
                       "list": pauses},
+        "client_gc_pauses": {"count": sum(len(r["gc_pauses"]) for r in results),
+                             "ms": round(sum(g["ms"] for r in results for g in r["gc_pauses"]), 1),
+                             "by_generation": {str(n): sum(1 for r in results for g in r["gc_pauses"]
+                                                           if g["generation"] == n) for n in range(3)}},
         "states_missing": missing_phone_states,
         "frames_received": sum(r["frames"] for r in results),
         "builds": builds,
@@ -784,8 +813,8 @@ def server_timings(tmp: Path, ports) -> tuple[list[dict], list[dict]]:
                 r"last_write_ms=(-?[\d.]+) streams=(\d+) pid=(\d+)", text):
             deliveries.append({"event_at": float(at), "built_ms": float(built), "build_ms": float(build),
                                "last_write_ms": float(write), "streams": int(streams), "pid": f"{port}:{pid}"})
-        for at, generation, ms, cpu, pid in re.findall(r"gc: pause at=([\d.]+) generation=(\d) ms=([\d.]+) "
-                                                        r"cpu_ms=([\d.]+) collected=\d+ pid=(\d+)", text):
+        pause = r"gc: pause at=([\d.]+) generation=(\d) ms=([\d.]+) cpu_ms=([\d.]+) collected=\d+ pid=(\d+)"
+        for at, generation, ms, cpu, pid in re.findall(pause, text):
             pauses.append({"at": float(at), "generation": int(generation), "ms": float(ms), "cpu_ms": float(cpu),
                            "pid": f"{port}:{pid}"})
     deliveries.sort(key=lambda d: d["event_at"])
@@ -836,6 +865,9 @@ def main() -> int:
     parser.add_argument("--lobby", type=float, default=10.0,
                         help="seconds between the last phone connecting and the first question (0: at once, while "
                              "every phone still does its first pings)")
+    parser.add_argument("--client-gc", default="50000,20,100",
+                        help="gc thresholds of the client processes, as tools/gunicorn_live.conf.py sets the "
+                             "servers' ('default': Python's)")
     parser.add_argument("--no-pings", action="store_true",
                         help="phones do not ping /live/clock (as the benchmark did before the phone page's pings were added)")
     args = parser.parse_args()
@@ -898,6 +930,9 @@ def report(r: dict) -> None:
     gcp = r["gc_pauses"]
     print(f"   gc pauses of 20 ms or more in the servers: {gcp['count']} (by generation {gcp['by_generation']}), "
           f"{gcp['ms']:.0f} ms in all, the longest {gcp['max_ms']:.0f} ms")
+    cgc = r["client_gc_pauses"]
+    print(f"   the simulated phones' own gc pauses of 20 ms or more: {cgc['count']} (by generation "
+          f"{cgc['by_generation']}), {cgc['ms']:.0f} ms in all")
     slow = sorted(r["closes"], key=lambda c: -c["last_ms"])[:3]
     for c in slow:
         srv = c["server"]
@@ -905,7 +940,8 @@ def report(r: dict) -> None:
         print(f"   slow close: question {c['question']} ({c['kind']}) last phone {c['last_ms']:.0f} ms; host request "
               f"{c['request_ms']:.0f} ms; on the servers ({srv['processes']} processes): event {fmt(srv['event_ms'])}"
               f" ms, state built {fmt(srv['built_ms'])} ms after it, last stream written {fmt(srv['last_write_ms'])} "
-              f"ms after the close; gc pauses meanwhile {c['gc_ms']} ms")
+              f"ms after the close; gc pauses meanwhile {c['gc_ms']} ms (the simulated phones' own: "
+              f"{c['client_gc_ms']} ms)")
     for sample in r["client_error_samples"]:
         print(f"   client error: {sample}")
     sys.stdout.flush()
