@@ -233,8 +233,9 @@ class Feed:
             self._content.notify_all()
 
     def _build_loop(self) -> None:
-        """Build a state after each change (and every second while a question runs, every POLL
-        seconds when polling), publish it to the streams; stop when no stream is attached."""
+        """Build a state after each change (also every second while a question runs and a host's
+        console streams from this process, every POLL seconds when polling), publish it to the
+        streams; stop when no stream is attached."""
         while True:
             with self._changed:
                 state = self.state
