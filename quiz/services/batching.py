@@ -72,9 +72,7 @@ class Batcher:
         finally:
             for item in batch:
                 if not item.done:  # never leave a waiting request behind
-                    item.done = True
-                    item.error = item.error or RuntimeError("the batch was not written")
-                    item.event.set()
+                    self.finish(item, error=item.error or RuntimeError("the batch was not written"))
             with self._lock:
                 if self._queue:
                     successor = self._queue[0]
