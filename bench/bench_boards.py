@@ -56,7 +56,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_load import (CLK, Server, cpu_seconds, postgres_pids,  # noqa: E402
+from bench_load import (CLK, GUNICORN_CONF, Server, cpu_seconds, postgres_pids,  # noqa: E402
                         prepare_database)
 
 ENDPOINTS = ("ping", "board-json", "board-page", "screen", "join")
@@ -212,6 +212,8 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--worker-class", default="gthread")
     parser.add_argument("--threads", type=int, default=8)
+    parser.add_argument("--gunicorn-conf", default=str(GUNICORN_CONF),
+                        help="gunicorn config file of both servers (the deployment's; '' for none)")
     parser.add_argument("--connections", "-c", type=int, default=32, help="requests in flight (32)")
     parser.add_argument("--wrk-threads", type=int, default=2)
     parser.add_argument("--seconds", type=int, default=8, help="length of each wrk run (8)")
@@ -258,9 +260,10 @@ def main() -> int:
         extra["FLASK_JOIN_GROUP_COMMIT"] = "false"
     if args.no_lane:
         extra["FLASK_BOARD_LANE"] = "false"
-    app = Server(url, secret, args.workers, args.worker_class, args.threads, tmp / "app.log", extra)
+    app = Server(url, secret, args.workers, args.worker_class, args.threads, tmp / "app.log", extra,
+                 conf=args.gunicorn_conf)
     hello = Server(url, secret, args.workers, args.worker_class, args.threads, tmp / "hello.log", {},
-                   app="bench.hello_app:app", ready_path="/")
+                   app="bench.hello_app:app", ready_path="/", conf=args.gunicorn_conf)
     script = tmp / "join.lua"
     script.write_text(JOIN_LUA.replace("%UNIT%", JOIN_UNITS[0]))
     quiz_id = info["quiz_id"]

@@ -40,7 +40,7 @@ What one layout does:
     built, the answer and buzz figures, the RSS of the gunicorn (and nginx) processes (peak, sampled
     every 0.5 s) and CPU seconds, and the integrity check: every acknowledged answer (200) and
     accepted buzz must be a row in the database. Then the servers' own account, read from their
-    logs (quiz/live_push.py "delivery" lines, tools/gunicorn_live.conf.py "gc: pause" lines): the
+    logs (quiz/live_push.py "delivery" lines, tools/gunicorn.conf.py "gc: pause" lines): the
     garbage collector's pauses, and for the three slowest closes when the host's command reached
     the servers, when its state was built and when the last stream had written it, with the
     collections of the servers and of the simulated phones that fell inside the close. The client
@@ -232,7 +232,7 @@ def gunicorn(port: int, url: str, redis_url: str, workers: int, log_path: Path) 
                FLASK_SQLALCHEMY_ENGINE_OPTIONS='{"pool_size": 10, "max_overflow": 5, "pool_recycle": 1800}',
                FLASK_ANSWER_ENGINE_OPTIONS='{"pool_size": 4, "max_overflow": 4}')
     env.pop("SERVER_SOFTWARE", None)
-    cmd = [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "tools" / "gunicorn_live.conf.py"),
+    cmd = [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "tools" / "gunicorn.conf.py"),
            "-k", "gevent", "-w", str(workers), "--worker-connections", "10000",
            "--keep-alive", "75",
            "-b", f"127.0.0.1:{port}", "--graceful-timeout", "5", "quiz:create_app()"]
@@ -801,7 +801,7 @@ def count_builds(tmp: Path, ports) -> int | None:
 
 def server_timings(tmp: Path, ports) -> tuple[list[dict], list[dict]]:
     """The servers' own account (quiz/live_push.py "delivery" lines: a host command's event
-    arriving, its state built, its last stream written; tools/gunicorn_live.conf.py "gc: pause"
+    arriving, its state built, its last stream written; tools/gunicorn.conf.py "gc: pause"
     lines), in wall-clock seconds and ms."""
     import re
 
@@ -866,7 +866,7 @@ def main() -> int:
                         help="seconds between the last phone connecting and the first question (0: at once, while "
                              "every phone still does its first pings)")
     parser.add_argument("--client-gc", default="50000,20,100",
-                        help="gc thresholds of the client processes, as tools/gunicorn_live.conf.py sets the "
+                        help="gc thresholds of the client processes, as tools/gunicorn.conf.py sets the "
                              "servers' ('default': Python's)")
     parser.add_argument("--no-pings", action="store_true",
                         help="phones do not ping /live/clock (as the benchmark did before the phone page's pings were added)")

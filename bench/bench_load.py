@@ -137,17 +137,21 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+GUNICORN_CONF = ROOT / "tools" / "gunicorn.conf.py"  # what docs/deployment.md runs the workers with
+
+
 class Server:
-    """gunicorn in its own process group; stop() is safe to call twice."""
+    """gunicorn in its own process group; stop() is safe to call twice. `conf`: a gunicorn config
+    file (the deployment's, tools/gunicorn.conf.py, unless told otherwise; "" for none)."""
 
     def __init__(self, url: str, secret: str, workers: int, worker_class: str, threads: int,
                  log_path: Path, extra_env: dict[str, str], app: str = "quiz:create_app()",
-                 ready_path: str = "/api/v1/ping"):
+                 ready_path: str = "/api/v1/ping", conf: str | Path = GUNICORN_CONF):
         self.port = free_port()
         self.ready_path = ready_path
         env = dict(os.environ, DATABASE_URL=url, SECRET_KEY=secret, **extra_env)
-        cmd = [sys.executable, "-m", "gunicorn", "-w", str(workers), "-k", worker_class,
-               "-b", f"127.0.0.1:{self.port}", "--graceful-timeout", "10", app]
+        cmd = [sys.executable, "-m", "gunicorn", *(["-c", str(conf)] if conf else []), "-w", str(workers),
+               "-k", worker_class, "-b", f"127.0.0.1:{self.port}", "--graceful-timeout", "10", app]
         if worker_class == "gthread":
             cmd[-1:-1] = ["--threads", str(threads)]
         self.cmd = cmd
@@ -543,6 +547,8 @@ def main() -> int:
     parser.add_argument("--keep-alive", action="store_true",
                         help="keep client connections open between requests (default: Connection: close, like nginx)")
     parser.add_argument("--threads", type=int, default=8, help="threads per worker with --worker-class gthread (8)")
+    parser.add_argument("--gunicorn-conf", default=str(GUNICORN_CONF),
+                        help="gunicorn config file (the deployment's; '' for none)")
     parser.add_argument("--ratelimit-storage", default=None,
                         help="set FLASK_RATELIMIT_STORAGE_URI for the server (default: the app's memory://)")
     parser.add_argument("--time-limit", type=float, default=600, help="stop issuing requests after this (s)")
@@ -568,7 +574,8 @@ def main() -> int:
     extra_env = {}
     if args.ratelimit_storage:
         extra_env["FLASK_RATELIMIT_STORAGE_URI"] = args.ratelimit_storage
-    server = Server(url, secret, args.workers, args.worker_class, args.threads, tmp / "gunicorn.log", extra_env)
+    server = Server(url, secret, args.workers, args.worker_class, args.threads, tmp / "gunicorn.log", extra_env,
+                    conf=args.gunicorn_conf)
     results: dict[str, dict] = {}
     cpu: dict[str, dict] = {}
     profiles: dict[str, str] = {}

@@ -63,6 +63,10 @@ def create_app(test_config: dict | None = None) -> Flask:
         app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {
             k: v for k, v in app.config["SQLALCHEMY_ENGINE_OPTIONS"].items() if k not in ("pool_pre_ping", "pool_recycle")
         }
+    from quiz.models.base import json_engine_options
+
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {**json_engine_options(app.config["SQLALCHEMY_DATABASE_URI"]),
+                                               **app.config["SQLALCHEMY_ENGINE_OPTIONS"]}
     if app.config["SECRET_KEY"] == Config.SECRET_KEY and not app.config.get("TESTING"):
         app.config["SECRET_KEY"] = _secret_key(app)
     if not app.config.get("UPLOAD_FOLDER"):

@@ -261,6 +261,15 @@ class GuardedJSONProvider(DefaultJSONProvider):
                 pass
         return super().dumps(obj, **kwargs)
 
+    def compact_bytes(self, obj) -> bytes:
+        """dumps(obj, separators=(",", ":")) as UTF-8 bytes, without the round trip through str
+        (a join's payload is kilobytes of Chinese text: decoding and encoding it again cost 3 % of
+        the join's CPU)."""
+        try:
+            return orjson.dumps(obj, default=self.default, option=self._COMPACT)
+        except TypeError:
+            return super().dumps(obj, separators=(",", ":")).encode()
+
 
 def json_body() -> dict:
     """The request's JSON object, or 413/422 with a message (naming the field when one is bad)."""

@@ -105,7 +105,11 @@ class JoinGroup(Batcher):
     0): its error is its answer and the batch goes on. A refused join that wrote, or any other
     error (the database's), rolls the whole batch back: that join's own error is its answer, the
     refusals before it stand (they wrote nothing), and every other join of the batch goes to the
-    Flask view (BatchFailed), as a join that fails unexpectedly in the lane always has."""
+    Flask view (BatchFailed), as a join that fails unexpectedly in the lane always has.
+
+    Batches that follow each other while joins keep arriving run on one connection (`kept`),
+    returned to the pool when the queue runs empty: no pool checkout, reset and return per batch
+    (about 5 % of a join's CPU with small batches)."""
 
     timeout_message = "join waited too long for its batch"
 
@@ -120,8 +124,18 @@ class JoinGroup(Batcher):
         saved = g.get("locale_override"), g.pop("_flask_babel", None)
         done, current = [], None
         try:
-            with self.lane.writer, self.lane.engine.connect() as conn:
-                transaction = conn.begin()
+            conn = self.kept
+            if conn is None or conn.closed or conn.invalidated:
+                if conn is not None:
+                    self._release(conn)
+                conn = self.kept = self.lane.engine.connect()
+            with self.lane.writer:
+                try:
+                    transaction = conn.begin()
+                except Exception:
+                    self.kept = None  # a connection in a state to forget: the next batch takes another
+                    self._release(conn)
+                    raise
                 try:
                     for item in batch:
                         current = item
@@ -137,7 +151,11 @@ class JoinGroup(Batcher):
                     current = None
                     transaction.commit()
                 except Exception as error:  # noqa: BLE001 - handed to the joins of the batch
-                    transaction.rollback()
+                    self.kept = None  # the next batch starts on a fresh connection
+                    try:
+                        transaction.rollback()
+                    finally:
+                        self._release(conn)
                     if current is not None:  # its own error: a refusal stands, anything else goes to Flask
                         self.finish(current, error=error)
                     for item in batch:
@@ -153,6 +171,12 @@ class JoinGroup(Batcher):
         self.saves += len(batch)
         for item, result in done:
             self.finish(item, result)
+
+    def _release(self, conn) -> None:
+        try:
+            conn.close()  # back to the pool (a broken one is discarded there)
+        except Exception:  # noqa: BLE001 - a lost connection: nothing left to return
+            log.warning("join group: closing its connection failed", exc_info=True)
 
 
 def _status(code: int) -> str:

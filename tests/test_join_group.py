@@ -49,6 +49,9 @@ def write_batch(app, items: list[tuple]) -> tuple[list[Pending], list[str]]:
         finally:
             for listener in listeners:
                 event.remove(*listener)
+            kept, lane.group.kept = lane.group.kept, None  # as the queue running empty does
+            if kept is not None:
+                lane.group._release(kept)
         assert g.locale_override == "zh_CN"  # the leader's own language is given back
     assert all(item.done and item.event.is_set() for item in batch)
     return batch, ends
@@ -160,3 +163,64 @@ def test_without_group_commit_each_join_commits_alone(app, client, quiz_id):
     finally:
         lane.group = group
     assert sheets_of(app, [person(20)["phone"]]) == 1
+
+
+def test_batches_in_a_row_share_one_connection_and_a_quiet_queue_returns_it(app, client, quiz_id, monkeypatch):
+    """While joins keep arriving, each batch runs on the connection the last one used (no pool
+    checkout per batch); when the queue runs empty it goes back to the pool; a failed batch's
+    connection is not used again."""
+    code = quiz_id["join_code"]
+    lane = join_lane(app)
+    real = joins.join_by_code
+    started, release = threading.Event(), threading.Event()
+    used = {}
+
+    def join_by_code(code, body, **kwargs):
+        from flask import has_request_context
+
+        if not has_request_context():  # in the lane
+            used[body["phone"]] = kwargs["conn"].connection.dbapi_connection
+            if body["phone"] == person(30)["phone"]:  # hold the first batch until the rest queue
+                started.set()
+                assert release.wait(10)
+        return real(code, body, **kwargs)
+
+    monkeypatch.setattr(joins, "join_by_code", join_by_code)
+    results = {}
+
+    def send(n):
+        results[n] = app.test_client().post(f"/api/v1/join/{code}", json=person(n))
+
+    first = threading.Thread(target=send, args=(30,))
+    first.start()
+    assert started.wait(10)
+    others = [threading.Thread(target=send, args=(n,)) for n in (31, 32)]
+    for thread in others:
+        thread.start()
+    for _ in range(200):
+        with lane.group._lock:
+            if len(lane.group._queue) == 2:
+                break
+        threading.Event().wait(0.01)
+    else:
+        pytest.fail("the joins did not queue behind the first batch")
+    release.set()
+    for thread in [first, *others]:
+        thread.join(20)
+    assert {n: r.status_code for n, r in results.items()} == {30: 201, 31: 201, 32: 201}
+    phones = [person(n)["phone"] for n in (30, 31, 32)]
+    assert len({id(used[phone]) for phone in phones}) == 1  # two batches, one connection
+    assert lane.group.kept is None  # the queue ran empty: given back
+    with app.app_context():
+        pool = db.engine.pool
+        if hasattr(pool, "checkedout"):
+            assert pool.checkedout() == 0
+
+    # a batch that fails leaves no connection behind for the next one
+    monkeypatch.setattr(joins, "join_by_code", real)
+    with app.app_context():
+        conn = db.engine.connect()
+    lane.group.kept = conn
+    batch, ends = write_batch(app, [(lambda c: (_ for _ in ()).throw(RuntimeError("lost")), "zh_CN")])
+    assert isinstance(batch[0].error, RuntimeError) and "rollback" in ends
+    assert conn.closed and lane.group.kept is None

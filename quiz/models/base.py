@@ -1,8 +1,11 @@
 """Shared column types and helpers for models."""
 from __future__ import annotations
 
+import json
+import re
 from datetime import datetime, timezone
 
+import orjson
 from sqlalchemy import DateTime
 from sqlalchemy.types import TypeDecorator
 
@@ -10,6 +13,55 @@ from sqlalchemy.types import TypeDecorator
 def utcnow() -> datetime:
     """Timezone-aware current UTC time (the default for every timestamp column)."""
     return datetime.now(timezone.utc)
+
+
+# ---------------------------------------------------------------- JSON columns
+# What JSON columns (a sheet's paper, a quiz's rules …) are written and read with, on both
+# databases: orjson, with the standard library's results. Values orjson writes differently are
+# handed to json.dumps (which refuses what it always refused: datetimes, sets …); text it will
+# not read (NaN) or would read otherwise (a run of 19 digits: an integer beyond 64 bits, which
+# orjson reads as a float) to json.loads. One difference is left: NaN and infinities are written
+# as null (never stored: every number that comes in is checked finite, quiz/inputs.py). About 7 %
+# of a join's CPU was the standard library's encoder and decoder (docs/benchmarks.md "Joining").
+_COLUMN_JSON = orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
+
+
+def _refuse(value):
+    raise TypeError
+
+
+def json_column_bytes(value) -> bytes:
+    """A JSON column's value as UTF-8 JSON text (PostgreSQL: psycopg sends bytes as they are)."""
+    try:
+        return orjson.dumps(value, default=_refuse, option=_COLUMN_JSON)
+    except TypeError:
+        return json.dumps(value).encode()
+
+
+def json_column_text(value) -> str:
+    """A JSON column's value as JSON text (SQLite stores it as TEXT)."""
+    return json_column_bytes(value).decode()
+
+
+_LONG_DIGITS = re.compile(r"\d{19}"), re.compile(rb"\d{19}")  # maybe beyond 64 bits: orjson reads a float
+
+
+def json_column_value(text):
+    """A JSON column's stored text (str, or bytes from psycopg) as a Python value."""
+    if isinstance(text, memoryview):
+        text = bytes(text)
+    if not _LONG_DIGITS[not isinstance(text, str)].search(text):
+        try:
+            return orjson.loads(text)
+        except orjson.JSONDecodeError:
+            pass
+    return json.loads(text)
+
+
+def json_engine_options(uri: str) -> dict:
+    """The engine options that make JSON columns use the functions above."""
+    return {"json_serializer": json_column_text if uri.startswith("sqlite") else json_column_bytes,
+            "json_deserializer": json_column_value}
 
 
 class UTCDateTime(TypeDecorator):

@@ -32,8 +32,6 @@ Two transports use these rules:
 """
 from __future__ import annotations
 
-import hashlib
-import json
 import hmac
 import threading
 import time
@@ -46,6 +44,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
 from quiz import events
+from quiz.models.base import json_column_value, json_engine_options
 from quiz.questions import AnswerError, QuestionType, get_type
 from quiz.services.batching import Batcher, Pending
 
@@ -54,8 +53,8 @@ from quiz.services.batching import Batcher, Pending
 def signed_token(kind: str, item_id: int, nonce: str, secret_key: str) -> str:
     """A bearer token for one item (an answer sheet, a live-contest player): its id and an HMAC of
     the kind, id and nonce (the same every time it is given out)."""
-    digest = hmac.new(secret_key.encode(), f"{kind}:{item_id}:{nonce}".encode(), hashlib.sha256).hexdigest()
-    return f"{item_id}.{digest[:40]}"
+    digest = hmac.digest(secret_key.encode(), f"{kind}:{item_id}:{nonce}".encode(), "sha256")  # one C call
+    return f"{item_id}.{digest[:20].hex()}"
 
 
 def signed_token_matches(kind: str, item_id: int, nonce: str, token: str | None, secret_key: str) -> bool:
@@ -154,7 +153,7 @@ def sheet(engine: Engine, attempt_id: int) -> SheetMeta | None:
                 {"id": attempt_id})
     if row is None:
         return None
-    paper = row.paper if isinstance(row.paper, list) else json.loads(row.paper)
+    paper = row.paper if isinstance(row.paper, list) else json_column_value(row.paper)
     meta = SheetMeta(attempt_id, row.nonce, row.mode == "practice", row.mode == "live",
                      {e["q"]: e["order"] for e in paper},
                      {e["q"]: (e["t"], e["n"]) for e in paper if "t" in e and "n" in e})
@@ -177,7 +176,7 @@ def question(engine: Engine, question_id: int) -> QuestionMeta | None:
     row = _read(engine, "SELECT type, options FROM question WHERE id = :id", {"id": question_id})
     if row is None:
         return None
-    options = row.options if isinstance(row.options, list) else json.loads(row.options or "[]")
+    options = row.options if isinstance(row.options, list) else json_column_value(row.options or "[]")
     meta = QuestionMeta(row.type, len(options or []), now)
     _questions[question_id] = meta
     return meta
@@ -287,7 +286,8 @@ def _hot_engine(engine: Engine) -> Engine:
             if hot is None:
                 from sqlalchemy import create_engine
 
-                hot = create_engine(engine.url, isolation_level="AUTOCOMMIT", pool_recycle=3600, **HOT_POOL)
+                hot = create_engine(engine.url, isolation_level="AUTOCOMMIT", pool_recycle=3600, **HOT_POOL,
+                                    **json_engine_options(engine.url.drivername))
                 _hot_engines[key] = hot
     return hot
 

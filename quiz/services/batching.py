@@ -10,6 +10,10 @@ alone, at once, without waiting for company. Two kinds use it: answer saves
 
 The queue is this process's only; nothing another worker needs is kept here, and a batch's
 writes are in the database before any of its requests is answered.
+
+Batches that follow each other without a pause may share what a subclass keeps in `kept` (the
+joins' database connection): it is handed from leader to leader with the queue and released
+(`_release`) as soon as the queue runs empty, so a quiet process holds nothing.
 """
 from __future__ import annotations
 
@@ -40,6 +44,7 @@ class Batcher:
         self._lock = threading.Lock()
         self._queue: list[Pending] = []
         self._busy = False
+        self.kept = None  # what consecutive batches share (used by the leader only)
         self.batches = 0  # statistics (read by tests and benchmarks)
         self.saves = 0
 
@@ -73,16 +78,23 @@ class Batcher:
             for item in batch:
                 if not item.done:  # never leave a waiting request behind
                     self.finish(item, error=item.error or RuntimeError("the batch was not written"))
+            released = None
             with self._lock:
                 if self._queue:
                     successor = self._queue[0]
                     successor.promoted = True
                     successor.event.set()
                 else:
+                    released, self.kept = self.kept, None
                     self._busy = False
+            if released is not None:
+                self._release(released)
 
     def _write(self, context, batch: list[Pending]) -> None:  # pragma: no cover - abstract
         raise NotImplementedError
+
+    def _release(self, kept) -> None:
+        """Let go of what consecutive batches shared (the queue ran empty)."""
 
     @staticmethod
     def finish(item: Pending, row=None, error: BaseException | None = None) -> None:

@@ -43,7 +43,6 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 
 from flask import current_app
-from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import ngettext
 from sqlalchemy import and_, bindparam, func, select, text
@@ -642,8 +641,10 @@ def paper_views(paper: list[dict], *, conn=None) -> list[dict]:
     with their points; from the cache when this question was shown in this order before."""
     from quiz.services.attempts import question_view
 
+    from quiz import locale_key
+
     cache = _cache_checked()
-    locale = str(get_locale())
+    locale = locale_key()  # the language get_locale() parses (quiz/__init__.py select_locale), read cheaper
     views = cache.views
     out, missing = [], []
     for entry in paper:

@@ -473,19 +473,24 @@ def _no_longer_enough() -> Invalid:
     return Invalid(_("The question banks no longer have enough questions for this quiz; please tell the organiser."))
 
 
+def shuffled(items: list, rng: random.Random) -> list:
+    """The items in a uniformly random order: each gets an independent random key and they are
+    sorted by it (one C call per item; random.shuffle's per-item draws in Python were about 8 % of
+    a join's CPU)."""
+    keys = [rng.random() for _ in items]
+    return [items[i] for i in sorted(range(len(items)), key=keys.__getitem__)]
+
+
 def personalise(entries: list[dict], quiz: Quiz, rng: random.Random) -> list[dict]:
     """One person's sheet from a paper: an option order per choice question when options are
     shuffled, then the question order shuffled when the quiz says so."""
     paper = []
     for entry in entries:
         order = None
-        if quiz.shuffle_options and get_type(entry["t"]).shuffles_options and entry["n"] > 1:
-            order = list(range(entry["n"]))
-            rng.shuffle(order)
+        if quiz.shuffle_options and entry["n"] > 1 and get_type(entry["t"]).shuffles_options:
+            order = shuffled(list(range(entry["n"])), rng)
         paper.append({"q": entry["q"], "points": entry["points"], "order": order, "t": entry["t"], "n": entry["n"]})
-    if quiz.shuffle_questions:
-        rng.shuffle(paper)
-    return paper
+    return shuffled(paper, rng) if quiz.shuffle_questions else paper
 
 
 def draw_paper(quiz: Quiz, pool: list[QuestionRow], rng: random.Random) -> list[dict]:

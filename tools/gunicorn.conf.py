@@ -1,17 +1,20 @@
-"""gunicorn settings for the live contests' gevent workers (docs/deployment.md "Live contests"):
+"""gunicorn settings for the app's workers: the API and pages (gthread) and the live contests' push
+streams (gevent) alike (docs/deployment.md):
 
-    gunicorn -c tools/gunicorn_live.conf.py -k gevent -w 2 --worker-connections 10000 \
-        --keep-alive 75 -b 127.0.0.1:8000 'quiz:create_app()'
+    gunicorn -c tools/gunicorn.conf.py -k gthread -w 2 --threads 8 -b 127.0.0.1:8000 'quiz:create_app()'
+    gunicorn -c tools/gunicorn.conf.py -k gevent -w 2 --worker-connections 10000 \
+        --keep-alive 75 -b 127.0.0.1:8001 'quiz:create_app()'
 
 It imports nothing of the app: gevent must patch the standard library in each worker before the
 app (and psycopg) is imported.
 
-A worker holding thousands of push streams has hundreds of thousands of objects; a full garbage
-collection walks all of them and stops every stream of the worker meanwhile (tens of ms, at random
-moments: a host's close can land on one). Once a worker has loaded the app, its objects (modules,
-SQLAlchemy's metadata and compiled statements, translations, templates) live as long as the
-worker: `gc.freeze()` moves them out of every later collection, which then walks only what the
-streams and requests made since.
+Once a worker has loaded the app, its objects (modules, SQLAlchemy's metadata and compiled
+statements, translations, templates) live as long as the worker, yet Python's cyclic garbage
+collector walks them again and again: `gc.freeze()` moves them out of every later collection, which
+then walks only what requests made since. A join spent a tenth of its CPU in collections before
+(docs/benchmarks.md "Joining"); a worker holding thousands of push streams has hundreds of
+thousands of objects, and a full collection stops every stream of the worker meanwhile (tens of ms,
+at random moments: a host's close can land on one).
 
 A collection that still takes longer than GC_PAUSE_LOG_MS (default 20) is logged with its generation,
 length and wall-clock time ("gc: pause …"), so a stalled close can be matched with one.
