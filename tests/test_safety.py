@@ -5,6 +5,7 @@ the warning for several workers counting rate limits in memory://."""
 from __future__ import annotations
 
 import io
+import json
 import os
 import re
 import socket
@@ -540,12 +541,12 @@ def gunicorn_db(tmp_path):
     return url
 
 
-def _gunicorn(url: str, workers: int, tmp_path, **env):
+def _gunicorn(url: str, workers: int, tmp_path, *args: str, **env):
     port = _free_port()
     log = open(tmp_path / f"gunicorn-{port}.log", "w+")
     environment = {**os.environ, "DATABASE_URL": url, "SECRET_KEY": "g", "FLASK_WTF_CSRF_ENABLED": "false", **env}
     environment.pop("SERVER_SOFTWARE", None)
-    process = subprocess.Popen([sys.executable, "-m", "gunicorn", "-w", str(workers), "-b", f"127.0.0.1:{port}",
+    process = subprocess.Popen([sys.executable, "-m", "gunicorn", *args, "-w", str(workers), "-b", f"127.0.0.1:{port}",
                                 "quiz:create_app()"], cwd=ROOT, env=environment, stdout=log, stderr=log)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -579,6 +580,21 @@ def test_gunicorn_with_two_workers_on_memory_storage_warns(gunicorn_db, tmp_path
     assert len(set(WARNING.findall(output))) == 2, output  # once in each worker, with its pid
     process, _port, log = _gunicorn(gunicorn_db, 1, tmp_path)
     assert "Rate limits are counted in memory://" not in _stop(process, log)
+
+
+def test_the_deployment_gunicorn_config_keeps_the_loaded_app_out_of_collections(gunicorn_db, tmp_path):
+    """tools/gunicorn.conf.py (docs/deployment.md): each worker freezes what loading the app made and
+    sets the collector's thresholds, for gthread workers as for the live gevent ones."""
+    process, port, log = _gunicorn(gunicorn_db, 1, tmp_path, "-c", str(ROOT / "tools" / "gunicorn.conf.py"),
+                                   "-k", "gthread", "--threads", "4", GC_THRESHOLD="40000,15,90",
+                                   SWITCH_INTERVAL_MS="2")
+    body = json.loads(urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/ping", timeout=5).read())
+    output = _stop(process, log)
+    assert body["ok"] is True
+    frozen = re.search(r"gc: (\d+) objects of the loaded app frozen", output)
+    assert frozen and int(frozen.group(1)) > 50_000, output  # the app's modules, metadata, translations
+    assert "gc: thresholds (40000, 15, 90)" in output
+    assert "switch interval: 2 ms" in output
 
 
 def _redis_or_skip(number: int = 13):
