@@ -63,6 +63,32 @@ def sheets_of(app, phones) -> int:
                                   .where(Participant.phone.in_(list(phones)))).scalar()
 
 
+def send_behind_first(app, code: str, first: int, others: tuple[int, ...], started, release) -> tuple[dict, list]:
+    """Person `first` joins and its batch is held (the patched join sets `started`, then waits for
+    `release`) until `others` have queued behind it. Their responses by number (filled in once the
+    caller sets `release` and joins the threads), and the threads."""
+    lane = join_lane(app)
+    results = {}
+
+    def send(n):
+        results[n] = app.test_client().post(f"/api/v1/join/{code}", json=person(n))
+
+    leader = threading.Thread(target=send, args=(first,))
+    leader.start()
+    assert started.wait(10)
+    queued = [threading.Thread(target=send, args=(n,)) for n in others]
+    for thread in queued:
+        thread.start()
+    for _ in range(200):  # they wait in the queue for the next batch
+        with lane.group._lock:
+            if len(lane.group._queue) == len(others):
+                break
+        threading.Event().wait(0.01)
+    else:
+        pytest.fail("the joins did not queue behind the first batch")
+    return results, [leader, *queued]
+
+
 def test_joins_that_arrive_together_are_one_transaction(app, client, quiz_id):
     code = quiz_id["join_code"]
     assert post(client, code, person(1)).status_code == 201  # person 1 resumes below
@@ -127,27 +153,10 @@ def test_a_batch_rolled_back_is_joined_again_by_the_flask_view(app, client, quiz
         return real(code, body, **kwargs)
 
     monkeypatch.setattr(joins, "join_by_code", join_by_code)
-    results = {}
-
-    def send(n):
-        results[n] = app.test_client().post(f"/api/v1/join/{code}", json=person(n))
-
-    first = threading.Thread(target=send, args=(10,))
-    first.start()
-    assert started.wait(10)
-    others = [threading.Thread(target=send, args=(n,)) for n in (11, 12, 13)]
-    for thread in others:
-        thread.start()
-    for _ in range(200):  # the three wait in the queue for the next batch
-        with lane.group._lock:
-            if len(lane.group._queue) == 3:
-                break
-        threading.Event().wait(0.01)
-    else:
-        pytest.fail("the joins did not queue behind the first batch")
+    results, threads = send_behind_first(app, code, 10, (11, 12, 13), started, release)
     batches = lane.group.batches
     release.set()
-    for thread in [first, *others]:
+    for thread in threads:
         thread.join(20)
     assert {n: r.status_code for n, r in results.items()} == {10: 201, 11: 201, 12: 201, 13: 201}
     assert lane.group.batches == batches + 1  # the first alone; the second batch was rolled back
@@ -186,26 +195,9 @@ def test_batches_in_a_row_share_one_connection_and_a_quiet_queue_returns_it(app,
         return real(code, body, **kwargs)
 
     monkeypatch.setattr(joins, "join_by_code", join_by_code)
-    results = {}
-
-    def send(n):
-        results[n] = app.test_client().post(f"/api/v1/join/{code}", json=person(n))
-
-    first = threading.Thread(target=send, args=(30,))
-    first.start()
-    assert started.wait(10)
-    others = [threading.Thread(target=send, args=(n,)) for n in (31, 32)]
-    for thread in others:
-        thread.start()
-    for _ in range(200):
-        with lane.group._lock:
-            if len(lane.group._queue) == 2:
-                break
-        threading.Event().wait(0.01)
-    else:
-        pytest.fail("the joins did not queue behind the first batch")
+    results, threads = send_behind_first(app, code, 30, (31, 32), started, release)
     release.set()
-    for thread in [first, *others]:
+    for thread in threads:
         thread.join(20)
     assert {n: r.status_code for n, r in results.items()} == {30: 201, 31: 201, 32: 201}
     phones = [person(n)["phone"] for n in (30, 31, 32)]
