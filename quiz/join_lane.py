@@ -126,6 +126,7 @@ class JoinGroup(Batcher):
         try:
             conn = self.kept
             if conn is None or conn.closed or conn.invalidated:
+                self.kept = None
                 if conn is not None:
                     self._release(conn)
                 conn = self.kept = self.lane.engine.connect()

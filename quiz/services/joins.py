@@ -639,9 +639,8 @@ def questions(ids, *, conn=None) -> dict[int, Question]:
 def paper_views(paper: list[dict], *, conn=None) -> list[dict]:
     """The questions of a paper as shown (attempts.question_view, in each entry's option order),
     with their points; from the cache when this question was shown in this order before."""
-    from quiz.services.attempts import question_view
-
     from quiz import locale_key
+    from quiz.services.attempts import question_view
 
     cache = _cache_checked()
     locale = locale_key()  # the language get_locale() parses (quiz/__init__.py select_locale), read cheaper
