@@ -131,7 +131,9 @@ def test_phones_events_are_spaced_but_a_hosts_command_is_built_at_once(app, clie
     _join(client, code, TEAMS[0][2][0])  # a phone's event: the next build waits for the interval
     with app.test_request_context():
         assert feed.current().snap.public["contest"]["players"] == 1
-    assert len(sleeps) == 1 and 29 < sleeps[0] <= 30
+    # the rest of the 30 s since the last build (what the join between took is already gone; a
+    # loaded box took 1.3 s for it once)
+    assert len(sleeps) == 1 and 20 < sleeps[0] <= 30
     _host(client, token_for("admin"), contest_id, "open")  # a host's command: built at once
     with app.test_request_context():
         assert feed.current().snap.public["question"] is not None
