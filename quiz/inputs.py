@@ -255,10 +255,7 @@ class GuardedJSONProvider(DefaultJSONProvider):
 
     def dumps(self, obj, **kwargs) -> str:
         if kwargs == {"separators": (",", ":")}:  # what jsonify and the lanes ask for outside debug mode
-            try:
-                return orjson.dumps(obj, default=self.default, option=self._COMPACT).decode()
-            except TypeError:  # what orjson does not write (an integer beyond 64 bits): Flask's way
-                pass
+            return self.compact_bytes(obj).decode()
         return super().dumps(obj, **kwargs)
 
     def compact_bytes(self, obj) -> bytes:
@@ -267,7 +264,7 @@ class GuardedJSONProvider(DefaultJSONProvider):
         the join's CPU)."""
         try:
             return orjson.dumps(obj, default=self.default, option=self._COMPACT)
-        except TypeError:
+        except TypeError:  # what orjson does not write (an integer beyond 64 bits): Flask's way
             return super().dumps(obj, separators=(",", ":")).encode()
 
 

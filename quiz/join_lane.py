@@ -126,16 +126,13 @@ class JoinGroup(Batcher):
         try:
             conn = self.kept
             if conn is None or conn.closed or conn.invalidated:
-                self.kept = None
-                if conn is not None:
-                    self._release(conn)
+                self._drop_kept()
                 conn = self.kept = self.lane.engine.connect()
             with self.lane.writer:
                 try:
                     transaction = conn.begin()
                 except Exception:
-                    self.kept = None  # a connection in a state to forget: the next batch takes another
-                    self._release(conn)
+                    self._drop_kept()  # a connection in a state to forget: the next batch takes another
                     raise
                 try:
                     for item in batch:
@@ -152,11 +149,10 @@ class JoinGroup(Batcher):
                     current = None
                     transaction.commit()
                 except Exception as error:  # noqa: BLE001 - handed to the joins of the batch
-                    self.kept = None  # the next batch starts on a fresh connection
                     try:
                         transaction.rollback()
                     finally:
-                        self._release(conn)
+                        self._drop_kept()  # the next batch starts on a fresh connection
                     if current is not None:  # its own error: a refusal stands, anything else goes to Flask
                         self.finish(current, error=error)
                     for item in batch:
@@ -172,6 +168,11 @@ class JoinGroup(Batcher):
         self.saves += len(batch)
         for item, result in done:
             self.finish(item, result)
+
+    def _drop_kept(self) -> None:
+        conn, self.kept = self.kept, None
+        if conn is not None:
+            self._release(conn)
 
     def _release(self, conn) -> None:
         try:
