@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import re
 from datetime import datetime, timezone
 
 import orjson
@@ -43,14 +42,22 @@ def json_column_text(value) -> str:
     return json_column_bytes(value).decode()
 
 
-_LONG_DIGITS = re.compile(r"\d{19}"), re.compile(rb"\d{19}")  # maybe beyond 64 bits: orjson reads a float
+# 19 ASCII digits in a row may be an integer beyond 64 bits, which orjson reads as a float. Found by
+# mapping every digit to "0" and every other byte to " " (bytes.translate) and looking for 19 "0"s:
+# a tenth of the time of a regular expression's search, which cost twice the parse itself.
+_DIGITS_AS_ZEROS = bytes(0x30 if 0x30 <= byte <= 0x39 else 0x20 for byte in range(256))
+_LONG_RUN = b"0" * 19
+
+
+def _long_digits(data: bytes) -> bool:
+    return _LONG_RUN in data.translate(_DIGITS_AS_ZEROS)
 
 
 def json_column_value(text):
     """A JSON column's stored text (str, or bytes from psycopg) as a Python value."""
     if isinstance(text, memoryview):
         text = bytes(text)
-    if not _LONG_DIGITS[not isinstance(text, str)].search(text):
+    if not _long_digits(text.encode() if isinstance(text, str) else text):
         try:
             return orjson.loads(text)
         except orjson.JSONDecodeError:

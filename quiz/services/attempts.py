@@ -127,13 +127,31 @@ def question_view(q: Question, order: list[int] | None) -> dict:
     """A question as a sheet shows it (never its answer): its type, how to show it (`widget`,
     the type's label), the stem, the options in the order shown, the number of blanks, and for a
     picture question `image`, the signed URL of its picture (services/pictures.py)."""
+    return view_in_order(view_parts(q), order)
+
+
+ViewParts = tuple[dict, list[list[dict]]]
+
+
+def view_parts(q: Question) -> ViewParts:
+    """question_view in two parts that do not depend on the option order, built once per question
+    and language (services/joins.py caches them): the view without "options", and each option as
+    shown at each place, cells[j][i] = {"key": LETTERS[i], "text": option j}."""
     kind = get_type(q.type)
-    view = {"id": q.id, "type": q.type, "widget": kind.widget, "label": str(kind.label), "stem": q.stem,
-            "options": [{"key": LETTERS[i], "text": t} for i, t in enumerate(shown_options(q, order))],
+    base = {"id": q.id, "type": q.type, "widget": kind.widget, "label": str(kind.label), "stem": q.stem,
             "blanks": kind.blank_count(q.answer)}
     if q.picture:
-        view["image"] = picture_url(q.picture)
-    return view
+        base["image"] = picture_url(q.picture)
+    options = q.options or []
+    return base, [[{"key": LETTERS[i], "text": text} for i in range(len(options))] for text in options]
+
+
+def view_in_order(parts: ViewParts, order: list[int] | None, **extra) -> dict:
+    """The view of view_parts with the options in `order` (the sheet's; None: the bank's), plus
+    `extra` fields (a paper's points). The option cells are shared between views: read, never changed."""
+    base, cells = parts
+    return {**base, "options": [cells[j][i] for i, j in enumerate(order if order else range(len(cells)))],
+            **extra}
 
 
 def saved_answers(attempt: Attempt) -> dict[str, object]:

@@ -29,7 +29,7 @@ open sheet and sheet count in the same statement), the unit lookup, one INSERT â
 on PostgreSQL the new person and their sheet are one statement (a data-modifying WITH), and the
 statements run on the driver's cursor in the join's transaction (quiz/direct_sql.py).
 The quiz's banks and audience units (fixed when it is created) are cached per process, and so are
-the questions as shown, per language and option order, dropped with the bank pools on every
+the questions as shown, per language (in any option order), dropped with the bank pools on every
 `banks` event (quiz/events.py), so the payload needs no question query in the steady state.
 """
 from __future__ import annotations
@@ -41,6 +41,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 from flask import current_app
 from flask_babel import gettext as _
@@ -59,6 +60,9 @@ from quiz.services import answers, guards
 from quiz.services.papers import paper_for_join, pool_entry_trusted
 from quiz.services.people import access_code_matches, normalise_access_code, normalise_name, normalise_phone
 from quiz.services.units import canonical_path
+
+if TYPE_CHECKING:
+    from quiz.services.attempts import ViewParts
 
 _Q, _P, _U, _A = Quiz.__table__, Participant.__table__, Unit.__table__, Attempt.__table__
 
@@ -165,13 +169,13 @@ class _Cache:
         self.banks: dict[tuple[int, datetime], tuple[int, ...]] = {}
         self.audience: dict[tuple[int, datetime], tuple[float, int | None, tuple[str, ...]]] = {}
         self.questions: dict[int, Question] = {}  # detached snapshots
-        self.views: dict[tuple[str, int, tuple[int, ...] | None], dict] = {}
+        self.views: dict[tuple[str, int], ViewParts] = {}
         self.loaded = time.monotonic()
         self.epoch: int | None = None
         self.generation = 0
 
 
-MAX_VIEWS = 50_000  # questions as shown kept per process (per language and option order)
+MAX_VIEWS = 50_000  # questions as shown kept per process (per language)
 
 
 def _cache() -> _Cache:
@@ -638,35 +642,27 @@ def questions(ids, *, conn=None) -> dict[int, Question]:
 
 def paper_views(paper: list[dict], *, conn=None) -> list[dict]:
     """The questions of a paper as shown (attempts.question_view, in each entry's option order),
-    with their points; from the cache when this question was shown in this order before."""
+    with their points; from the cache when this question was shown in this language before (its
+    parts that do not depend on the option order: attempts.view_parts)."""
     from quiz import locale_key
-    from quiz.services.attempts import question_view
+    from quiz.services.attempts import view_in_order, view_parts
 
     cache = _cache_checked()
     locale = locale_key()  # the language get_locale() parses (quiz/__init__.py select_locale), read cheaper
     views = cache.views
-    out, missing = [], []
-    for entry in paper:
-        order = entry.get("order")
-        view = views.get((locale, entry["q"], tuple(order) if order else None))
-        if view is None:
-            missing.append(entry)
-        out.append(view)
-    if missing:
-        found = questions([e["q"] for e in missing], conn=conn)
+    parts = [views.get((locale, entry["q"])) for entry in paper]
+    if None in parts:
+        missing = [entry["q"] for entry, part in zip(paper, parts) if part is None]
+        found = questions(missing, conn=conn)
         generation = cache.generation
-        fresh = {}
-        for index, entry in enumerate(paper):
-            if out[index] is None:
-                order = entry.get("order")
-                out[index] = fresh[(locale, entry["q"], tuple(order) if order else None)] = question_view(
-                    found[entry["q"]], order)
+        fresh = {(locale, qid): view_parts(found[qid]) for qid in missing}
         with cache.lock:
             if cache.generation == generation:
                 if len(views) + len(fresh) > MAX_VIEWS:
                     views.clear()
                 views.update(fresh)
-    return [{**view, "points": entry["points"]} for view, entry in zip(out, paper)]
+        parts = [part or fresh[(locale, entry["q"])] for entry, part in zip(paper, parts)]
+    return [view_in_order(part, entry.get("order"), points=entry["points"]) for part, entry in zip(parts, paper)]
 
 
 _SAVED = select(Answer.__table__.c.question_id, Answer.__table__.c.response).where(
