@@ -216,3 +216,39 @@ def test_batches_in_a_row_share_one_connection_and_a_quiet_queue_returns_it(app,
     batch, ends = write_batch(app, [(lambda c: (_ for _ in ()).throw(RuntimeError("lost")), "zh_CN")])
     assert isinstance(batch[0].error, RuntimeError) and "rollback" in ends
     assert conn.closed and lane.group.kept is None
+
+
+def _wakeup_checks() -> None:
+    """Wakeup (quiz/services/batching.py) behaves as threading.Event for one waiter."""
+    import time
+
+    from quiz.services.batching import Wakeup
+
+    wakeup = Wakeup()
+    assert not wakeup.is_set()
+    assert not wakeup.wait(0.01)  # nobody set it: the timeout ends the wait
+    wakeup.set()
+    wakeup.set()  # a promotion, then the batch's result: setting twice is harmless
+    assert wakeup.is_set() and wakeup.wait(0.01) and wakeup.wait() and wakeup.is_set()  # stays set
+
+    later = Wakeup()
+    started = time.monotonic()
+    threading.Timer(0.05, later.set).start()
+    assert later.wait(5)
+    assert 0.04 < time.monotonic() - started < 4
+
+
+def test_a_wakeup_is_an_event_for_one_waiter():
+    _wakeup_checks()
+
+
+def test_a_wakeup_works_under_gevent():
+    """Under gevent's monkey patching (the gevent workers) the lock is gevent's, which refuses a
+    second release with ValueError on some versions: still harmless."""
+    import subprocess
+    import sys
+
+    script = ("from gevent import monkey\nmonkey.patch_all()\n"
+              "from tests.test_join_group import _wakeup_checks\n_wakeup_checks()\nprint('ok')\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.stdout.strip().endswith("ok"), done.stderr[-2000:]

@@ -57,7 +57,7 @@ from quiz.models import Answer, Attempt, Participant, Question, Quiz, Unit, quiz
 from quiz.models.units import path_within
 from quiz.questions import get_type
 from quiz.services import answers, guards
-from quiz.services.papers import paper_for_join, pool_entry_trusted
+from quiz.services.papers import draws, paper_for_join, pool_entry_trusted
 from quiz.services.people import access_code_matches, normalise_access_code, normalise_name, normalise_phone
 from quiz.services.units import canonical_path
 
@@ -531,7 +531,7 @@ def join(quiz: QuizMeta, *, name: str = "", phone: str = "", unit_path: str | No
         if quiz.attempts_allowed and used >= quiz.attempts_allowed:
             raise Conflict(ngettext("You have already used your %(num)d attempt for this quiz.",
                                     "You have used all %(num)d attempts for this quiz.", quiz.attempts_allowed))
-        paper = paper_for_join(quiz, rng or random.Random(secrets.randbits(64)),  # 统一试卷: a copy; 随机组卷: a draw
+        paper = paper_for_join(quiz, rng or draws(),  # 统一试卷: a copy; 随机组卷: a draw
                                bank_ids=list(quiz.bank_ids), conn=conn)
         deadline = None
         if quiz.duration_seconds and not quiz.is_practice:
@@ -679,4 +679,3 @@ def saved_answers(sheet_id: int, paper: list[dict], *, conn=None) -> dict[str, o
     kinds = {qid: q.type for qid, q in questions(missing, conn=conn).items()} if missing else {}
     return {str(qid): get_type(entries[qid].get("t") or kinds[qid]).for_client(resp, entries[qid]["order"])
             for qid, resp in rows}
-

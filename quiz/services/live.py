@@ -56,7 +56,7 @@ from quiz.questions import get_type
 from quiz.rounds import ROUND_TYPES, PhoneAnswer, get_round_type, round_type_from_label
 from quiz.rounds.everyone import no_answer
 from quiz.services import answers, scope
-from quiz.services.papers import check_fillable, draw_questions, hand_picked, load_pool, parse_rules
+from quiz.services.papers import check_fillable, draw_questions, draws, hand_picked, load_pool, parse_rules
 from quiz.services.people import normalise_name, normalise_phone
 from quiz.services.ranking import competition_rank
 from quiz.services.units import find_unit
@@ -135,7 +135,7 @@ def create_contest(payload: dict, *, actor: User | None, now: datetime, rng: ran
     rounds = payload.get("rounds") or []
     if not isinstance(rounds, list) or not rounds or len(rounds) > MAX_ROUNDS:
         raise Invalid(_("rounds: give 1 to %(n)d rounds.", n=MAX_ROUNDS))
-    rng = rng or random.Random(secrets.randbits(64))
+    rng = rng or draws()
     for index, item in enumerate(rounds, start=1):
         with named(_item_label(_("Round %(n)d", n=index), item, "title")):
             add_round(contest, item, actor=actor, now=now, rng=rng)
@@ -259,7 +259,7 @@ def add_round(contest: LiveContest, item, *, actor: User | None, now: datetime,
         parsed = parse_rules(rules)
         pool = [q for q in load_pool([b.id for b in quiz.banks]) if q.id not in used]
         check_fillable(parsed, pool)
-        entries = draw_questions(parsed, pool, rng or random.Random(secrets.randbits(64)))
+        entries = draw_questions(parsed, pool, rng or draws())
     if len(entries) > MAX_ROUND_QUESTIONS:
         raise Invalid(_("rounds: at most %(n)d questions in a round.", n=MAX_ROUND_QUESTIONS))
     for index, entry in enumerate(entries):
@@ -408,7 +408,7 @@ def update_setup(contest: LiveContest, payload, *, actor: User | None, now: date
     db.session.flush()
     db.session.expire(contest, ["rounds"])
     quiz.paper = []
-    rng = rng or random.Random(secrets.randbits(64))
+    rng = rng or draws()
     for index, item in enumerate(rounds, start=1):
         with named(_item_label(_("Round %(n)d", n=index), item, "title")):
             add_round(contest, item, actor=actor, now=now, rng=rng)
