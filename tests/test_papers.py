@@ -632,3 +632,37 @@ def test_pick_page_lists_only_banks_the_organiser_may_pick_from(client, auth, ap
         page = client.get(f"/quizzes/{quiz_id}/paper", query_string={"type": "single", "page": number})
         seen |= set(re.findall(r'<li class="question" id="q(\d+)"', page.get_data(as_text=True)))
     assert seen == own
+
+
+@pytest.mark.parametrize("n", [2, 4, 6, 7])
+def test_option_orders_are_uniform(n):
+    """papers.option_order: every order of n options about equally often (listed orders up to
+    MAX_LISTED_ORDERS, shuffled beyond), each a permutation of 0..n-1."""
+    rng = random.Random(20261130)
+    draws = 300 * (24 if n <= 4 else 40)
+    counts = Counter(tuple(papers.option_order(n, rng)) for _ in range(draws))
+    assert all(sorted(order) == list(range(n)) for order in counts)
+    first = Counter(order[0] for order in counts.elements())
+    expected = draws / n
+    assert all(abs(first[i] - expected) < 6 * (expected ** 0.5) for i in range(n)), first  # each option leads as often
+    if n <= 4:
+        assert len(counts) == 24 if n == 4 else len(counts) == 2  # every order occurs
+        assert max(counts.values()) - min(counts.values()) < 6 * ((draws / len(counts)) ** 0.5)
+
+
+def test_the_draws_source_is_reseeded_in_a_forked_worker():
+    """papers.draws(): a forked worker does not repeat its parent's (and so its siblings') draws."""
+    import os
+
+    parent_next = papers.draws().getstate()
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: report whether its state differs from the parent's
+        os.close(read)
+        os.write(write, b"1" if papers.draws().getstate() != parent_next else b"0")
+        os._exit(0)
+    os.close(write)
+    answer = os.read(read, 1)
+    os.close(read)
+    os.waitpid(pid, 0)
+    assert answer == b"1"

@@ -46,7 +46,7 @@ from typing import TYPE_CHECKING
 from flask import current_app
 from flask_babel import gettext as _
 from flask_babel import ngettext
-from sqlalchemy import and_, bindparam, func, select, text
+from sqlalchemy import Text, and_, bindparam, cast, func, select, text
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
 
@@ -54,6 +54,7 @@ from quiz import direct_sql, events
 from quiz.errors import Conflict, Forbidden, IdentityMismatch, Invalid, TooManyAttempts
 from quiz.extensions import db
 from quiz.models import Answer, Attempt, Participant, Question, Quiz, Unit, quiz_bank, quiz_unit
+from quiz.models.base import json_column_value
 from quiz.models.units import path_within
 from quiz.questions import get_type
 from quiz.services import answers, guards
@@ -122,6 +123,7 @@ class QuizMeta:
 _QUIZ_NAMES = ("id", "created_at", "title", "mode", "join_code", "opens_at", "closes_at", "duration_seconds",
                "roster_only", "access_code_required", "attempts_allowed", "shuffle_questions", "shuffle_options",
                "paper_mode", "paper", "rules")
+_JSON_NAMES = ("paper", "rules")  # read as text and parsed through the cache (_json_value)
 _OPEN = _A.alias("open_sheet")
 _PERSON_UNIT = _U.alias("person_unit")
 _PERSON_COLUMNS = (_P.c.id, _P.c.name, _P.c.unit_id, _P.c.user_id, _P.c.on_roster, _P.c.access_code,
@@ -144,7 +146,8 @@ def _lookup(by_code: bool, person: str, lock: bool):
     if stmt is None:
         match = _P.c.phone == bindparam("phone") if person == "phone" else _P.c.user_id == bindparam("user")
         used = select(func.count(_A.c.id)).where(_A.c.quiz_id == _Q.c.id, _A.c.participant_id == _P.c.id)
-        stmt = (select(*[_Q.c[name] for name in _QUIZ_NAMES],
+        stmt = (select(*[_Q.c[name] if name not in _JSON_NAMES else cast(_Q.c[name], Text).label(name)
+                         for name in _QUIZ_NAMES],
                        *[column.label(label) for column, label in zip(_PERSON_COLUMNS, _PERSON_LABELS)],
                        used.scalar_subquery().label("p_used"),
                        _UNIT_BY_PATH.scalar_subquery().label("unit_id"))
@@ -170,12 +173,14 @@ class _Cache:
         self.audience: dict[tuple[int, datetime], tuple[float, int | None, tuple[str, ...]]] = {}
         self.questions: dict[int, Question] = {}  # detached snapshots
         self.views: dict[tuple[str, int], ViewParts] = {}
+        self.json: dict[str, object] = {}  # the quizzes' papers and rules by their stored text
         self.loaded = time.monotonic()
         self.epoch: int | None = None
         self.generation = 0
 
 
 MAX_VIEWS = 50_000  # questions as shown kept per process (per language)
+MAX_JSON = 256  # quizzes' papers and rules kept parsed per process
 
 
 def _cache() -> _Cache:
@@ -222,6 +227,23 @@ def _audience(conn, quiz_id: int, key: tuple[int, datetime]) -> tuple[str, ...]:
     return paths
 
 
+def _json_value(cache: _Cache, stored: str | None):
+    """A quiz's paper or rules from its stored JSON text, parsed once per text and process: the
+    same value for every join while the text stays the same (an edit changes the text). Shared
+    between joins: read, never changed (papers.paper_for_join copies what it changes). A 100-question
+    paper took a fifth of a join's JSON work to parse on every join."""
+    if stored is None:
+        return None
+    value = cache.json.get(stored)
+    if value is None:
+        value = json_column_value(stored)
+        with cache.lock:
+            if len(cache.json) >= MAX_JSON:
+                cache.json.clear()
+            cache.json[stored] = value
+    return value
+
+
 def _quiz_meta(row, conn, person_key: tuple | None = None, unit_path: str | None = None) -> QuizMeta:
     cache = _cache()
     key = (row.id, row.created_at)
@@ -229,7 +251,8 @@ def _quiz_meta(row, conn, person_key: tuple | None = None, unit_path: str | None
     if bank_ids is None:
         bank_ids = cache.banks[key] = tuple(direct_sql.execute(conn, _BANK_IDS, {"quiz": row.id}).scalars())
     person = _person_of(row, row.id) if person_key is not None else None
-    return QuizMeta(**{name: getattr(row, name) for name in _QUIZ_NAMES}, bank_ids=bank_ids,
+    return QuizMeta(**{name: getattr(row, name) if name not in _JSON_NAMES else _json_value(cache, getattr(row, name))
+                       for name in _QUIZ_NAMES}, bank_ids=bank_ids,
                     audience=_audience(conn, row.id, key), person_key=person_key, person=person,
                     unit_path=unit_path, unit_id=row.unit_id if unit_path is not None else None)
 

@@ -39,6 +39,7 @@ Rules implemented here (docs/rules.md "Papers"):
 """
 from __future__ import annotations
 
+import itertools
 import os
 import random
 import threading
@@ -48,6 +49,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from fractions import Fraction
+from functools import lru_cache
 
 from flask import current_app, has_app_context
 from flask_babel import gettext as _
@@ -495,6 +497,22 @@ def shuffled(items: list, rng: random.Random) -> list:
     return [items[i] for i in sorted(range(len(items)), key=keys.__getitem__)]
 
 
+@lru_cache(maxsize=None)
+def _orders(n: int) -> tuple[tuple[int, ...], ...]:
+    """Every order of n options (n ≤ MAX_LISTED_ORDERS: at most 720)."""
+    return tuple(itertools.permutations(range(n)))
+
+
+MAX_LISTED_ORDERS = 6
+
+
+def option_order(n: int, rng: random.Random) -> list[int]:
+    """A uniformly random order of n options: one of the listed orders (one draw), or shuffled
+    for more options than MAX_LISTED_ORDERS (a paper's option orders were a tenth of a join's
+    draw and shuffle work)."""
+    return list(rng.choice(_orders(n))) if n <= MAX_LISTED_ORDERS else shuffled(list(range(n)), rng)
+
+
 def personalise(entries: list[dict], quiz: Quiz, rng: random.Random) -> list[dict]:
     """One person's sheet from a paper: an option order per choice question when options are
     shuffled, then the question order shuffled when the quiz says so."""
@@ -502,7 +520,7 @@ def personalise(entries: list[dict], quiz: Quiz, rng: random.Random) -> list[dic
     for entry in entries:
         order = None
         if quiz.shuffle_options and entry["n"] > 1 and get_type(entry["t"]).shuffles_options:
-            order = shuffled(list(range(entry["n"])), rng)
+            order = option_order(entry["n"], rng)
         paper.append({"q": entry["q"], "points": entry["points"], "order": order, "t": entry["t"], "n": entry["n"]})
     return shuffled(paper, rng) if quiz.shuffle_questions else paper
 
