@@ -15,8 +15,10 @@ instructions per join: the same code gives the same count within about 2 %.
 
 It counts this process only (not PostgreSQL), and work on timers (the rate-limit store's sweep)
 counts more than in real time, as the process runs about 50 times slower under valgrind.
-`--gc-freeze` freezes the loaded app out of garbage collections first, as tools/gunicorn.conf.py
-does in each worker. `--keep FILE` keeps callgrind's output (`callgrind_annotate FILE`).
+`--gc-freeze` freezes the loaded app out of garbage collections first and sets the collection
+thresholds, as tools/gunicorn.conf.py does in each worker (without it the interpreter's defaults
+make allocations count several times over: a collection every 700). `--keep FILE` keeps callgrind's
+output (`callgrind_annotate FILE`).
 
 Like bench_load.py it DROPS and rebuilds the schema `public` of the PostgreSQL database it is given
 (or uses a throwaway SQLite file with `--database-url sqlite`).
@@ -69,8 +71,12 @@ def child(url: str, joins: int, warm: int, freeze: bool, redis_url: str | None) 
 
     run(requests[:warm])
     if freeze:
+        import runpy
+
         gc.collect()
         gc.freeze()
+        threshold = runpy.run_path(str(ROOT / "tools" / "gunicorn.conf.py"))["GC_THRESHOLD"]
+        gc.set_threshold(*(int(n) for n in os.environ.get("GC_THRESHOLD", threshold).split(",")))
     control = ["callgrind_control", "-i"]
     subprocess.run([*control, "on", str(os.getpid())], check=True, capture_output=True)
     run(requests[warm:])
@@ -86,7 +92,8 @@ def main() -> int:
                         help="PostgreSQL URL (schema public is dropped!) or 'sqlite'")
     parser.add_argument("--joins", type=int, default=200, help="joins counted")
     parser.add_argument("--warm", type=int, default=30, help="joins before counting starts")
-    parser.add_argument("--gc-freeze", action="store_true", help="gc.freeze() after the warm-up, as the workers do")
+    parser.add_argument("--gc-freeze", action="store_true",
+                        help="gc.freeze() and the workers' thresholds after the warm-up, as the workers do")
     parser.add_argument("--keep", help="keep callgrind's output in this file")
     parser.add_argument("--redis-url", help="REDIS_URL for the app (events shared, as in production: the bank "
                                             "pool is then not re-read every second, which under valgrind is every "

@@ -99,13 +99,18 @@ class AnswerLane:
         return json_bytes(self.app, result)
 
 
+def json_is_compact(app) -> bool:
+    """Does jsonify() write compact JSON (not in debug mode, or as the provider is told)?"""
+    compact = app.json.compact
+    return not app.debug if compact is None else bool(compact)
+
+
 def json_bytes(app, value) -> bytes:
     """The bytes jsonify() sends for `value` (compact unless the app is in debug mode): what every
     lane in front of Flask answers with, so its responses match the Flask views'."""
-    provider = app.json
-    if (provider.compact is None and app.debug) or provider.compact is False:
-        return provider.dumps(value, indent=2).encode() + b"\n"
-    return provider.compact_bytes(value) + b"\n"  # quiz/inputs.py GuardedJSONProvider
+    if not json_is_compact(app):
+        return app.json.dumps(value, indent=2).encode() + b"\n"
+    return app.json.compact_bytes(value) + b"\n"  # quiz/inputs.py GuardedJSONProvider
 
 
 def read_body(environ, limit: int) -> bytes | None:

@@ -6,7 +6,7 @@ join itself is a handful of statements (services/joins.py); run through Flask's 
 framework cost about as much CPU again (docs/benchmarks.md "Joining"). This middleware serves
 that request without Flask, with the same service calls as the Flask view
 (quiz/views/api/sheets.py `join`): the join limits (`joins.count_join_request`), the guarded
-lookup and join (`joins.join_by_code`), the payload (`joins.payload`), the commit, and the same
+lookup and join (`joins.join_by_code`), the payload (`join_body`), the commit, and the same
 JSON, status and error bodies (quiz/errors.py `error_body`).
 
 It serves only a POST to /api/v1/join/<code> without a query string and without a session or
@@ -38,7 +38,7 @@ import threading
 from flask import g
 from werkzeug.http import HTTP_STATUS_CODES
 
-from quiz.answer_lane import json_bytes, read_body
+from quiz.answer_lane import json_bytes, json_is_compact, read_body
 from quiz.board_lane import cookieless_locale, has_session_cookie
 from quiz.models.base import utcnow
 from quiz.services.batching import Batcher
@@ -181,6 +181,19 @@ class JoinGroup(Batcher):
             log.warning("join group: closing its connection failed", exc_info=True)
 
 
+def join_body(app, sheet, *, conn=None) -> bytes:
+    """The body of a join's answer, as jsonify() sends joins.payload(sheet) (json_bytes): compact
+    JSON from the questions' cached encodings (joins.payload_json) unless the app is in debug mode
+    or the encoder refused a value; both transports answer with it."""
+    from quiz.services import joins
+
+    if json_is_compact(app):
+        body = joins.payload_json(sheet, conn=conn)
+        if body is not None:
+            return body + b"\n"
+    return json_bytes(app, joins.payload(sheet, conn=conn))
+
+
 def _status(code: int) -> str:
     return f"{code} {HTTP_STATUS_CODES.get(code, 'UNKNOWN').upper()}"
 
@@ -248,16 +261,16 @@ class JoinLane:
 
                 def run(conn):
                     sheet = joins.join_by_code(code, body, address=address, now=utcnow(), conn=conn)
-                    return sheet, (joins.payload(sheet, conn=conn) if sheet.resumed else None)  # saved answers
+                    return sheet, (join_body(self.app, sheet, conn=conn) if sheet.resumed else None)  # saved answers
 
                 # a connection of its own, not the ORM session: what a join needs is Core statements
                 if self.group is not None:
-                    sheet, payload = self.group.submit(None, (run, g.locale_override))
+                    sheet, answer = self.group.submit(None, (run, g.locale_override))
                 else:
                     with self.writer, self.engine.connect() as conn, conn.begin():
-                        sheet, payload = run(conn)
-                if payload is None:  # a new sheet (nothing saved yet): shown after the commit
-                    payload = joins.payload(sheet)
+                        sheet, answer = run(conn)
+                if answer is None:  # a new sheet (nothing saved yet): shown after the commit
+                    answer = join_body(self.app, sheet)
             except QuizError as error:
                 headers = [("Retry-After", str(error.retry_after))] if getattr(error, "retry_after", None) else []
                 return (_status(error.status_code), headers,
@@ -267,7 +280,7 @@ class JoinLane:
             except Exception:  # noqa: BLE001 - the Flask view tries again and reports it properly
                 log.warning("join lane failed for %s; falling back", code, exc_info=True)
                 return None
-            return _status(200 if sheet.resumed else 201), [], self.json(payload)
+            return _status(200 if sheet.resumed else 201), [], answer
 
     @property
     def engine(self):

@@ -141,6 +141,59 @@ def test_cached_questions_as_shown_equal_the_plain_ones(app, client, quiz_id):
         assert svc.join_payload(attempt, new=True) == {**sheets[0]}
 
 
+def test_the_encoded_payload_is_the_payload_encoded(app, client, quiz_id, monkeypatch):
+    """joins.payload_json (the questions from their cached encodings) writes, byte for byte, what
+    the app's encoder writes for joins.payload: shuffled options, points with and without a
+    fraction, both languages, a resumed sheet with saved answers; and a value only Flask's encoder
+    writes (an integer beyond 64 bits) falls back to encoding payload()."""
+    from flask import g
+
+    from quiz.join_lane import join_body
+
+    code = quiz_id["join_code"]
+    ids = [post(client, code, {**PERSON, "name": f"编码{i}", "phone": f"1390001{i:04d}"}).json["attempt_id"]
+           for i in range(6)]
+    single = next(q for q in post(client, code, {**PERSON, "name": "编码0", "phone": "13900010000"}).json["questions"]
+                  if q["type"] == "single")
+    with app.app_context():
+        first = db.session.get(Attempt, ids[0])
+        first.paper = [{**e, "points": 2.5} if i % 2 else e for i, e in enumerate(first.paper)]
+        db.session.commit()
+    token = client.post(f"/api/v1/join/{code}", json={**PERSON, "name": "编码0", "phone": "13900010000"}).json["token"]
+    assert client.put(f"/api/v1/attempts/{ids[0]}/answers/{single['id']}", json={"response": "C"},
+                      headers=bearer(token)).status_code == 200
+    checked = 0
+    for language in ("zh_CN", "en"):
+        with app.test_request_context(headers={"X-Language": language}):
+            g.locale_override = language
+            for attempt_id in ids:
+                attempt = db.session.get(Attempt, attempt_id)
+                for resumed in (False, True):
+                    sheet = joins.Sheet.of(attempt, resumed=resumed)
+                    encoded = joins.payload_json(sheet)
+                    assert encoded == app.json.compact_bytes(joins.payload(sheet)), (language, attempt_id, resumed)
+                    checked += 1
+            assert b"2.5" in joins.payload_json(joins.Sheet.of(db.session.get(Attempt, ids[0])))
+            assert b'"answers":{"%d":"C"}' % single["id"] in joins.payload_json(
+                joins.Sheet.of(db.session.get(Attempt, ids[0])))
+            monkeypatch.setattr(joins, "saved_answers", lambda *a, **k: {"1": 10 ** 30})
+            sheet = joins.Sheet.of(db.session.get(Attempt, ids[1]))
+            assert joins.payload_json(sheet) is None
+            assert json.loads(join_body(app, sheet))["answers"] == {"1": 10 ** 30}
+            monkeypatch.undo()
+    assert checked == 24
+
+
+def test_in_debug_mode_the_lane_answers_with_indented_json(app, client, quiz_id):
+    app.debug = True
+    try:
+        lane = post(client, quiz_id["join_code"], PERSON)
+        view = through_flask(app, lambda: post(client, quiz_id["join_code"], PERSON))
+    finally:
+        app.debug = False
+    assert lane.data.startswith(b"{\n  ") and lane.data == view.data
+
+
 def test_a_new_sheet_is_stored_as_before(app, client, quiz_id, now):
     """The rows a join writes: the person in the chosen unit, the sheet with its number, paper,
     deadline, points, open slot and a token that opens it."""
@@ -341,9 +394,6 @@ def test_without_redis_the_other_server_follows_within_the_pool_age(app, databas
     with other.app_context():
         db.session.remove()
         db.engine.dispose()
-
-
-
 
 
 def test_an_overdue_sheet_is_graded_by_the_flask_view(app, client, quiz_id, view_calls):

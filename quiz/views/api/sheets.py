@@ -8,7 +8,7 @@ from flask_babel import gettext as _
 from quiz.errors import Invalid, QuizError
 from quiz.extensions import check_sheet_limit, client_ip, db
 from quiz.answer_lane import token_from_environ
-from quiz.join_lane import JOIN_LIMIT_COUNTED
+from quiz.join_lane import JOIN_LIMIT_COUNTED, join_body
 from quiz.inputs import json_body
 from quiz.models.base import utcnow
 from quiz.services import attempts as attempt_service
@@ -32,9 +32,9 @@ def join(code: str):
         joins.count_join_request(request.get_json(silent=True), address=client_ip())
     body = json_body()
     sheet = joins.join_by_code(code, body, address=client_ip(), now=utcnow())
-    payload = joins.payload(sheet)
+    answer = join_body(current_app, sheet)  # the bytes jsonify(joins.payload(sheet)) sends
     db.session.commit()
-    return jsonify(payload), (200 if sheet.resumed else 201)
+    return current_app.response_class(answer, status=200 if sheet.resumed else 201, mimetype=current_app.json.mimetype)
 
 
 @bp.get("/attempts/<int:attempt_id>")
