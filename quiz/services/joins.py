@@ -175,6 +175,7 @@ class _Cache:
         self.questions: dict[int, Question] = {}  # detached snapshots
         self.views: dict[str, dict[int, _Shown]] = {}  # per language, by question id
         self.json: dict[str, object] = {}  # the quizzes' papers and rules by their stored text
+        self.encoded: dict[str, dict[tuple, bytes]] = {}  # per language: a question as a sheet shows it
         self.loaded = time.monotonic()
         self.epoch: int | None = None
         self.generation = 0
@@ -182,6 +183,7 @@ class _Cache:
 
 MAX_VIEWS = 50_000  # questions as shown kept per process and language
 MAX_JSON = 256  # quizzes' papers and rules kept parsed per process
+MAX_ENCODED = 10_000  # questions encoded per option order and points kept per process and language (~7 MB)
 
 
 def _cache() -> _Cache:
@@ -195,6 +197,7 @@ def _drop_questions(cache: _Cache, epoch: int | None = None) -> None:
     with cache.lock:
         cache.questions = {}
         cache.views = {}
+        cache.encoded = {}
         cache.loaded = time.monotonic()
         cache.epoch = epoch
         cache.generation += 1
@@ -704,7 +707,7 @@ def _shown(paper: list[dict], conn) -> list[_Shown]:
     if views is None:
         views = cache.views.setdefault(locale, {})
     shown = [views.get(entry["q"]) for entry in paper]
-    if None in shown:
+    if not all(shown):
         missing = [entry["q"] for entry, item in zip(paper, shown) if item is None]
         found = questions(missing, conn=conn)
         generation = cache.generation
@@ -733,8 +736,8 @@ _OPTIONS, _POINTS = "options", "points"  # the two fields of a question's view t
 
 def _encoding(parts: ViewParts, encode) -> tuple:
     """A question's view encoded in pieces, as `encode` writes it (sorted keys): the bytes before
-    the options' cells, between them and the points' value, and after it; and each option cell
-    encoded (cells[j][i])."""
+    the options' cells, between them and the points' value, and after it; each option cell encoded
+    (cells[j][i], tuples), and the options in the bank's order (a sheet without an option order)."""
     base, cells = parts
     keys = sorted([*base, _OPTIONS, _POINTS])
     at_options, at_points = keys.index(_OPTIONS), keys.index(_POINTS)
@@ -742,30 +745,49 @@ def _encoding(parts: ViewParts, encode) -> tuple:
     head = b"{" + b"".join(field + b"," for field in fields[:at_options]) + b'"options":['
     middle = b"]" + b"".join(b"," + field for field in fields[at_options + 1:at_points]) + b',"points":'
     tail = b"".join(b"," + field for field in fields[at_points + 1:]) + b"}"
-    return head, middle, tail, [[encode(cell) for cell in row] for row in cells]
+    encoded = tuple(tuple(encode(cell) for cell in row) for row in cells)
+    return head, middle, tail, encoded, b",".join(row[i] for i, row in enumerate(encoded))
 
 
 def encoded_questions(paper: list[dict], encode, *, conn=None) -> orjson.Fragment:
     """paper_views(paper) as one JSON fragment (orjson.Fragment), the bytes `encode` writes for
-    that list: each view from its cached pieces (`_encoding`) with the entry's option order and
-    points put in. `encode` is the app's compact encoder (sorted keys); tests/test_joins.py checks
+    that list. Each question's bytes are cached per language, option order and points (up to
+    MAX_ENCODED per language, emptied when full), built on a miss from its cached pieces
+    (`_encoding`). `encode` is the app's compact encoder (sorted keys); tests/test_joins.py checks
     the bytes against encoding paper_views."""
-    out = []
-    points_bytes: dict[tuple[type, float], bytes] = {}
-    for item, entry in zip(_shown(paper, conn), paper):
-        encoding = item.encoding
-        if encoding is None:
-            encoding = item.encoding = _encoding(item.parts, encode)
-        head, middle, tail, cells = encoding
-        order, points = entry.get("order"), entry["points"]
-        key = (type(points), points)  # 2 and 2.0 are written differently
-        written = points_bytes.get(key)
-        if written is None:
-            written = points_bytes[key] = encode(points)
-        out.append(b"".join((head, b",".join([cells[j][i] for i, j in enumerate(order)] if order
-                                             else [row[i] for i, row in enumerate(cells)]),
-                             middle, written, tail)))
-    return orjson.Fragment(b"[" + b",".join(out) + b"]")
+    from quiz import locale_key
+
+    cache = _cache_checked()
+    generation = cache.generation
+    done = cache.encoded.get(locale_key())
+    if done is None:
+        done = cache.encoded.setdefault(locale_key(), {})
+    # 2 and 2.0 points are written differently: the type is part of the key
+    keys = [(e["q"], tuple(e["order"]) if e.get("order") else None, e["points"], type(e["points"])) for e in paper]
+    found = [done.get(key) for key in keys]
+    if not all(found):
+        fresh = {}
+        for index, (item, entry) in enumerate(zip(_shown(paper, conn), paper)):
+            if found[index] is None:
+                found[index] = fresh[keys[index]] = _encoded_question(item, entry, encode)
+        with cache.lock:
+            if cache.generation == generation:
+                if len(done) + len(fresh) > MAX_ENCODED:
+                    done.clear()
+                done.update(fresh)
+    return orjson.Fragment(b"[" + b",".join(found) + b"]")
+
+
+def _encoded_question(item: _Shown, entry: dict, encode) -> bytes:
+    """One question of a sheet as `encode` writes its view: its cached pieces with the entry's
+    option order and points put in."""
+    encoding = item.encoding
+    if encoding is None:
+        encoding = item.encoding = _encoding(item.parts, encode)
+    head, middle, tail, cells, in_bank_order = encoding
+    order = entry.get("order")
+    options = b",".join([cells[j][i] for i, j in enumerate(order)]) if order else in_bank_order
+    return b"".join((head, options, middle, encode(entry["points"]), tail))
 
 
 _SAVED = select(Answer.__table__.c.question_id, Answer.__table__.c.response).where(
