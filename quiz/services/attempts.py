@@ -106,11 +106,6 @@ def _entry(attempt: Attempt, question_id: int) -> dict:
     raise NotFound(_("Question %(id)s is not on this answer sheet.", id=question_id))
 
 
-def shown_options(question: Question, order: list[int] | None) -> list[str]:
-    options = question.options or []
-    return [options[i] for i in order] if order else list(options)
-
-
 def questions_by_id(ids: list[int]) -> dict[int, Question]:
     return {q.id: q for q in db.session.execute(select(Question).where(Question.id.in_(ids))).scalars()} if ids else {}
 
