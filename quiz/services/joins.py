@@ -181,7 +181,7 @@ class _Cache:
         self.generation = 0
 
 
-MAX_VIEWS = 50_000  # questions as shown kept per process and language
+MAX_VIEWS = 10_000  # questions as shown kept per process and language (each with its option cells: a few KB)
 MAX_JSON = 256  # quizzes' papers and rules kept parsed per process
 MAX_ENCODED = 10_000  # questions encoded per option order and points kept per process and language (~7 MB)
 
