@@ -157,7 +157,9 @@ def test_the_encoded_payload_is_the_payload_encoded(app, client, quiz_id, monkey
                   if q["type"] == "single")
     with app.app_context():
         first = db.session.get(Attempt, ids[0])
-        first.paper = [{**e, "points": 2.5} if i % 2 else e for i, e in enumerate(first.paper)]
+        first.paper = [{**e, "points": (e["points"], 2.5, 3)[i % 3]} for i, e in enumerate(first.paper)]
+        # the same questions in the same orders with 3.0 where the first has 3: written differently
+        db.session.get(Attempt, ids[2]).paper = [{**e, "points": float(e["points"])} for e in first.paper]
         db.session.commit()
     token = client.post(f"/api/v1/join/{code}", json={**PERSON, "name": "编码0", "phone": "13900010000"}).json["token"]
     assert client.put(f"/api/v1/attempts/{ids[0]}/answers/{single['id']}", json={"response": "C"},
@@ -174,7 +176,9 @@ def test_the_encoded_payload_is_the_payload_encoded(app, client, quiz_id, monkey
                     encoded = joins.payload_json(sheet)
                     assert encoded == app.json.compact_bytes(joins.payload(sheet)), (language, attempt_id, resumed)
                     checked += 1
-            assert b"2.5" in joins.payload_json(joins.Sheet.of(db.session.get(Attempt, ids[0])))
+            assert b'"points":2.5' in joins.payload_json(joins.Sheet.of(db.session.get(Attempt, ids[0])))
+            assert b'"points":3,' in joins.payload_json(joins.Sheet.of(db.session.get(Attempt, ids[0])))
+            assert b'"points":3.0,' in joins.payload_json(joins.Sheet.of(db.session.get(Attempt, ids[2])))
             assert b'"answers":{"%d":"C"}' % single["id"] in joins.payload_json(
                 joins.Sheet.of(db.session.get(Attempt, ids[0])))
             monkeypatch.setattr(joins, "saved_answers", lambda *a, **k: {"1": 10 ** 30})

@@ -646,7 +646,7 @@ def test_option_orders_are_uniform(n):
     expected = draws / n
     assert all(abs(first[i] - expected) < 6 * (expected ** 0.5) for i in range(n)), first  # each option leads as often
     if n <= 4:
-        assert len(counts) == 24 if n == 4 else len(counts) == 2  # every order occurs
+        assert len(counts) == (24 if n == 4 else 2)  # every order occurs
         assert max(counts.values()) - min(counts.values()) < 6 * ((draws / len(counts)) ** 0.5)
 
 
