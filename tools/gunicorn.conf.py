@@ -21,7 +21,8 @@ the thread holding it lets go, at the latest after the switch interval (5 ms by 
 leader of a batch of joins (quiz/join_lane.py) waits so after each of its statements while every
 join queued behind it waits too. SWITCH_INTERVAL_MS (default 1) shortens that wait; with 1 ms
 the joins' throughput against a hello-world rose from 12–16 % to 16–17 % in alternating runs
-(14–18 % in all eight runs with it; docs/benchmarks.md "Joining"). Under gevent there is one thread doing the work: no effect.
+(14–18 % in all eight runs with it; docs/benchmarks.md "Joining"). Under gevent there is one
+thread doing the work: no effect.
 
 A collection that still takes longer than GC_PAUSE_LOG_MS (default 20) is logged with its generation,
 length and wall-clock time ("gc: pause …"), so a stalled close can be matched with one.

@@ -654,6 +654,17 @@ def payload_json(sheet: Sheet, *, conn=None) -> bytes | None:
         return None
 
 
+def _keep(cache: _Cache, generation: int, target: dict, fresh: dict, limit: int | None = None) -> None:
+    """Store `fresh` in `target`, one of the cache's dicts, unless a bank changed since
+    `generation` was read (what was built meanwhile may be stale); emptied first when it would grow
+    past `limit`."""
+    with cache.lock:
+        if cache.generation == generation:
+            if limit is not None and len(target) + len(fresh) > limit:
+                target.clear()
+            target.update(fresh)
+
+
 def _cache_checked() -> _Cache:
     """The cache, emptied first when it can no longer be trusted (the bank pools' rule)."""
     cache = _cache()
@@ -676,11 +687,9 @@ def questions(ids, *, conn=None) -> dict[int, Question]:
         with Session(bind=_connection(conn)) as side:
             loaded = side.execute(select(Question).where(Question.id.in_(missing))).scalars().all()
             side.expunge_all()
-        with cache.lock:
-            if cache.generation == generation:
-                for question in loaded:
-                    cache.questions[question.id] = question
-        found.update((q.id, q) for q in loaded)
+        fresh = {q.id: q for q in loaded}
+        _keep(cache, generation, cache.questions, fresh)
+        found.update(fresh)
     return found
 
 
@@ -712,11 +721,7 @@ def _shown(paper: list[dict], conn) -> list[_Shown]:
         found = questions(missing, conn=conn)
         generation = cache.generation
         fresh = {qid: _Shown(view_parts(found[qid])) for qid in missing}
-        with cache.lock:
-            if cache.generation == generation:
-                if len(views) + len(fresh) > MAX_VIEWS:
-                    views.clear()
-                views.update(fresh)
+        _keep(cache, generation, views, fresh, MAX_VIEWS)
         shown = [item or fresh[entry["q"]] for entry, item in zip(paper, shown)]
     return shown
 
@@ -759,9 +764,10 @@ def encoded_questions(paper: list[dict], encode, *, conn=None) -> orjson.Fragmen
 
     cache = _cache_checked()
     generation = cache.generation
-    done = cache.encoded.get(locale_key())
+    locale = locale_key()
+    done = cache.encoded.get(locale)
     if done is None:
-        done = cache.encoded.setdefault(locale_key(), {})
+        done = cache.encoded.setdefault(locale, {})
     # 2 and 2.0 points are written differently: the type is part of the key
     keys = [(e["q"], tuple(e["order"]) if e.get("order") else None, e["points"], type(e["points"])) for e in paper]
     found = [done.get(key) for key in keys]
@@ -770,11 +776,7 @@ def encoded_questions(paper: list[dict], encode, *, conn=None) -> orjson.Fragmen
         for index, (item, entry) in enumerate(zip(_shown(paper, conn), paper)):
             if found[index] is None:
                 found[index] = fresh[keys[index]] = _encoded_question(item, entry, encode)
-        with cache.lock:
-            if cache.generation == generation:
-                if len(done) + len(fresh) > MAX_ENCODED:
-                    done.clear()
-                done.update(fresh)
+        _keep(cache, generation, done, fresh, MAX_ENCODED)
     return orjson.Fragment(b"[" + b",".join(found) + b"]")
 
 
