@@ -118,6 +118,7 @@ class JoinGroup(Batcher):
         self.lane = lane
 
     def _write(self, _context, batch) -> None:
+        from quiz import direct_sql
         from quiz.errors import QuizError
         from quiz.services import joins
 
@@ -135,17 +136,19 @@ class JoinGroup(Batcher):
                     self._drop_kept()  # a connection in a state to forget: the next batch takes another
                     raise
                 try:
-                    for item in batch:
-                        current = item
-                        run, g.locale_override = item.params
-                        g.pop("_flask_babel", None)  # flask_babel's per-context locale and translations
-                        conn.info[joins.WROTE] = 0
-                        try:
-                            done.append((item, run(conn)))
-                        except (QuizError, joins.NeedsSession) as error:
-                            if conn.info.get(joins.WROTE):
-                                raise  # its rows must go: the whole batch is rolled back
-                            self.finish(item, error=error)
+                    # the batch's lookups in one round trip (with the BEGIN), each join's rows for it
+                    with direct_sql.prefetched(conn, [item.params[2] for item in batch if item.params[2] is not None]):
+                        for item in batch:
+                            current = item
+                            run, g.locale_override, _lookup = item.params
+                            g.pop("_flask_babel", None)  # flask_babel's per-context locale and translations
+                            conn.info[joins.WROTE] = 0
+                            try:
+                                done.append((item, run(conn)))
+                            except (QuizError, joins.NeedsSession) as error:
+                                if conn.info.get(joins.WROTE):
+                                    raise  # its rows must go: the whole batch is rolled back
+                                self.finish(item, error=error)
                     current = None
                     transaction.commit()
                 except Exception as error:  # noqa: BLE001 - handed to the joins of the batch
@@ -265,7 +268,8 @@ class JoinLane:
 
                 # a connection of its own, not the ORM session: what a join needs is Core statements
                 if self.group is not None:
-                    sheet, answer = self.group.submit(None, (run, g.locale_override))
+                    lookup = joins.lookup_by_code(code, body)  # read ahead with the batch's others
+                    sheet, answer = self.group.submit(None, (run, g.locale_override, lookup))
                 else:
                     with self.writer, self.engine.connect() as conn, conn.begin():
                         sheet, answer = run(conn)

@@ -33,6 +33,11 @@ def run_for(code: str, body: dict):
     return run
 
 
+def item(code: str, body: dict, locale: str = "zh_CN") -> tuple:
+    """What the lane submits to its group for one join: (run, language, the lookup read ahead)."""
+    return run_for(code, body), locale, joins.lookup_by_code(code, body)
+
+
 def write_batch(app, items: list[tuple]) -> tuple[list[Pending], list[str]]:
     """Run one batch as a leading request does (in its app context); the statements' ends."""
     lane = join_lane(app)
@@ -93,7 +98,7 @@ def test_joins_that_arrive_together_are_one_transaction(app, client, quiz_id):
     code = quiz_id["join_code"]
     assert post(client, code, person(1)).status_code == 201  # person 1 resumes below
     bodies = [person(n) for n in range(1, 6)]
-    batch, ends = write_batch(app, [(run_for(code, body), "zh_CN") for body in bodies])
+    batch, ends = write_batch(app, [item(code, body) for body in bodies])
     assert ends.count("commit") == 1 and "rollback" not in ends
     assert [item.error for item in batch] == [None] * 5
     sheets = [item.row[0] for item in batch]
@@ -103,12 +108,36 @@ def test_joins_that_arrive_together_are_one_transaction(app, client, quiz_id):
     assert join_lane(app).group.saves >= 5
 
 
+def test_the_same_person_twice_in_a_batch_gets_one_sheet(app, client, quiz_id):
+    """The batch's lookups are read ahead, before the joins ahead in the batch wrote: the second join
+    of a phone sees no person (or no open sheet) and resumes the sheet the first one wrote, as a
+    concurrent join from another process would."""
+    code = quiz_id["join_code"]
+    assert post(client, code, person(1)).status_code == 201
+    with app.app_context():  # person 1 exists with no open sheet
+        db.session.execute(Attempt.__table__.delete().where(Attempt.participant_id == select(
+            Participant.id).where(Participant.phone == "13900000001").scalar_subquery()))
+        db.session.commit()
+    batch, ends = write_batch(app, [item(code, person(7)), item(code, person(1)), item(code, person(7)),
+                                    item(code, person(1), "en")])
+    assert ends.count("commit") == 1 and "rollback" not in ends
+    assert [item.error for item in batch] == [None] * 4
+    sheets = [item.row[0] for item in batch]
+    assert [s.resumed for s in sheets] == [False, False, True, True]
+    assert sheets[0].id == sheets[2].id and sheets[1].id == sheets[3].id
+    assert batch[2].row[1]["attempt_id"] == sheets[0].id
+    assert sheets_of(app, ["13900000007"]) == 1 and sheets_of(app, ["13900000001"]) == 1
+    with app.app_context():
+        assert db.session.execute(select(func.count(Participant.id)).where(
+            Participant.phone == "13900000007")).scalar() == 1
+
+
 def test_a_refused_join_leaves_the_others_and_keeps_its_language(app, client, quiz_id):
     code = quiz_id["join_code"]
     assert post(client, code, person(1)).status_code == 201
     wrong = person(1, name="冒名者")  # person 1's phone with another name
-    batch, ends = write_batch(app, [(run_for(code, person(2)), "zh_CN"), (run_for(code, wrong), "en"),
-                                    (run_for(code, wrong), "zh_CN"), (run_for(code, person(3)), "en")])
+    batch, ends = write_batch(app, [item(code, person(2)), item(code, wrong, "en"), item(code, wrong),
+                                    item(code, person(3), "en")])
     assert ends.count("commit") == 1
     assert isinstance(batch[1].error, IdentityMismatch) and isinstance(batch[2].error, IdentityMismatch)
     assert "do not match" in batch[1].error.message and "不匹配" in batch[2].error.message
@@ -125,8 +154,8 @@ def test_a_refused_join_that_wrote_rolls_the_batch_back(app, client, quiz_id):
         assert conn.info[joins.WROTE] > 0
         raise Conflict("refused after writing")
 
-    batch, ends = write_batch(app, [(run_for(code, person(4)), "zh_CN"), (wrote_then_refused, "zh_CN"),
-                                    (run_for(code, person(6)), "zh_CN")])
+    batch, ends = write_batch(app, [item(code, person(4)), (wrote_then_refused, "zh_CN", None),
+                                    item(code, person(6))])
     assert "commit" not in ends and "rollback" in ends
     assert isinstance(batch[1].error, Conflict)  # its own refusal is its answer
     assert isinstance(batch[0].error, BatchFailed) and isinstance(batch[2].error, BatchFailed)
@@ -213,7 +242,7 @@ def test_batches_in_a_row_share_one_connection_and_a_quiet_queue_returns_it(app,
     with app.app_context():
         conn = db.engine.connect()
     lane.group.kept = conn
-    batch, ends = write_batch(app, [(lambda c: (_ for _ in ()).throw(RuntimeError("lost")), "zh_CN")])
+    batch, ends = write_batch(app, [(lambda c: (_ for _ in ()).throw(RuntimeError("lost")), "zh_CN", None)])
     assert isinstance(batch[0].error, RuntimeError) and "rollback" in ends
     assert conn.closed and lane.group.kept is None
 
