@@ -95,28 +95,46 @@ class Rows:
         return [row[0] for row in self._rows]
 
 
-PREFETCHED = "quiz.direct_sql.prefetched"  # Connection.info key: rows read ahead (`prefetched`)
+SERVED = "quiz.direct_sql.served"  # Connection.info key: rows read ahead (`served`)
 
 
-def _values(compiled: _Compiled, params: dict) -> dict:
+def execute(conn, statement, params: dict):
+    """`conn.execute(statement, params)`, run on the DBAPI cursor on PostgreSQL (module docstring).
+    Returns a Result, or Rows with the same reading methods; inside `served`, the rows read ahead
+    for this statement and these parameters (once)."""
+    ahead = conn.info.get(SERVED)
+    if ahead:
+        waiting = ahead.get(id(statement))
+        if waiting:
+            for index, (read_with, rows) in enumerate(waiting):
+                if read_with == params:
+                    del waiting[index]
+                    return rows
+    dialect = conn.dialect
+    if dialect.name != "postgresql":
+        return conn.execute(statement, params)
+    compiled = _lookup(statement, dialect)
+    if compiled is None:
+        return conn.execute(statement, params)
+    if not conn.in_transaction():
+        conn.begin()  # as Connection.execute autobegins: the caller's commit() then commits this
     values = {**compiled.defaults, **params}
     for key, processor in compiled.binds:
         values[key] = processor(values[key])
-    return values
-
-
-def _run(conn, compiled: _Compiled, cursor, values: dict) -> None:
-    if conn.dispatch.before_cursor_execute:
-        conn.dispatch.before_cursor_execute(conn, cursor, compiled.sql, values, None, False)
-    cursor.execute(compiled.sql, values)
-
-
-def _rows(conn, compiled: _Compiled, cursor) -> Rows:
-    if compiled.row is None:  # no columns (an UPDATE): nothing to read
-        return Rows([])
-    raw = cursor.fetchall()
-    results = compiled.results if compiled.results is not None else \
-        compiled.result_processors(conn.dialect, cursor.description)
+    dbapi = conn.connection.dbapi_connection
+    with dbapi.cursor() as cursor:
+        if conn.dispatch.before_cursor_execute:
+            conn.dispatch.before_cursor_execute(conn, cursor, compiled.sql, values, None, False)
+        try:
+            cursor.execute(compiled.sql, values)
+        except dialect.loaded_dbapi.OperationalError:
+            conn.invalidate()  # as SQLAlchemy does with a lost connection: not returned to the pool
+            raise
+        if compiled.row is None:  # no columns (an UPDATE): nothing to read
+            return Rows([])
+        raw = cursor.fetchall()
+        results = compiled.results if compiled.results is not None else \
+            compiled.result_processors(dialect, cursor.description)
     row = compiled.row
     if results:
         out = []
@@ -129,78 +147,17 @@ def _rows(conn, compiled: _Compiled, cursor) -> Rows:
     return Rows([row._make(values_) for values_ in raw])
 
 
-def execute(conn, statement, params: dict):
-    """`conn.execute(statement, params)`, run on the DBAPI cursor on PostgreSQL (module docstring).
-    Returns a Result, or Rows with the same reading methods; the rows read ahead for this
-    statement and these parameters when `prefetched` did (once)."""
-    dialect = conn.dialect
-    if dialect.name != "postgresql":
-        return conn.execute(statement, params)
-    ahead = conn.info.get(PREFETCHED)
-    if ahead:
-        waiting = ahead.get(id(statement))
-        if waiting:
-            for index, (read_with, rows) in enumerate(waiting):
-                if read_with == params:
-                    del waiting[index]
-                    return rows
-    compiled = _lookup(statement, dialect)
-    if compiled is None:
-        return conn.execute(statement, params)
-    if not conn.in_transaction():
-        conn.begin()  # as Connection.execute autobegins: the caller's commit() then commits this
-    values = _values(compiled, params)
-    with conn.connection.dbapi_connection.cursor() as cursor:
-        try:
-            _run(conn, compiled, cursor, values)
-        except dialect.loaded_dbapi.OperationalError:
-            conn.invalidate()  # as SQLAlchemy does with a lost connection: not returned to the pool
-            raise
-        return _rows(conn, compiled, cursor)
-
-
 @contextmanager
-def prefetched(conn, statements: list[tuple[object, dict]]):
-    """Read these (statement, parameters) now, in one round trip on PostgreSQL (psycopg's pipeline
-    mode), and have `execute` return their rows when the same statement is executed with the same
-    parameters inside the block (each read once; what is not asked for is dropped at its end).
-
-    For a batch of joins in one transaction (quiz/join_lane.py): each join's lookup is read before
-    the joins ahead of it in the batch wrote, as if another transaction had written them after it;
-    the join rules already handle that (a concurrent join's insert conflicts and is read again).
-    On other dialects, or for statements `execute` does not run directly, nothing is read ahead."""
-    dialect = conn.dialect
-    runnable = []
-    if dialect.name == "postgresql" and statements:
-        for statement, params in statements:
-            compiled = _lookup(statement, dialect)
-            if compiled is not None:
-                runnable.append((statement, params, compiled, _values(compiled, params)))
-    if not runnable:
-        yield
-        return
-    if not conn.in_transaction():
-        conn.begin()
-    dbapi = conn.connection.dbapi_connection
+def served(conn, reads: list[tuple[object, dict, list]]):
+    """Inside the block, `execute` returns these rows for (statement, parameters, rows) when the same
+    statement is executed with the same parameters (each once; what is not asked for is dropped at
+    the block's end). The rows were read by the caller, earlier in the same transaction: the join
+    lane reads a batch's lookups in one statement (services/joins.py `lookups_read_ahead`)."""
     ahead: dict[int, list[tuple[dict, Rows]]] = {}  # by the statement's id: (parameters, rows)
-    cursors = []
-    try:
-        try:
-            with dbapi.pipeline():  # the statements go out together; their results come back at its end
-                for _statement, _params, compiled, values in runnable:
-                    cursor = dbapi.cursor()
-                    cursors.append(cursor)
-                    _run(conn, compiled, cursor, values)
-        except dialect.loaded_dbapi.OperationalError:
-            conn.invalidate()
-            raise
-        for (statement, params, compiled, _values_), cursor in zip(runnable, cursors):
-            ahead.setdefault(id(statement), []).append((params, _rows(conn, compiled, cursor)))
-    finally:
-        for cursor in cursors:
-            cursor.close()
-    conn.info[PREFETCHED] = ahead
+    for statement, params, rows in reads:
+        ahead.setdefault(id(statement), []).append((params, Rows(list(rows))))
+    conn.info[SERVED] = ahead
     try:
         yield
     finally:
-        conn.info.pop(PREFETCHED, None)
+        conn.info.pop(SERVED, None)

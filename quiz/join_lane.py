@@ -118,7 +118,6 @@ class JoinGroup(Batcher):
         self.lane = lane
 
     def _write(self, _context, batch) -> None:
-        from quiz import direct_sql
         from quiz.errors import QuizError
         from quiz.services import joins
 
@@ -136,8 +135,9 @@ class JoinGroup(Batcher):
                     self._drop_kept()  # a connection in a state to forget: the next batch takes another
                     raise
                 try:
-                    # the batch's lookups in one round trip (with the BEGIN), each join's rows for it
-                    with direct_sql.prefetched(conn, [item.params[2] for item in batch if item.params[2] is not None]):
+                    # the batch's lookups in one statement, each join served its own rows
+                    with joins.lookups_read_ahead(conn, [item.params[2] for item in batch
+                                                         if item.params[2] is not None]):
                         for item in batch:
                             current = item
                             run, g.locale_override, _lookup = item.params

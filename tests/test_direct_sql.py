@@ -80,36 +80,24 @@ def test_rows_read_ahead_are_served_once_inside_the_block(sheet):
     quiz_id, sheet_id = sheet
     seen = []
     listener = lambda conn, cursor, statement, *rest: statement.startswith("SELECT") and seen.append(statement)  # noqa
-    read_ahead_here = db.engine.dialect.name == "postgresql"  # elsewhere every execute runs
     with db.engine.connect() as conn:
-        expected = conn.execute(_SHEET, {"id": sheet_id}).one()
-        conn.rollback()
+        before = direct_sql.execute(conn, _SHEET, {"id": sheet_id}).one()
+        later = datetime.now(timezone.utc) + timedelta(hours=1)
+        conn.execute(_INSERT_NOTE, {"deadline": later, "id": sheet_id})
         event.listen(db.engine, "before_cursor_execute", listener)
         try:
-            ahead = [(_SHEET, {"id": sheet_id}), (_QUIZ_NOT_LIVE, {"id": quiz_id}), (_QUIZ_NOT_LIVE, {"id": -1}),
-                     (_IN, {"ids": [sheet_id]})]
-            with direct_sql.prefetched(conn, ahead):
-                read_ahead = len(seen)
-                later = datetime.now(timezone.utc) + timedelta(hours=1)
-                conn.execute(_INSERT_NOTE, {"deadline": later, "id": sheet_id})
+            with direct_sql.served(conn, [(_SHEET, {"id": sheet_id}, [before]), (_QUIZ_NOT_LIVE, {"id": -1}, [])]):
                 got = direct_sql.execute(conn, _SHEET, {"id": sheet_id}).one()
-                if read_ahead_here:
-                    assert tuple(got) == tuple(expected)  # as read before the write
-                else:
-                    assert got.deadline == later
+                assert tuple(got) == tuple(before)  # as read before the write
                 assert direct_sql.execute(conn, _QUIZ_NOT_LIVE, {"id": -1}).first() is None
-                after = len(seen)
-                again = direct_sql.execute(conn, _SHEET, {"id": sheet_id}).one()  # read once: now read again
+                assert seen == []  # both served: nothing ran
+                again = direct_sql.execute(conn, _SHEET, {"id": sheet_id}).one()  # served once: now read
                 assert again.deadline == later
-                assert list(direct_sql.execute(conn, _IN, {"ids": [sheet_id]}).scalars()) == [sheet_id]
-            assert direct_sql.PREFETCHED not in conn.info
-            assert direct_sql.execute(conn, _QUIZ_NOT_LIVE, {"id": quiz_id}).one().id == quiz_id  # not left over
+                assert direct_sql.execute(conn, _QUIZ_NOT_LIVE, {"id": quiz_id}).one().id == quiz_id  # others run
+                assert len(seen) == 2
+            assert direct_sql.SERVED not in conn.info
+            assert direct_sql.execute(conn, _QUIZ_NOT_LIVE, {"id": -1}).first() is None  # nothing left over
+            assert len(seen) == 3
             conn.rollback()
         finally:
             event.remove(db.engine, "before_cursor_execute", listener)
-    if read_ahead_here:
-        assert read_ahead == 3  # the expanding IN is not read ahead
-        assert after == read_ahead  # the two reads were served from what was read ahead
-    else:
-        assert read_ahead == 0  # nothing read ahead: every execute runs
-        assert after == 2

@@ -11,6 +11,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import event, select
 
+from quiz import direct_sql
 from quiz.extensions import db
 from quiz.join_lane import JoinLane
 from quiz.models import Attempt, Participant, Question, Quiz
@@ -240,6 +241,39 @@ def test_one_rule_for_both_result_forms(app, now, tree):
             joins.join(joins.read_quiz(quiz.id), name="甲", phone="13800000001", now=now)
         assert type(orm_error.value) is type(core_error.value) and orm_error.value.message == core_error.value.message
         assert orm_error.value.status_code == 409
+
+
+def test_a_batch_reads_each_join_s_lookup_as_the_join_alone_reads_it(app, client, quiz_id):
+    """The join lane's batch form of the lookup (PostgreSQL: one statement for the batch) gives each
+    join the row its own lookup reads: a person with an open sheet, a new phone, the same phone
+    twice, an unknown unit, details that do not normalise, an unknown code."""
+    code = quiz_id["join_code"]
+    assert post(client, code, PERSON).status_code == 201
+    bodies = [(code, PERSON), (code.lower(), {**PERSON, "phone": "13900000042"}), (code, PERSON),
+              (code, {**PERSON, "unit": "没有/这个单位"}), (code, {"name": "", "phone": "12", "unit": ""}),
+              ("NOSUCH", PERSON), (code, {**PERSON, "phone": " 138-0013-8000 "})]
+    lookups = [joins.lookup_by_code(c, body) for c, body in bodies]
+    with app.app_context():
+        conn = db.session.connection()
+        alone = [direct_sql.execute(conn, statement, params).all() for statement, params in lookups]
+        ran = []
+        listener = lambda *args: ran.append(args[2])  # noqa: E731
+        event.listen(db.engine, "before_cursor_execute", listener)
+        try:
+            with joins.lookups_read_ahead(conn, lookups):
+                batch = [direct_sql.execute(conn, statement, params).all() for statement, params in lookups]
+        finally:
+            event.remove(db.engine, "before_cursor_execute", listener)
+        db.session.rollback()
+    fields = [name for name in alone[0][0]._fields]
+    assert [[tuple(getattr(row, f) for f in fields) for row in rows] for rows in batch] == \
+        [[tuple(row) for row in rows] for rows in alone]
+    assert [len(rows) for rows in alone] == [1, 1, 1, 1, 1, 0, 1]
+    assert alone[0][0].s_id is not None and alone[1][0].p_id is None and alone[3][0].unit_id is None
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
+        assert len(ran) == 1 and "WITH ORDINALITY" in ran[0]  # one statement for the seven
+    else:
+        assert len(ran) == len(lookups)  # each its own
 
 
 def test_a_join_costs_few_statements_and_no_question_query(app, client, quiz_id):

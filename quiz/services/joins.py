@@ -38,6 +38,7 @@ import random
 import secrets
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
@@ -47,7 +48,8 @@ import orjson
 from flask import current_app
 from flask_babel import gettext as _
 from flask_babel import ngettext
-from sqlalchemy import Text, and_, bindparam, cast, func, select, text
+from sqlalchemy import String, Text, and_, bindparam, cast, func, select, text
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
 
@@ -135,26 +137,39 @@ _BANK_IDS = select(quiz_bank.c.bank_id).where(quiz_bank.c.quiz_id == bindparam("
 _AUDIENCE = select(_U.c.path).join(quiz_unit, quiz_unit.c.unit_id == _U.c.id).where(
     quiz_unit.c.quiz_id == bindparam("quiz")).order_by(_U.c.path)
 _UNIT_BY_PATH = select(_U.c.id).where(_U.c.path == bindparam("path"))
-_LOOKUPS: dict[tuple[bool, str, bool], object] = {}
+_LOOKUPS: dict[tuple[bool, str, bool, bool], object] = {}
 
 
-def _lookup(by_code: bool, person: str, lock: bool):
+def _lookup(by_code: bool, person: str, lock: bool, batch: bool = False):
     """One statement: the quiz (by join code or id; FOR KEY SHARE OF quiz on PostgreSQL), the
     person by phone or account with their unit, open sheet of this quiz and number of sheets, and
-    the id of the unit at :path. The person and unit columns are NULL when there is none."""
-    key = (by_code, person, lock)
+    the id of the unit at :path. The person and unit columns are NULL when there is none.
+
+    `batch` (PostgreSQL, by code and phone): the same for several joins in one statement, their
+    :keys, :phones and :paths given as arrays; each row is the row the single statement reads for
+    the join at position `n` (from 1), and a join whose code is unknown has no row."""
+    key = (by_code, person, lock, batch)
     stmt = _LOOKUPS.get(key)
     if stmt is None:
-        match = _P.c.phone == bindparam("phone") if person == "phone" else _P.c.user_id == bindparam("user")
+        if batch:  # the joins' details as rows: unnest(:keys, :phones, :paths) WITH ORDINALITY
+            given = func.unnest(*[bindparam(name, type_=ARRAY(String)) for name in ("keys", "phones", "paths")]
+                                ).table_valued("key", "phone", "path", with_ordinality="n").render_derived(name="given")
+            code, phone, path = given.c.key, given.c.phone, given.c.path
+        else:
+            code, phone, path = bindparam("key"), bindparam("phone"), bindparam("path")
+        match = _P.c.phone == phone if person == "phone" else _P.c.user_id == bindparam("user")
         used = select(func.count(_A.c.id)).where(_A.c.quiz_id == _Q.c.id, _A.c.participant_id == _P.c.id)
+        quiz = _Q.join(given, _Q.c.join_code == code) if batch else _Q
         stmt = (select(*[_Q.c[name] if name not in _JSON_NAMES else cast(_Q.c[name], Text).label(name)
                          for name in _QUIZ_NAMES],
                        *[column.label(label) for column, label in zip(_PERSON_COLUMNS, _PERSON_LABELS)],
                        used.scalar_subquery().label("p_used"),
-                       _UNIT_BY_PATH.scalar_subquery().label("unit_id"))
-                .select_from(_Q.outerjoin(_P, match).outerjoin(_PERSON_UNIT, _PERSON_UNIT.c.id == _P.c.unit_id)
-                             .outerjoin(_OPEN, and_(_OPEN.c.quiz_id == _Q.c.id, _OPEN.c.open_slot == _P.c.id)))
-                .where((_Q.c.join_code if by_code else _Q.c.id) == bindparam("key")))
+                       select(_U.c.id).where(_U.c.path == path).scalar_subquery().label("unit_id"),
+                       *([given.c.n] if batch else []))
+                .select_from(quiz.outerjoin(_P, match).outerjoin(_PERSON_UNIT, _PERSON_UNIT.c.id == _P.c.unit_id)
+                             .outerjoin(_OPEN, and_(_OPEN.c.quiz_id == _Q.c.id, _OPEN.c.open_slot == _P.c.id))))
+        if not batch:
+            stmt = stmt.where((_Q.c.join_code if by_code else _Q.c.id) == code)
         if by_code:  # never the hidden quiz behind a live contest (quizzes.quiz_by_code)
             stmt = stmt.where(_Q.c.mode != "live")
         if lock:
@@ -334,11 +349,33 @@ def find_quiz(code: str, *, conn=None, phone: str | None = None, user_id: int | 
 
 
 def lookup_by_code(code: str, body: dict) -> tuple[object, dict]:
-    """The statement and parameters join_by_code(code, body) looks the quiz and person up with,
-    for direct_sql.prefetched (the join lane reads a batch's lookups in one round trip)."""
+    """The statement and parameters join_by_code(code, body) looks the quiz and person up with
+    (for lookups_read_ahead)."""
     fields = details(body)
     statement, params, _person_key, _path = _by_code(code, fields["phone"], None, fields["unit_path"])
     return statement, params
+
+
+@contextmanager
+def lookups_read_ahead(conn, lookups: list[tuple[object, dict]]):
+    """A batch of joins in one transaction (the join lane's group commit): their lookups (from
+    lookup_by_code) read in one statement on PostgreSQL (_lookup's batch form), each served to its
+    own join's find_quiz (direct_sql.served). Elsewhere each join reads its own.
+
+    Each join's lookup is then read before the joins ahead of it in the batch wrote, as if another
+    transaction had written them after it: the rules already handle that (a concurrent join's
+    insert conflicts, and the person is read again)."""
+    single = _lookup(True, "phone", True)
+    batch = [(statement, params) for statement, params in lookups if statement is single]
+    if conn.dialect.name != "postgresql" or not batch:
+        yield
+        return
+    found = {row.n: [row] for row in direct_sql.execute(conn, _lookup(True, "phone", True, batch=True), {
+        "keys": [params["key"] for _, params in batch], "phones": [params["phone"] for _, params in batch],
+        "paths": [params["path"] for _, params in batch]}).all()}
+    with direct_sql.served(conn, [(statement, params, found.get(n, [])) for n, (statement, params)
+                                  in enumerate(batch, 1)]):
+        yield
 
 
 # ---------------------------------------------------------------- the person
