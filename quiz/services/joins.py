@@ -48,8 +48,7 @@ import orjson
 from flask import current_app
 from flask_babel import gettext as _
 from flask_babel import ngettext
-from sqlalchemy import String, Text, and_, bindparam, cast, func, select, text
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import Integer, String, Text, and_, bindparam, cast, column, func, select, text, true, values
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
 
@@ -137,43 +136,49 @@ _BANK_IDS = select(quiz_bank.c.bank_id).where(quiz_bank.c.quiz_id == bindparam("
 _AUDIENCE = select(_U.c.path).join(quiz_unit, quiz_unit.c.unit_id == _U.c.id).where(
     quiz_unit.c.quiz_id == bindparam("quiz")).order_by(_U.c.path)
 _UNIT_BY_PATH = select(_U.c.id).where(_U.c.path == bindparam("path"))
-_LOOKUPS: dict[tuple[bool, str, bool, bool], object] = {}
+_LOOKUPS: dict[tuple[bool, str, bool, int], object] = {}
+BATCH_LOOKUPS = 16  # joins per batch lookup statement (one statement per size: prepared, planned once)
 
 
-def _lookup(by_code: bool, person: str, lock: bool, batch: bool = False):
+def _lookup(by_code: bool, person: str, lock: bool, batch: int = 0):
     """One statement: the quiz (by join code or id; FOR KEY SHARE OF quiz on PostgreSQL), the
     person by phone or account with their unit, open sheet of this quiz and number of sheets, and
     the id of the unit at :path. The person and unit columns are NULL when there is none.
 
-    `batch` (PostgreSQL, by code and phone): the same for several joins in one statement, their
-    :keys, :phones and :paths given as arrays; each row is the row the single statement reads for
-    the join at position `n` (from 1), and a join whose code is unknown has no row."""
+    `batch` (by code and phone): the same for that many joins in one statement, the lookup run for
+    each row of a VALUES list (:key_<n>, :phone_<n>, :path_<n>, n from 1) as a LATERAL subquery;
+    each row is what the single statement reads for join `n`, with `n`, and a join whose code is
+    unknown has no row. A VALUES list of known length, not an array: the row estimate then does
+    not depend on the parameters, so PostgreSQL plans the prepared statement once (an unnest of
+    arrays was planned again on every run, and cost more than the single lookups it replaced)."""
     key = (by_code, person, lock, batch)
     stmt = _LOOKUPS.get(key)
     if stmt is None:
-        if batch:  # the joins' details as rows: unnest(:keys, :phones, :paths) WITH ORDINALITY
-            given = func.unnest(*[bindparam(name, type_=ARRAY(String)) for name in ("keys", "phones", "paths")]
-                                ).table_valued("key", "phone", "path", with_ordinality="n").render_derived(name="given")
+        if batch:
+            names = ("key", "phone", "path")
+            given = values(*[column(name, String) for name in names], column("n", Integer), name="given").data(
+                [(*[bindparam(f"{name}_{n}", type_=String) for name in names], n) for n in range(1, batch + 1)])
             code, phone, path = given.c.key, given.c.phone, given.c.path
         else:
             code, phone, path = bindparam("key"), bindparam("phone"), bindparam("path")
         match = _P.c.phone == phone if person == "phone" else _P.c.user_id == bindparam("user")
         used = select(func.count(_A.c.id)).where(_A.c.quiz_id == _Q.c.id, _A.c.participant_id == _P.c.id)
-        quiz = _Q.join(given, _Q.c.join_code == code) if batch else _Q
         stmt = (select(*[_Q.c[name] if name not in _JSON_NAMES else cast(_Q.c[name], Text).label(name)
                          for name in _QUIZ_NAMES],
                        *[column.label(label) for column, label in zip(_PERSON_COLUMNS, _PERSON_LABELS)],
                        used.scalar_subquery().label("p_used"),
-                       select(_U.c.id).where(_U.c.path == path).scalar_subquery().label("unit_id"),
-                       *([given.c.n] if batch else []))
-                .select_from(quiz.outerjoin(_P, match).outerjoin(_PERSON_UNIT, _PERSON_UNIT.c.id == _P.c.unit_id)
-                             .outerjoin(_OPEN, and_(_OPEN.c.quiz_id == _Q.c.id, _OPEN.c.open_slot == _P.c.id))))
-        if not batch:
-            stmt = stmt.where((_Q.c.join_code if by_code else _Q.c.id) == code)
+                       select(_U.c.id).where(_U.c.path == path).correlate_except(_U).scalar_subquery()
+                       .label("unit_id"))
+                .select_from(_Q.outerjoin(_P, match).outerjoin(_PERSON_UNIT, _PERSON_UNIT.c.id == _P.c.unit_id)
+                             .outerjoin(_OPEN, and_(_OPEN.c.quiz_id == _Q.c.id, _OPEN.c.open_slot == _P.c.id)))
+                .where((_Q.c.join_code if by_code else _Q.c.id) == code))
         if by_code:  # never the hidden quiz behind a live contest (quizzes.quiz_by_code)
             stmt = stmt.where(_Q.c.mode != "live")
         if lock:
             stmt = stmt.with_for_update(read=True, key_share=True, of=_Q)
+        if batch:
+            each = stmt.lateral("each")
+            stmt = select(*each.c, given.c.n).select_from(given.join(each, true()))
         stmt = _LOOKUPS[key] = stmt
     return stmt
 
@@ -370,11 +375,14 @@ def lookups_read_ahead(conn, lookups: list[tuple[object, dict]]):
     if conn.dialect.name != "postgresql" or not batch:
         yield
         return
-    found = {row.n: [row] for row in direct_sql.execute(conn, _lookup(True, "phone", True, batch=True), {
-        "keys": [params["key"] for _, params in batch], "phones": [params["phone"] for _, params in batch],
-        "paths": [params["path"] for _, params in batch]}).all()}
-    with direct_sql.served(conn, [(statement, params, found.get(n, [])) for n, (statement, params)
-                                  in enumerate(batch, 1)]):
+    reads = []
+    for start in range(0, len(batch), BATCH_LOOKUPS):
+        part = batch[start:start + BATCH_LOOKUPS]
+        params = {f"{name}_{n}": p[name] for n, (_, p) in enumerate(part, 1) for name in ("key", "phone", "path")}
+        found = {row.n: [row] for row in direct_sql.execute(conn, _lookup(True, "phone", True, len(part)),
+                                                            params).all()}
+        reads += [(statement, p, found.get(n, [])) for n, (statement, p) in enumerate(part, 1)]
+    with direct_sql.served(conn, reads):
         yield
 
 
