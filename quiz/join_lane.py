@@ -135,20 +135,32 @@ class JoinGroup(Batcher):
                     self._drop_kept()  # a connection in a state to forget: the next batch takes another
                     raise
                 try:
-                    # the batch's lookups in one statement, each join served its own rows
+                    def attempt(item, later):
+                        nonlocal current
+                        current = item
+                        run, g.locale_override, _lookup = item.params
+                        g.pop("_flask_babel", None)  # flask_babel's per-context locale and translations
+                        conn.info[joins.WROTE] = 0
+                        try:
+                            results[id(item)] = run(conn, later)
+                        except (QuizError, joins.NeedsSession) as error:
+                            if conn.info.get(joins.WROTE):
+                                raise  # its rows must go: the whole batch is rolled back
+                            self.finish(item, error=error)
+
+                    # the batch's lookups in one statement, each join served its own rows; the new
+                    # people and their sheets written together after the last join's rules
+                    later, results = joins.Later(), {}
                     with joins.lookups_read_ahead(conn, [item.params[2] for item in batch
                                                          if item.params[2] is not None]):
                         for item in batch:
-                            current = item
-                            run, g.locale_override, _lookup = item.params
-                            g.pop("_flask_babel", None)  # flask_babel's per-context locale and translations
-                            conn.info[joins.WROTE] = 0
-                            try:
-                                done.append((item, run(conn)))
-                            except (QuizError, joins.NeedsSession) as error:
-                                if conn.info.get(joins.WROTE):
-                                    raise  # its rows must go: the whole batch is rolled back
-                                self.finish(item, error=error)
+                            attempt(item, later)
+                    unwritten = {id(sheet) for sheet in later.write(conn)}
+                    for item in batch:  # a phone written meanwhile: the join runs again, alone
+                        if id(item) in results and id(results[id(item)][0]) in unwritten:
+                            del results[id(item)]
+                            attempt(item, None)
+                    done = [(item, results[id(item)]) for item in batch if id(item) in results]
                     current = None
                     transaction.commit()
                 except Exception as error:  # noqa: BLE001 - handed to the joins of the batch
@@ -262,8 +274,8 @@ class JoinLane:
                 joins.count_join_request(body, address=address)
                 environ[JOIN_LIMIT_COUNTED] = True
 
-                def run(conn):
-                    sheet = joins.join_by_code(code, body, address=address, now=utcnow(), conn=conn)
+                def run(conn, later=None):
+                    sheet = joins.join_by_code(code, body, address=address, now=utcnow(), conn=conn, later=later)
                     return sheet, (join_body(self.app, sheet, conn=conn) if sheet.resumed else None)  # saved answers
 
                 # a connection of its own, not the ORM session: what a join needs is Core statements

@@ -18,7 +18,7 @@ from quiz.models.base import utcnow
 from quiz.services import joins
 from quiz.services.batching import Pending
 from tests.test_api_quiz import PERSON, quiz_id  # noqa: F401  (fixture)
-from tests.test_joins import join_lane, post, view_calls  # noqa: F401  (fixture)
+from tests.test_joins import join_lane, post, through_flask, view_calls  # noqa: F401  (fixture)
 
 
 def person(n: int, **changes) -> dict:
@@ -27,8 +27,8 @@ def person(n: int, **changes) -> dict:
 
 def run_for(code: str, body: dict):
     """What the lane hands its group for one join (JoinLane.serve's `run`)."""
-    def run(conn):
-        sheet = joins.join_by_code(code, body, address="10.0.0.1", now=utcnow(), conn=conn)
+    def run(conn, later=None):
+        sheet = joins.join_by_code(code, body, address="10.0.0.1", now=utcnow(), conn=conn, later=later)
         return sheet, (joins.payload(sheet, conn=conn) if sheet.resumed else None)
     return run
 
@@ -102,8 +102,12 @@ def test_joins_that_arrive_together_are_one_transaction(app, client, quiz_id):
     bodies = [person(n) for n in range(1, 6)]
     batch, ends = write_batch(app, [item(code, body) for body in bodies])
     assert ends.count("commit") == 1 and "rollback" not in ends
-    # PostgreSQL: the five lookups are one statement (elsewhere, one each)
-    assert ends.count("lookup") == (1 if app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql") else 5)
+    # PostgreSQL: the five lookups are one statement (elsewhere, one each); the four new people and
+    # their sheets one more, and the resumed sheet's saved answers another
+    postgres = app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql")
+    assert ends.count("lookup") == (1 if postgres else 5)
+    if postgres:
+        assert ends.count("statement") == 2, ends
     assert [item.error for item in batch] == [None] * 5
     sheets = [item.row[0] for item in batch]
     assert [s.resumed for s in sheets] == [True, False, False, False, False]
@@ -136,6 +140,29 @@ def test_the_same_person_twice_in_a_batch_gets_one_sheet(app, client, quiz_id):
             Participant.phone == "13900000007")).scalar() == 1
 
 
+def test_a_phone_written_by_another_server_meanwhile_is_joined_again(app, client, quiz_id):
+    """A new person of the batch whose phone another process wrote after the batch's lookups (and
+    before its write) is not written by the batch: that join runs again and resumes the other's
+    sheet."""
+    if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
+        pytest.skip("SQLite has one writer: nothing else writes while a batch is open (and it writes at once)")
+    code = quiz_id["join_code"]
+    elsewhere = {}
+
+    def another_server_first(conn, later=None):
+        elsewhere["response"] = through_flask(app, lambda: post(app.test_client(), code, person(9)))
+        return run_for(code, person(8))(conn, later)
+
+    batch, ends = write_batch(app, [(another_server_first, "zh_CN", joins.lookup_by_code(code, person(8))),
+                                    item(code, person(9))])
+    assert elsewhere["response"].status_code == 201
+    assert ends.count("commit") == 2 and "rollback" not in ends  # the other server's, then the batch's
+    assert [item.error for item in batch] == [None, None]
+    assert batch[0].row[0].resumed is False and batch[0].row[0].id is not None
+    assert batch[1].row[0].resumed is True and batch[1].row[0].id == elsewhere["response"].get_json()["attempt_id"]
+    assert sheets_of(app, ["13900000008"]) == 1 and sheets_of(app, ["13900000009"]) == 1
+
+
 def test_a_refused_join_leaves_the_others_and_keeps_its_language(app, client, quiz_id):
     code = quiz_id["join_code"]
     assert post(client, code, person(1)).status_code == 201
@@ -153,7 +180,7 @@ def test_a_refused_join_that_wrote_rolls_the_batch_back(app, client, quiz_id):
     code = quiz_id["join_code"]
     base = run_for(code, person(5))
 
-    def wrote_then_refused(conn):
+    def wrote_then_refused(conn, later=None):
         base(conn)  # writes person 5 and their sheet
         assert conn.info[joins.WROTE] > 0
         raise Conflict("refused after writing")
@@ -246,7 +273,7 @@ def test_batches_in_a_row_share_one_connection_and_a_quiet_queue_returns_it(app,
     with app.app_context():
         conn = db.engine.connect()
     lane.group.kept = conn
-    batch, ends = write_batch(app, [(lambda c: (_ for _ in ()).throw(RuntimeError("lost")), "zh_CN", None)])
+    batch, ends = write_batch(app, [(lambda c, later: (_ for _ in ()).throw(RuntimeError("lost")), "zh_CN", None)])
     assert isinstance(batch[0].error, RuntimeError) and "rollback" in ends
     assert conn.closed and lane.group.kept is None
 

@@ -304,7 +304,7 @@ def test_a_join_costs_few_statements_and_no_question_query(app, client, quiz_id)
     postgres = engine.dialect.name == "postgresql"
     assert len(new_statements) - len(begin) == (2 if postgres else 3), new_statements
     if postgres:
-        assert new_statements[-1].startswith("WITH p AS (INSERT INTO participant"), new_statements
+        assert new_statements[-1].startswith("WITH given (n, ") and "INSERT INTO participant" in new_statements[-1]
     assert not any("FROM question" in s or "JOIN question" in s for s in new_statements + statements)
     # resumed: the quiz with the person and their open sheet, then the saved answers
     assert len([s for s in statements if not s.startswith("BEGIN")]) == 2, statements

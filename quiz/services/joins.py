@@ -459,31 +459,67 @@ def _insert_sql(table, columns) -> str:
             "ON CONFLICT DO NOTHING RETURNING id")
 
 
-_PAIRS: dict[tuple[tuple[str, ...], tuple[str, ...]], object] = {}
+_PAIRS: dict[tuple[tuple[str, ...], tuple[str, ...], int], object] = {}
+BATCH_WRITES = 16  # new people (with their sheets) per statement (one statement per size)
 
 
 def _person_and_sheet(conn, person: dict, sheet: dict) -> tuple[int, int] | None:
-    """PostgreSQL: a new person and their first sheet in one statement (a data-modifying WITH): the
-    ids (person, sheet), or None when the person's insert met a concurrent one (same phone or
-    account) and wrote nothing. The sheet's participant_id and open_slot are the new person's id.
-    Values are cast to their columns' types (an INSERT … SELECT does not type its parameters)."""
-    person = {**_defaults(_P), **person}
-    sheet = {**_defaults(_A), **sheet}
-    del sheet["participant_id"], sheet["open_slot"]  # the new person's id, from the WITH
-    key = (tuple(person), tuple(sheet))
+    """PostgreSQL: a new person and their first sheet in one statement: the ids (person, sheet), or
+    None when the person's insert met a concurrent one (same phone or account) and wrote nothing."""
+    return _people_and_sheets(conn, [(person, sheet)])[0]
+
+
+def _people_and_sheets(conn, pairs: list[tuple[dict, dict]]) -> list[tuple[int, int] | None]:
+    """PostgreSQL: new people and their first sheets, up to BATCH_WRITES pairs per statement (a
+    data-modifying WITH over a VALUES list): the ids (person, sheet) of each pair, or None for a
+    pair whose person met another with the same phone or account (written before, or earlier in
+    this list) and wrote nothing. A sheet's participant_id and open_slot are its person's id.
+    Every pair names the same columns. Values are cast to their columns' types (an INSERT … SELECT
+    does not type its parameters)."""
+    found: list[tuple[int, int] | None] = []
+    for start in range(0, len(pairs), BATCH_WRITES):
+        part = pairs[start:start + BATCH_WRITES]
+        people = [{**_defaults(_P), **person} for person, _ in part]
+        sheets = [{**_defaults(_A), **sheet} for _, sheet in part]
+        for sheet in sheets:
+            del sheet["participant_id"], sheet["open_slot"]  # the new person's id, from the WITH
+        stmt = _pairs_statement(conn.dialect, tuple(people[0]), tuple(sheets[0]), len(part))
+        params = {f"{c}_{n}": v for n, person in enumerate(people, 1) for c, v in person.items()}
+        params.update({f"s_{c}_{n}": v for n, sheet in enumerate(sheets, 1) for c, v in sheet.items()})
+        written = {row[0]: (row[1], row[2]) for row in direct_sql.execute(conn, stmt, params).all()}
+        _wrote(conn, 2 * len(written))
+        found += [written.get(n) for n in range(1, len(part) + 1)]
+    return found
+
+
+def _pairs_statement(dialect, person: tuple[str, ...], sheet: tuple[str, ...], size: int):
+    """The statement of _people_and_sheets for `size` pairs with these columns (cached): rows
+    (n, person id, sheet id) of the pairs written. The parameters are suffixed _<n> (from 1), the
+    sheet's also prefixed s_ (both tables have created_at …)."""
+    key = (person, sheet, size)
     stmt = _PAIRS.get(key)
-    if stmt is None:  # the sheet's parameters are prefixed "s_" (both tables have created_at …)
-        dialect = conn.dialect
+    if stmt is None:
+        def typed(table, column, name):
+            return f"CAST(:{name} AS {table.c[column].type.compile(dialect)})"
+
+        columns = ["n", *person, *[f"s_{c}" for c in sheet]]
+        rows = ", ".join("(" + ", ".join([f"CAST(:n_{n} AS INTEGER)", *[typed(_P, c, f"{c}_{n}") for c in person],
+                                           *[typed(_A, c, f"s_{c}_{n}") for c in sheet]]) + ")"
+                         for n in range(1, size + 1))
+        matched = " AND ".join(f"p.{c} IS NOT DISTINCT FROM given.{c}" for c in ("phone", "user_id") if c in person)
         stmt = _PAIRS[key] = text(
-            f"WITH p AS ({_insert_sql(_P, person)}) "
-            f"INSERT INTO {_A.name} ({', '.join(sheet)}, participant_id, open_slot) "
-            f"SELECT {', '.join(f'CAST(:s_{c} AS {_A.c[c].type.compile(dialect)})' for c in sheet)}, p.id, p.id "
-            "FROM p ON CONFLICT DO NOTHING RETURNING participant_id, id").bindparams(
-            *[bindparam(c, type_=_P.c[c].type) for c in person],
-            *[bindparam("s_" + c, type_=_A.c[c].type) for c in sheet]).columns(_A.c.participant_id, _A.c.id)
-    row = direct_sql.execute(conn, stmt, {**person, **{"s_" + c: v for c, v in sheet.items()}}).first()
-    _wrote(conn, 2 if row is not None else 0)
-    return (row[0], row[1]) if row is not None else None
+            f"WITH given ({', '.join(columns)}) AS (VALUES {rows}), "
+            f"p AS (INSERT INTO {_P.name} ({', '.join(person)}) SELECT {', '.join(person)} FROM given ORDER BY n "
+            "ON CONFLICT DO NOTHING RETURNING id, phone, user_id), "
+            f"s AS (INSERT INTO {_A.name} ({', '.join(sheet)}, participant_id, open_slot) "
+            f"SELECT {', '.join(f's_{c}' for c in sheet)}, p.id, p.id FROM given JOIN p ON {matched} "
+            "ON CONFLICT DO NOTHING RETURNING participant_id, id) "
+            f"SELECT given.n, s.participant_id, s.id FROM s JOIN p ON p.id = s.participant_id JOIN given ON {matched}"
+        ).bindparams(*[bindparam(f"n_{n}", value=n, type_=Integer()) for n in range(1, size + 1)],
+                     *[bindparam(f"{c}_{n}", type_=_P.c[c].type) for c in person for n in range(1, size + 1)],
+                     *[bindparam(f"s_{c}_{n}", type_=_A.c[c].type) for c in sheet for n in range(1, size + 1)]
+                     ).columns(column("n", Integer), _A.c.participant_id, _A.c.id)
+    return stmt
 
 
 def _expire(model, ident: int) -> None:
@@ -569,11 +605,12 @@ def identify(quiz: QuizMeta, *, name: str, phone: str, unit_path: str | None, us
 # ---------------------------------------------------------------- the sheet
 @dataclass
 class Sheet:
-    """An answer sheet as a join starts or resumes it."""
+    """An answer sheet as a join starts or resumes it (a new one left to Later.write has no ids
+    until it is written)."""
 
-    id: int
+    id: int | None
     quiz_id: int
-    participant_id: int
+    participant_id: int | None
     number: int
     nonce: str
     paper: list[dict]
@@ -590,12 +627,47 @@ class Sheet:
         return answers.sheet_token(self.id, self.nonce, secret_key or current_app.config["SECRET_KEY"])
 
 
+class Later:
+    """New people and their first sheets that the joins of one batch (the join lane's group commit,
+    one transaction) leave to be written together (`write`): one statement for the batch instead
+    of one per join."""
+
+    def __init__(self):
+        self.pending: list[tuple[dict, dict, Sheet]] = []
+
+    def add(self, person: dict, values: dict, sheet: Sheet) -> Sheet:
+        self.pending.append((person, values, sheet))
+        return sheet
+
+    def write(self, conn) -> list[Sheet]:
+        """Write them: each Sheet gets its ids. Returns the sheets that were not written, their
+        joins to run again: a person with the same phone or account was written meanwhile (by
+        another process, or earlier in this batch)."""
+        pending, self.pending = self.pending, []
+        first, again, seen = [], [], set()
+        for entry in pending:
+            person = entry[0]
+            keys = {("phone", person["phone"])} | ({("user", person["user_id"])} if person["user_id"] else set())
+            (again if keys & seen else first).append(entry)
+            seen |= keys
+        for (_person, _values, sheet), ids in zip(first, _people_and_sheets(conn, [e[:2] for e in first])
+                                                  if first else []):
+            if ids is None:
+                again.append((_person, _values, sheet))
+            else:
+                sheet.participant_id, sheet.id = ids
+        return [sheet for _, _, sheet in again]
+
+
 def join(quiz: QuizMeta, *, name: str = "", phone: str = "", unit_path: str | None = None,
          user_id: int | None = None, now: datetime, rng: random.Random | None = None,
-         access_code: str | None = None, conn=None) -> Sheet:
+         access_code: str | None = None, conn=None, later: Later | None = None) -> Sheet:
     """Start an answer sheet, or resume the open one (same person, before its deadline). `quiz`
     comes from read_quiz/find_quiz in the same transaction (it holds the key-share lock). On a
-    bare connection (`conn`: the join lane's), an overdue open sheet raises NeedsSession."""
+    bare connection (`conn`: the join lane's), an overdue open sheet raises NeedsSession.
+
+    With `later` (PostgreSQL), a new person and their sheet are left to `later.write`: the Sheet
+    returned has no ids until then, and a join whose sheet that did not write runs again."""
     bare = conn is not None
     conn = _connection(conn)
     if quiz.opens_at is not None and now < quiz.opens_at:
@@ -631,6 +703,9 @@ def join(quiz: QuizMeta, *, name: str = "", phone: str = "", unit_path: str | No
                   "status": "open", "open_slot": person.id, "paper": paper, "started_at": now, "deadline": deadline,
                   "max_score": round(sum(e["points"] for e in paper), 4), "question_count": len(paper)}
         if person.id is None:
+            if later is not None:
+                return later.add(person.new, values, Sheet(None, quiz.id, None, used + 1, nonce, paper, deadline,
+                                                          resumed=False, unit_path=person.unit_path))
             ids = _person_and_sheet(conn, person.new, values)
             if ids is None:
                 continue  # the same phone joined at the same moment: identify them again, as written
@@ -675,14 +750,14 @@ def count_join_request(body, *, address: str) -> None:
 
 
 def join_by_code(code: str, body: dict, *, address: str, now: datetime,
-                 rng: random.Random | None = None, conn=None) -> Sheet:
+                 rng: random.Random | None = None, conn=None, later: Later | None = None) -> Sheet:
     """POST /api/v1/join/<code>: the quiz by its code (guessing guarded), then join() guarded
     (details that do not match are counted against the address and the phone)."""
     fields = details(body)
     quiz = guards.guarded_lookup(lambda c: find_quiz(c, conn=conn, phone=fields["phone"],
                                                      unit_path=fields["unit_path"]), code, address=address)
     return guards.guarded_join(fields["phone"], address=address, address_checked=True,
-                               join=lambda: join(quiz, now=now, rng=rng, conn=conn, **fields))
+                               join=lambda: join(quiz, now=now, rng=rng, conn=conn, later=later, **fields))
 
 
 # ---------------------------------------------------------------- what a phone gets
