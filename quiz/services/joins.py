@@ -503,9 +503,9 @@ def _pairs_statement(dialect, person: tuple[str, ...], sheet: tuple[str, ...], s
             return f"CAST(:{name} AS {table.c[column].type.compile(dialect)})"
 
         columns = ["n", *person, *[f"s_{c}" for c in sheet]]
-        rows = ", ".join("(" + ", ".join([f"CAST(:n_{n} AS INTEGER)", *[typed(_P, c, f"{c}_{n}") for c in person],
-                                           *[typed(_A, c, f"s_{c}_{n}") for c in sheet]]) + ")"
-                         for n in range(1, size + 1))
+        rows = ", ".join(
+            "(" + ", ".join([f"CAST(:n_{n} AS INTEGER)", *[typed(_P, c, f"{c}_{n}") for c in person],
+                             *[typed(_A, c, f"s_{c}_{n}") for c in sheet]]) + ")" for n in range(1, size + 1))
         matched = " AND ".join(f"p.{c} IS NOT DISTINCT FROM given.{c}" for c in ("phone", "user_id") if c in person)
         stmt = _PAIRS[key] = text(
             f"WITH given ({', '.join(columns)}) AS (VALUES {rows}), "
@@ -704,8 +704,9 @@ def join(quiz: QuizMeta, *, name: str = "", phone: str = "", unit_path: str | No
                   "max_score": round(sum(e["points"] for e in paper), 4), "question_count": len(paper)}
         if person.id is None:
             if later is not None:
-                return later.add(person.new, values, Sheet(None, quiz.id, None, used + 1, nonce, paper, deadline,
-                                                          resumed=False, unit_path=person.unit_path))
+                sheet = Sheet(None, quiz.id, None, used + 1, nonce, paper, deadline, resumed=False,
+                              unit_path=person.unit_path)
+                return later.add(person.new, values, sheet)
             ids = _person_and_sheet(conn, person.new, values)
             if ids is None:
                 continue  # the same phone joined at the same moment: identify them again, as written
