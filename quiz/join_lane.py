@@ -149,13 +149,15 @@ class JoinGroup(Batcher):
                             self.finish(item, error=error)
 
                     # the batch's lookups in one statement, each join served its own rows; the new
-                    # people and their sheets written together after the last join's rules
-                    later, results = joins.Later(), {}
+                    # people and their sheets written together after the last join's rules (a join
+                    # alone: as the Flask view joins)
+                    together = len(batch) > 1
+                    later, results = joins.Later() if together else None, {}
                     with joins.lookups_read_ahead(conn, [item.params[2] for item in batch
-                                                         if item.params[2] is not None]):
+                                                         if together and item.params[2] is not None]):
                         for item in batch:
                             attempt(item, later)
-                    unwritten = {id(sheet) for sheet in later.write(conn)}
+                    unwritten = {id(sheet) for sheet in later.write(conn)} if later is not None else set()
                     for item in batch:  # a phone written meanwhile: the join runs again, alone
                         if id(item) in results and id(results[id(item)][0]) in unwritten:
                             del results[id(item)]

@@ -150,7 +150,7 @@ def guarded_join(phone: str, *, address: str, join: Callable[[], T], address_che
     """Run `join` (attempts.join), counting details that do not match against the address and
     the phone number, and refusing further tries over either limit. `address_checked`: the
     caller has just checked the address (guarded_lookup of the quiz, which counted nothing)."""
-    from quiz.services.people import normalise_phone
+    from quiz.services.joins import normalise_phone  # cached
 
     if not address_checked:
         _check_address(address)

@@ -61,13 +61,19 @@ from quiz.models.units import path_within
 from quiz.questions import get_type
 from quiz.services import answers, guards
 from quiz.services.papers import draws, paper_for_join, pool_entry_trusted
-from quiz.services.people import access_code_matches, normalise_access_code, normalise_name, normalise_phone
-from quiz.services.units import canonical_path
+from quiz.services.people import access_code_matches, normalise_access_code, normalise_name
+from quiz.services.people import normalise_phone as _normalise_phone
+from quiz.services.units import canonical_path as _canonical_path
 
 if TYPE_CHECKING:
     from quiz.services.attempts import ViewParts
 
 _Q, _P, _U, _A = Quiz.__table__, Participant.__table__, Unit.__table__, Attempt.__table__
+# A join's phone and unit are normalised three or four times (its lookup, identify, the guards):
+# the values as typed → as stored, kept per process (an invalid one raises every time, in the
+# language of the join asking).
+normalise_phone = lru_cache(maxsize=4096)(_normalise_phone)
+canonical_path = lru_cache(maxsize=4096)(_canonical_path)
 
 
 # ---------------------------------------------------------------- the quiz as a join reads it
