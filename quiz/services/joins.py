@@ -478,10 +478,14 @@ def _person_and_sheet(conn, person: dict, sheet: dict) -> tuple[int, int] | None
 def _people_and_sheets(conn, pairs: list[tuple[dict, dict]]) -> list[tuple[int, int] | None]:
     """PostgreSQL: new people and their first sheets, up to BATCH_WRITES pairs per statement (a
     data-modifying WITH over a VALUES list): the ids (person, sheet) of each pair, or None for a
-    pair whose person met another with the same phone or account (written before, or earlier in
-    this list) and wrote nothing. A sheet's participant_id and open_slot are its person's id.
-    Every pair names the same columns. Values are cast to their columns' types (an INSERT … SELECT
-    does not type its parameters)."""
+    pair whose person met another with the same phone or account (written before) and wrote
+    nothing. A sheet's participant_id and open_slot are its person's id. Every pair names the same
+    columns, and no two the same phone or account (Later.write keeps a repeated one back). Values
+    are cast to their columns' types (an INSERT … SELECT does not type its parameters)."""
+    for name in ("phone", "user_id"):
+        given = [person[name] for person, _ in pairs if person.get(name) is not None]
+        if len(set(given)) != len(given):
+            raise ValueError(f"two new people with the same {name} in one write")
     found: list[tuple[int, int] | None] = []
     for start in range(0, len(pairs), BATCH_WRITES):
         part = pairs[start:start + BATCH_WRITES]
