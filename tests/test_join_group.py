@@ -312,3 +312,11 @@ def test_a_wakeup_works_under_gevent():
               "from tests.test_join_group import _wakeup_checks\n_wakeup_checks()\nprint('ok')\n")
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert done.stdout.strip().endswith("ok"), done.stderr[-2000:]
+
+
+def test_one_write_refuses_two_new_people_with_one_phone(app):
+    """Later.write keeps a repeated phone back for a second pass; the statement itself refuses it
+    (its rows would be matched back to both)."""
+    person_ = {"name": "甲", "phone": "13900000010", "unit_id": 1, "user_id": None}
+    with app.app_context(), pytest.raises(ValueError, match="same phone"):
+        joins._people_and_sheets(db.session.connection(), [(person_, {}), (dict(person_, name="乙"), {})])
