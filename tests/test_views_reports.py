@@ -7,10 +7,10 @@ from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
 
 from openpyxl import load_workbook
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from quiz.extensions import db
-from quiz.models import Quiz
+from quiz.models import Attempt, Quiz
 from quiz.models.base import utcnow
 from tests.quizdata import make_quiz
 from tests.test_boards import _sit
@@ -109,8 +109,11 @@ def test_poster_downloads_and_cli(client, auth, app, runner, tmp_path):
     assert runner.invoke(args=["export", "poster", str(quiz_id), "-o", str(tmp_path / "x.jpg")]).exit_code != 0
 
 
-def test_points_page(client, auth, app):
+def test_points_page(client, auth, app, monkeypatch):
     _data(app)
+    with app.app_context():  # the page's clock just after the sheets: "this month" is theirs at any hour
+        last = db.session.execute(select(func.max(Attempt.submitted_at))).scalar()
+    monkeypatch.setattr("quiz.views.reports.utcnow", lambda: last + timedelta(seconds=1))
     auth.login()
     page = client.get("/points?period=year")
     html = page.get_data(as_text=True)
