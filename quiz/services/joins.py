@@ -27,7 +27,9 @@ connection, not ORM object loading; a new person costs the quiz row, the person 
 open sheet and sheet count in the same statement), the unit lookup, one INSERT … RETURNING per row
 (ON CONFLICT DO NOTHING instead of savepoints: a concurrent duplicate is re-read) and the commit;
 on PostgreSQL the new person and their sheet are one statement (a data-modifying WITH), and the
-statements run on the driver's cursor in the join's transaction (quiz/direct_sql.py).
+statements run on the driver's cursor in the join's transaction (quiz/direct_sql.py). The join
+lane's batches (several joins in one transaction) read their lookups in one statement
+(`lookups_read_ahead`) and write their new people and sheets in another (`Later`).
 The quiz's banks and audience units (fixed when it is created) are cached per process, and so are
 the questions as shown, per language (in any option order), dropped with the bank pools on every
 `banks` event (quiz/events.py), so the payload needs no question query in the steady state.
@@ -657,7 +659,8 @@ class Later:
         first, again, seen = [], [], set()
         for entry in pending:
             person = entry[0]
-            keys = {("phone", person["phone"])} | ({("user", person["user_id"])} if person["user_id"] else set())
+            user = person.get("user_id")
+            keys = {("phone", person.get("phone"))} | ({("user", user)} if user is not None else set())
             (again if keys & seen else first).append(entry)
             seen |= keys
         for (_person, _values, sheet), ids in zip(first, _people_and_sheets(conn, [e[:2] for e in first])
