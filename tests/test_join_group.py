@@ -318,5 +318,5 @@ def test_one_write_refuses_two_new_people_with_one_phone(app):
     """Later.write keeps a repeated phone back for a second pass; the statement itself refuses it
     (its rows would be matched back to both)."""
     person_ = {"name": "甲", "phone": "13900000010", "unit_id": 1, "user_id": None}
-    with app.app_context(), pytest.raises(ValueError, match="same phone"):
+    with app.app_context(), pytest.raises(ValueError, match="same phone or account"):
         joins._people_and_sheets(db.session.connection(), [(person_, {}), (dict(person_, name="乙"), {})])

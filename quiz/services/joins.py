@@ -143,7 +143,14 @@ _PERSON_LABELS = ("p_id", "p_name", "p_unit_id", "p_user_id", "p_on_roster", "p_
 _BANK_IDS = select(quiz_bank.c.bank_id).where(quiz_bank.c.quiz_id == bindparam("quiz")).order_by(quiz_bank.c.bank_id)
 _AUDIENCE = select(_U.c.path).join(quiz_unit, quiz_unit.c.unit_id == _U.c.id).where(
     quiz_unit.c.quiz_id == bindparam("quiz")).order_by(_U.c.path)
-_UNIT_BY_PATH = select(_U.c.id).where(_U.c.path == bindparam("path"))
+
+
+def _unit_at(path):
+    """The id of the unit whose path is `path` (a parameter or a column)."""
+    return select(_U.c.id).where(_U.c.path == path)
+
+
+_UNIT_BY_PATH = _unit_at(bindparam("path"))
 _LOOKUPS: dict[tuple[bool, str, bool, int], object] = {}
 BATCH_LOOKUPS = 16  # joins per batch lookup statement (one statement per size: prepared, planned once)
 
@@ -175,8 +182,7 @@ def _lookup(by_code: bool, person: str, lock: bool, batch: int = 0):
                          for name in _QUIZ_NAMES],
                        *[column.label(label) for column, label in zip(_PERSON_COLUMNS, _PERSON_LABELS)],
                        used.scalar_subquery().label("p_used"),
-                       select(_U.c.id).where(_U.c.path == path).correlate_except(_U).scalar_subquery()
-                       .label("unit_id"))
+                       _unit_at(path).correlate_except(_U).scalar_subquery().label("unit_id"))
                 .select_from(_Q.outerjoin(_P, match).outerjoin(_PERSON_UNIT, _PERSON_UNIT.c.id == _P.c.unit_id)
                              .outerjoin(_OPEN, and_(_OPEN.c.quiz_id == _Q.c.id, _OPEN.c.open_slot == _P.c.id)))
                 .where((_Q.c.join_code if by_code else _Q.c.id) == code))
@@ -477,6 +483,12 @@ def _person_and_sheet(conn, person: dict, sheet: dict) -> tuple[int, int] | None
     return _people_and_sheets(conn, [(person, sheet)])[0]
 
 
+def _identity_keys(person: dict) -> set[tuple[str, object]]:
+    """What two new people may not share: the phone, and the account when there is one."""
+    user = person.get("user_id")
+    return {("phone", person.get("phone"))} | ({("user", user)} if user is not None else set())
+
+
 def _people_and_sheets(conn, pairs: list[tuple[dict, dict]]) -> list[tuple[int, int] | None]:
     """PostgreSQL: new people and their first sheets, up to BATCH_WRITES pairs per statement (a
     data-modifying WITH over a VALUES list): the ids (person, sheet) of each pair, or None for a
@@ -484,10 +496,9 @@ def _people_and_sheets(conn, pairs: list[tuple[dict, dict]]) -> list[tuple[int, 
     nothing. A sheet's participant_id and open_slot are its person's id. Every pair names the same
     columns, and no two the same phone or account (Later.write keeps a repeated one back). Values
     are cast to their columns' types (an INSERT … SELECT does not type its parameters)."""
-    for name in ("phone", "user_id"):
-        given = [person[name] for person, _ in pairs if person.get(name) is not None]
-        if len(set(given)) != len(given):
-            raise ValueError(f"two new people with the same {name} in one write")
+    keys = [key for person, _ in pairs for key in _identity_keys(person)]
+    if len(set(keys)) != len(keys):
+        raise ValueError("two new people with the same phone or account in one write")
     found: list[tuple[int, int] | None] = []
     for start in range(0, len(pairs), BATCH_WRITES):
         part = pairs[start:start + BATCH_WRITES]
@@ -658,9 +669,7 @@ class Later:
         pending, self.pending = self.pending, []
         first, again, seen = [], [], set()
         for entry in pending:
-            person = entry[0]
-            user = person.get("user_id")
-            keys = {("phone", person.get("phone"))} | ({("user", user)} if user is not None else set())
+            keys = _identity_keys(entry[0])
             (again if keys & seen else first).append(entry)
             seen |= keys
         for (_person, _values, sheet), ids in zip(first, _people_and_sheets(conn, [e[:2] for e in first])
